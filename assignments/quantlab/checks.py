@@ -1,0 +1,275 @@
+"""Comparisons that the lab tests use, with messages written for the student.
+
+Every check raises `CheckFailed` (an AssertionError, so otter reports it as a failed test) with a
+message that says what was wrong and, where it helps, what to look at. Checks are strict: a
+result must have the exact type, dtype and shape asked for; a result that only broadcasts to
+the right shape, a numpy array in place of a tensor, or a NaN never passes.
+
+Numbers that describe how far a result is from the expected one (max abs error, codes that
+differ, MSE of the dequantized values) are handed to `record_metrics`. The autograder collects
+them for the report; inside a notebook they are simply ignored.
+
+Tolerances follow LABS.md §7.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from typing import Any, Iterator
+
+import torch
+
+__all__ = [
+    "CheckFailed",
+    "collect_metrics",
+    "record_metrics",
+    "expect_tensor",
+    "expect_codes",
+    "expect_close",
+    "expect_float",
+    "expect_int",
+    "expect_tuple",
+    "expect_raises",
+    "near_tie",
+    "TIE_WINDOW",
+]
+
+#: Codes may differ by one where float64 `r/s + z` lies this close to a .5 boundary (§7).
+TIE_WINDOW = 1e-3
+#: How many differing positions a message lists.
+_SHOWN = 3
+#: Tensors up to this many elements are printed in full in public messages.
+_SMALL = 25
+
+_metrics: contextvars.ContextVar[dict | None] = contextvars.ContextVar("quantlab_metrics", default=None)
+
+
+class CheckFailed(AssertionError):
+    """A result that does not meet the lab's specification; the message is for the student."""
+
+
+@contextlib.contextmanager
+def collect_metrics() -> Iterator[dict]:
+    """Collect the metrics that checks record while the block runs (used by the autograder)."""
+    sink: dict = {}
+    token = _metrics.set(sink)
+    try:
+        yield sink
+    finally:
+        _metrics.reset(token)
+
+
+def record_metrics(**values: float) -> None:
+    sink = _metrics.get()
+    if sink is None:
+        return
+    for name, value in values.items():
+        if value is not None and math.isfinite(float(value)):
+            sink[name] = float(value)
+
+
+# Types ----------------------------------------------------------------------------------------------
+
+def _type_name(value: Any) -> str:
+    cls = type(value)
+    module = cls.__module__
+    if module in ("builtins", None):
+        return cls.__qualname__
+    return f"{module}.{cls.__qualname__}"
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    return tuple(int(n) for n in shape)
+
+
+def expect_tensor(got: Any, *, what: str, dtype: torch.dtype, shape: Any) -> torch.Tensor:
+    """`got` must be a plain torch.Tensor of exactly this dtype and shape, with no NaN or inf."""
+    if type(got) is not torch.Tensor:
+        hint = ""
+        if type(got).__module__.startswith("numpy"):
+            hint = " Keep the computation in torch (for example torch.round, not np.round)."
+        elif isinstance(got, torch.Tensor):
+            hint = " Return a plain torch.Tensor, not a subclass."
+        elif got is None:
+            hint = " Did you forget a `return` statement?"
+        raise CheckFailed(f"The {what} should be a torch.Tensor, but it is a {_type_name(got)}.{hint}")
+    if got.dtype != dtype:
+        raise CheckFailed(
+            f"The {what} has dtype {got.dtype}, but it should be {dtype}."
+            + (" Cast at the end with .to(dtype)." if not dtype.is_floating_point else "")
+        )
+    if _shape(got.shape) != _shape(shape):
+        raise CheckFailed(
+            f"The {what} has shape {list(got.shape)}, but it should be {list(_shape(shape))}. "
+            "A result that only broadcasts to the right shape is not accepted."
+        )
+    if (got.is_floating_point() or got.is_complex()) and not bool(torch.isfinite(got).all()):
+        bad = int((~torch.isfinite(got)).sum())
+        raise CheckFailed(f"The {what} contains {bad} NaN or infinite value(s).")
+    return got
+
+
+def expect_tuple(got: Any, length: int, *, what: str) -> tuple:
+    """`got` must be a tuple of `length` items (as `return a, b` gives)."""
+    if type(got) is not tuple:
+        raise CheckFailed(
+            f"The function should return a tuple of {length} values ({what}), "
+            f"but it returned a {_type_name(got)}."
+        )
+    if len(got) != length:
+        raise CheckFailed(
+            f"The function should return {length} values ({what}), but it returned {len(got)}."
+        )
+    return got
+
+
+def expect_float(got: Any, want: float, *, what: str, rtol: float = 1e-6, reveal: bool = True) -> float:
+    """A Python float within `rtol` of `want` (scales: rtol 1e-6, atol 0)."""
+    if type(got) is not float:
+        hint = " Use .item() to turn a one-element tensor into a Python float." if isinstance(got, torch.Tensor) else ""
+        raise CheckFailed(f"The {what} should be a Python float, but it is a {_type_name(got)}.{hint}")
+    if not math.isfinite(got):
+        raise CheckFailed(f"The {what} is {got}; it should be a finite number.")
+    error = abs(got - want)
+    record_metrics(abs_error=error, rel_error=error / abs(want) if want else error)
+    if error > rtol * abs(want):
+        expected = f", expected {want!r}" if reveal else ""
+        raise CheckFailed(f"The {what} is {got!r}{expected} (relative tolerance {rtol:g}).")
+    return got
+
+
+def expect_int(got: Any, want: int, *, what: str, reveal: bool = True) -> int:
+    """A Python int equal to `want` (zero points are exact)."""
+    if type(got) is not int:
+        hint = ""
+        if isinstance(got, float):
+            hint = " Round it to the nearest integer with int(round(z))."
+        elif isinstance(got, torch.Tensor):
+            hint = " Use int(...) or .item() to return a Python int."
+        raise CheckFailed(f"The {what} should be a Python int, but it is a {_type_name(got)}.{hint}")
+    record_metrics(abs_error=abs(got - want))
+    if got != want:
+        expected = f", expected {want}" if reveal else ""
+        raise CheckFailed(f"The {what} is {got}{expected}.")
+    return got
+
+
+# Tensors --------------------------------------------------------------------------------------------
+
+def near_tie(exact: torch.Tensor, window: float = TIE_WINDOW) -> torch.Tensor:
+    """Where float64 values `r/s + z` lie within `window` of a .5 rounding boundary."""
+    exact = exact.double()
+    return ((exact - torch.floor(exact)) - 0.5).abs() <= window
+
+
+def _index(flat_index: int, shape: tuple[int, ...]) -> list[int]:
+    index = []
+    for size in reversed(shape):
+        index.append(flat_index % size if size else 0)
+        flat_index //= max(size, 1)
+    return list(reversed(index))
+
+
+def _listing(tensor: torch.Tensor) -> str:
+    return str(tensor.tolist())
+
+
+def _positions(got: torch.Tensor, want: torch.Tensor, bad: torch.Tensor, reveal: bool) -> str:
+    shape = _shape(want.shape)
+    flat = torch.nonzero(bad.reshape(-1)).flatten()[:_SHOWN].tolist()
+    parts = []
+    for i in flat:
+        g = got.reshape(-1)[i].item()
+        w = want.reshape(-1)[i].item()
+        where = _index(i, shape) if shape else []
+        parts.append(f"at {where}: yours {g}" + (f", expected {w}" if reveal else ""))
+    return "; ".join(parts)
+
+
+def expect_codes(
+    got: Any,
+    want: torch.Tensor,
+    *,
+    what: str = "quantized tensor",
+    exact: torch.Tensor | None = None,
+    scale: Any = None,
+    zero_point: Any = 0,
+    reveal: bool = True,
+    hint: str = "",
+) -> torch.Tensor:
+    """Integer codes, exact except ±1 where `exact` (float64 `r/s+z`) is within 1e-3 of a tie.
+
+    With `scale` (a float or a tensor that broadcasts against the codes), the MSE between the
+    dequantized student codes and the dequantized expected codes is recorded too.
+    """
+    got = expect_tensor(got, what=what, dtype=want.dtype, shape=want.shape)
+    difference = got.long() - want.long()
+    wrong = difference != 0
+    allowed = torch.zeros_like(wrong)
+    if exact is not None:
+        allowed = (difference.abs() == 1) & near_tie(exact.reshape(want.shape))
+    bad = wrong & ~allowed
+    metrics = {
+        "mismatched_codes": int(wrong.sum()),
+        "max_code_difference": int(difference.abs().max()) if difference.numel() else 0,
+    }
+    if scale is not None:
+        scale_t = torch.as_tensor(scale, dtype=torch.float64)
+        dq_got = scale_t * (got.double() - zero_point)
+        dq_want = scale_t * (want.double() - zero_point)
+        metrics["dequantized_mse"] = float((dq_got - dq_want).square().mean()) if got.numel() else 0.0
+    record_metrics(**metrics)
+    if bool(bad.any()):
+        n_bad, n = int(bad.sum()), want.numel()
+        message = f"{n_bad} of {n} codes in the {what} differ from the expected ones ({_positions(got, want, bad, reveal)})."
+        if reveal and n <= _SMALL:
+            message += f"\nYours:    {_listing(got)}\nExpected: {_listing(want)}"
+        if hint:
+            message += f"\nHint: {hint}"
+        raise CheckFailed(message)
+    return got
+
+
+def expect_close(
+    got: Any,
+    want: torch.Tensor,
+    *,
+    what: str,
+    rtol: float = 1e-6,
+    atol: float = 0.0,
+    reveal: bool = True,
+    hint: str = "",
+) -> torch.Tensor:
+    """Floating values with `|got - want| <= atol + rtol*|want|` everywhere; records the error."""
+    got = expect_tensor(got, what=what, dtype=want.dtype, shape=want.shape)
+    error = (got.double() - want.double()).abs()
+    max_error = float(error.max()) if error.numel() else 0.0
+    record_metrics(max_abs_error=max_error, mse=float(error.square().mean()) if error.numel() else 0.0)
+    bad = error > atol + rtol * want.double().abs()
+    if bool(bad.any()):
+        n_bad, n = int(bad.sum()), want.numel()
+        message = (
+            f"{n_bad} of {n} values in the {what} are off (largest error {max_error:.6g}; "
+            f"{_positions(got, want, bad, reveal)})."
+        )
+        if reveal and n <= _SMALL:
+            message += f"\nYours:    {_listing(got)}\nExpected: {_listing(want)}"
+        if hint:
+            message += f"\nHint: {hint}"
+        raise CheckFailed(message)
+    return got
+
+
+@contextlib.contextmanager
+def expect_raises(*kinds: type[BaseException], what: str) -> Iterator[None]:
+    """The block must raise one of `kinds` (for inputs the lab defines as invalid)."""
+    names = " or ".join(k.__name__ for k in kinds)
+    try:
+        yield
+    except kinds:
+        return
+    except Exception as error:  # noqa: BLE001 - any other exception is the student's, reported
+        raise CheckFailed(f"{what}: expected {names}, but got {type(error).__name__}: {error}") from None
+    raise CheckFailed(f"{what}: expected {names}, but nothing was raised.")
