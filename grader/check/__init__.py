@@ -1,0 +1,53 @@
+"""`grader check LAB FILE`: the student's own check, with the public tests only.
+
+It runs the file the way `grade` does (in a worker process) and prints, per question, the same
+summary otter prints for `grader.check(...)` in the notebook. No hidden case or reference is
+needed or used.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from grader import judge
+from grader.config import CheckConfig
+from grader.grade.submission import grade_submission
+from grader.labs import UnknownLab, get_lab
+
+__all__ = ["main", "run_check"]
+
+
+def run_check(config: CheckConfig) -> tuple[dict, str]:
+    """Grade `config.file` on the public tests; returns the result and the text to print."""
+    lab = get_lab(config.lab)
+    test_files = judge.load_tests(lab, hidden=False)
+    result = grade_submission(config.file, lab, test_files, limits=config.limits)
+    lines = [f"{lab.id}: {lab.title}", f"Checking {config.file.name} with the public tests.", ""]
+    if result["status"] == "unreadable":
+        lines.append(result["message"])
+    for note in result.get("notes", []):
+        lines.append(f"Note: {note}")
+    if result.get("notes"):
+        lines.append("")
+    for test_file, question in zip(test_files, result["questions"]):
+        if question["status"] in ("timeout", "crashed", "not_run"):
+            lines.append(f"{question['name']} results: {question['message']}")
+        else:
+            lines.append(test_file.summary(public_only=True))
+        lines.append("")
+    lines.append(f"Public tests: {result['score']:g} / {result['max_score']:g} points.")
+    lines.append("The autograder also runs hidden tests on more inputs, so passing here is a good sign, not a guarantee.")
+    return result, "\n".join(lines)
+
+
+def main(config: CheckConfig) -> int:
+    try:
+        if not config.file.is_file():
+            print(f"grader check: file not found: {config.file}", file=sys.stderr)
+            return 2
+        result, text = run_check(config)
+    except UnknownLab as error:
+        print(f"grader check: {error}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0 if result["score"] == result["max_score"] else 1

@@ -1,0 +1,74 @@
+"""Command line: `python -m grader {build,grade,check,demo}` (also installed as `quant-grader`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from grader import __version__
+from grader.config import BuildConfig, CheckConfig, DemoConfig, GradeConfig, default_jobs
+from grader.labs import LABS
+from grader.sandbox.session import Limits
+
+LAB_HELP = f"lab id, one of: {', '.join(LABS)}"
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(question=args.question_timeout, load=args.load_timeout, cell=args.cell_timeout)
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    parser.add_argument("--question-timeout", type=float, default=defaults.question, metavar="S",
+                        help=f"seconds a question's test cases may take in all (default {defaults.question:g})")
+    parser.add_argument("--load-timeout", type=float, default=defaults.load, metavar="S",
+                        help=f"seconds running the submission's cells may take (default {defaults.load:g})")
+    parser.add_argument("--cell-timeout", type=float, default=defaults.cell, metavar="S",
+                        help=f"seconds one cell may take (default {defaults.cell:g})")
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m grader", description="Autograder for 'Quantization in Depth'.")
+    main.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    main.add_argument("-v", "--verbose", action="store_true", help="log each submission as it is graded")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="write student hand-outs and otter autograder zips")
+    build.add_argument("-o", "--output", type=Path, default=Path("dist"), help="output folder (default dist)")
+    build.add_argument("--lab", action="append", default=[], help=f"only this lab (repeatable); {LAB_HELP}")
+
+    grade = commands.add_parser("grade", help="grade every .ipynb and .py in a folder against the hidden tests")
+    grade.add_argument("lab", help=LAB_HELP)
+    grade.add_argument("submissions", type=Path, help="folder of submissions; student id = file name without suffix")
+    grade.add_argument("-o", "--output", type=Path, required=True,
+                       help="output folder: results/, reports/, grades.csv, summary.html")
+    grade.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
+    _add_limits(grade)
+
+    check = commands.add_parser("check", help="run the public tests on one file (what a student runs)")
+    check.add_argument("lab", help=LAB_HELP)
+    check.add_argument("file", type=Path, help="your notebook (.ipynb) or script (.py)")
+    _add_limits(check)
+
+    demo = commands.add_parser("demo", help="build, then grade the bundled example submissions")
+    demo.add_argument("-o", "--output", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
+    demo.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    if args.command == "build":
+        from grader import build
+        return build.main(BuildConfig(output=args.output, labs=tuple(args.lab)))
+    if args.command == "grade":
+        from grader import grade
+        return grade.main(GradeConfig(lab=args.lab, submissions=args.submissions, output=args.output,
+                                      jobs=args.jobs, limits=_limits(args)))
+    if args.command == "check":
+        from grader import check
+        return check.main(CheckConfig(lab=args.lab, file=args.file, limits=_limits(args)))
+    from grader import demo
+    return demo.main(DemoConfig(output=args.output, jobs=args.jobs))

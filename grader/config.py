@@ -1,0 +1,41 @@
+"""Options of each command as typed objects (the CLI builds them; tests can too)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.sandbox.session import Limits
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class BuildConfig:
+    output: Path = Path("dist")
+    labs: tuple[str, ...] = ()  # empty: every lab
+
+
+@dataclass
+class GradeConfig:
+    lab: str
+    submissions: Path
+    output: Path
+    jobs: int = field(default_factory=default_jobs)
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
+class CheckConfig:
+    lab: str
+    file: Path
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
+class DemoConfig:
+    output: Path = Path("out/demo")
+    jobs: int = field(default_factory=default_jobs)

@@ -1,0 +1,26 @@
+"""`grader demo`: build everything, grade the bundled example submissions, say where to look."""
+
+from __future__ import annotations
+
+from grader import build, grade
+from grader.config import BuildConfig, DemoConfig, GradeConfig
+from grader.labs import EXAMPLES, LABS
+
+__all__ = ["main"]
+
+
+def main(config: DemoConfig) -> int:
+    dist = config.output / "dist"
+    build.build(BuildConfig(output=dist))
+    print(f"Hand-outs and autograder zips: {dist}")
+    for lab_id in LABS:
+        examples = EXAMPLES / lab_id
+        if not examples.is_dir():
+            continue
+        output = config.output / lab_id
+        results = grade.grade_batch(GradeConfig(lab=lab_id, submissions=examples, output=output, jobs=config.jobs))
+        print(f"\n{lab_id}: graded {len(results)} example submission(s)")
+        for result in sorted(results, key=lambda r: r["student"]):
+            print(f"  {result['student']:<10} {result['score']:>5g} / {result['max_score']:g}  {result['status']}")
+        print(f"  reports: {output / 'reports'}   summary: {output / 'summary.html'}")
+    return 0

@@ -1,0 +1,55 @@
+"""Step 6: results on disk. Every file is written to a temporary name and renamed into place,
+so a reader (or a grading run killed half-way) never sees a half-written file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_result(output: Path, result: dict) -> Path:
+    path = output / "results" / f"{result['student']}.json"
+    write_atomic(path, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    return path
+
+
+def grades_csv(results: list[dict], questions: tuple[str, ...]) -> str:
+    """One row per student: student, score, max_score, then one column per question."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "score", "max_score", "status", *questions])
+    for result in sorted(results, key=lambda r: r["student"]):
+        by_name = {q["name"]: q["score"] for q in result["questions"]}
+        writer.writerow([
+            _csv_safe(result["student"]), _number(result["score"]), _number(result["max_score"]),
+            result["status"], *(_number(by_name.get(q, 0.0)) for q in questions),
+        ])
+    return buffer.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _csv_safe(text: str) -> str:
+    # A spreadsheet runs a cell that starts with = + - @ as a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

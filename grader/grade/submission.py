@@ -1,0 +1,96 @@
+"""One submission's whole path: load, run in the worker, judge each question, build the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import torch
+
+import grader
+from grader import judge
+from grader.labs import SUPPORT, Lab
+from grader.load import Program, Unreadable, load_submission
+from grader.sandbox.session import Isolation, Limits, WorkerLost, WorkerSession
+
+
+def grade_submission(path: Path, lab: Lab, test_files: list, *, limits: Limits,
+                     isolation: Isolation | None = None) -> dict:
+    """The result dict (see README) for one file; never raises for anything the file holds.
+
+    `test_files` come from `judge.load_tests` and record each case's outcome as otter would.
+    """
+    isolation = isolation or Isolation()
+    result = _empty_result(path, lab, test_files, isolation)
+    try:
+        program = load_submission(path)
+    except Unreadable as error:
+        return _unreadable(result, str(error), test_files)
+    result["submission"].update(kind=program.kind, sha256=program.sha256)
+    result["questions"], notes = _run_and_judge(program, test_files, limits, isolation)
+    result["notes"] = program.notes + notes
+    result["score"] = float(sum(q["score"] for q in result["questions"]))
+    return result
+
+
+def _run_and_judge(program: Program, test_files, limits: Limits, isolation: Isolation):
+    questions, notes = [], []
+    with WorkerSession(program.cells, support=[SUPPORT], limits=limits, isolation=isolation) as session:
+        for test_file in test_files:
+            try:
+                if not session.alive:
+                    report = session.start()
+                    notes = notes or _load_notes(report)
+            except WorkerLost as error:
+                questions.append(_not_run(test_file, f"Your code could not be run: {error.reason}"))
+                continue
+            question = judge.judge_question(test_file, session, budget=limits.question)
+            questions.append(question.to_dict())
+    return questions, notes
+
+
+def _load_notes(report) -> list[str]:
+    notes = []
+    for error in report.cell_errors:
+        where = f"Cell {error.get('cell')}" if error.get("cell") is not None else "Your code"
+        notes.append(f"{where} raised {error.get('type')}: {error.get('message')}. Later cells still ran.")
+    return notes + list(report.notes)
+
+
+def _not_run(test_file, reason: str) -> dict:
+    tests = [
+        judge.TestResult(name=c.name, hidden=bool(c.hidden), passed=False, score=0.0,
+                         max_score=float(c.points or 0), message=reason)
+        for c in test_file.test_cases
+    ]
+    return judge.QuestionResult(name=test_file.name, score=0.0, max_score=float(test_file.possible),
+                                status="crashed", message=reason, tests=tests).to_dict()
+
+
+def _empty_result(path: Path, lab: Lab, test_files, isolation: Isolation) -> dict:
+    return {
+        "student": path.stem,
+        "lab": lab.id,
+        "score": 0.0,
+        "max_score": float(sum(t.possible for t in test_files)),
+        "status": "graded",
+        "message": "",
+        "submission": {"file": path.name, "kind": None, "sha256": None},
+        "notes": [],
+        "questions": [],
+        "grader": {
+            "version": grader.__version__,
+            "torch": torch.__version__,
+            "isolation": isolation.name,
+            "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+
+
+def _unreadable(result: dict, message: str, test_files) -> dict:
+    result["status"] = "unreadable"
+    result["message"] = message
+    result["questions"] = [_not_run(t, "Not graded: the file could not be read.") for t in test_files]
+    for question in result["questions"]:
+        question["status"] = "not_run"
+    return result

@@ -1,0 +1,151 @@
+"""Step 3: run a question's otter test file against the student's functions.
+
+The test file is parsed by otter's own `ExceptionTestFile`, and its cases run here, in the
+grader's process, beside the hidden reference. The student's functions are reached through
+`StudentFunction` proxies that call into the worker: arguments go out as copies, results come
+back as plain data. Each question has a time budget; when a call runs past it the worker is
+killed, the rest of the question fails, and the session is restarted for the next question.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from otter.test_files.abstract_test import TestCaseResult
+from otter.test_files.exception_test import ExceptionTestFile
+
+from grader.labs import make_tests_importable
+from grader.sandbox.session import StudentCodeError, WorkerLost, WorkerSession
+
+MESSAGE_LIMIT = 4000
+
+
+@dataclass
+class TestResult:
+    name: str
+    hidden: bool
+    passed: bool
+    score: float
+    max_score: float
+    message: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class QuestionResult:
+    name: str
+    score: float
+    max_score: float
+    status: str = "ok"  # ok | timeout | crashed | missing | not_run
+    message: str = ""
+    diagnosis: str | None = None
+    tests: list[TestResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MissingFunction(Exception):
+    pass
+
+
+class StudentFunction:
+    """Calls the student's function `name` in the worker, within the question's deadline."""
+
+    def __init__(self, session: WorkerSession, name: str, deadline: float):
+        self.session = session
+        self.name = name
+        self.deadline = deadline
+
+    def __call__(self, *args, **kwargs):
+        kind = self.session.report.names.get(self.name)
+        if kind is None:
+            raise MissingFunction(
+                f"Your submission does not define `{self.name}`. Check the spelling of the name, "
+                "and that the cell defining it runs without an error."
+            )
+        return self.session.call(self.name, args, kwargs, timeout=self.deadline - time.monotonic())
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + " … (cut)"
+
+
+def failure_message(error: BaseException) -> str:
+    """What the student reads when a test case fails."""
+    from quantlab.checks import CheckFailed  # importable once labs.make_tests_importable() ran
+
+    if isinstance(error, CheckFailed):
+        return str(error)
+    if isinstance(error, MissingFunction):
+        return str(error)
+    if isinstance(error, StudentCodeError):
+        where = f" (line {error.line} of its cell)" if error.line else ""
+        return f"Your code raised {error.describe()}{where}."
+    return f"The test could not use your result: {type(error).__name__}: {error}"
+
+
+def load_tests(lab, *, hidden: bool) -> list[ExceptionTestFile]:
+    """Fresh test-file objects for every question of `lab` (they record results as they run)."""
+    make_tests_importable()
+    return [ExceptionTestFile.from_string(lab.test_source(q, hidden=hidden), path=f"tests/{q}.py") for q in lab.questions]
+
+
+def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budget: float) -> QuestionResult:
+    """Run every case of `test_file`; fills `test_file.test_case_results` as otter would."""
+    from quantlab.checks import collect_metrics
+
+    deadline = time.monotonic() + budget
+    question = QuestionResult(name=test_file.name, score=0.0, max_score=float(test_file.possible))
+    test_file.test_case_results = []
+    lost: WorkerLost | None = None
+    missing = 0
+    for case in test_file.test_cases:
+        env = _environment(case, session, deadline)
+        passed, message, otter_message, metrics = False, "", "", {}
+        if lost is None:
+            with collect_metrics() as metrics:
+                try:
+                    case.body.call_func(env)
+                    passed, otter_message = True, "✅ Test case passed"
+                except WorkerLost as error:
+                    lost, message = error, error.reason
+                except MissingFunction as error:
+                    missing, message = missing + 1, str(error)
+                    otter_message = "❌ Test case failed\n" + _otter_error(test_file, error, message)
+                except Exception as error:  # noqa: BLE001 - every failure is reported, never raised
+                    message = failure_message(error)
+                    otter_message = "❌ Test case failed\n" + _otter_error(test_file, error, message)
+        else:
+            message = "Not run: " + lost.reason
+        otter_message = otter_message or "❌ Test case failed\n" + message
+        test_file.test_case_results.append(TestCaseResult(test_case=case, message=otter_message, passed=passed))
+        points = float(case.points or 0)
+        question.tests.append(
+            TestResult(
+                name=case.name, hidden=bool(case.hidden), passed=passed,
+                score=points if passed else 0.0, max_score=points,
+                message=_cut(message), metrics=dict(metrics),
+            )
+        )
+    question.score = float(sum(t.score for t in question.tests))
+    if missing == len(question.tests):
+        question.status, question.message = "missing", question.tests[0].message
+    if lost is not None:
+        question.status = "timeout" if lost.timed_out else "crashed"
+        question.message = lost.reason
+    return question
+
+
+def _environment(case, session: WorkerSession, deadline: float) -> dict:
+    names = case.body._get_func_params()
+    return {name: StudentFunction(session, name, deadline) for name in names if name != "env"}
+
+
+def _otter_error(test_file: ExceptionTestFile, error: Exception, message: str) -> str:
+    # The text otter prints in a notebook: the failing line of the test, then the error.
+    try:
+        return test_file._generate_error_message(error)
+    except Exception:  # noqa: BLE001 - an unusual traceback: fall back to the plain message
+        return message

@@ -1,0 +1,322 @@
+"""Feedback reports: one page per student (HTML and Markdown) and a class summary per lab.
+
+Templates live in the top-level `templates/` folder. Everything in a results dict that a
+student can influence (messages, notes, the student id, even metric names) is treated as
+untrusted: HTML templates are autoescaped, the Markdown template escapes through the `md`
+and `fence` filters, and every message is capped by `cut` before it is shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import re
+import statistics
+from collections import Counter
+from pathlib import Path
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+__all__ = [
+    "TEMPLATES_DIR",
+    "MAX_MESSAGE_CHARS",
+    "CUT_MARKER",
+    "render_student_report",
+    "render_summary",
+    "format_metric_value",
+    "format_metrics",
+    "format_points",
+    "md_fence",
+    "md_inline",
+    "truncate_message",
+    "histogram_png",
+]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+MAX_MESSAGE_CHARS = 4000
+CUT_MARKER = "… (cut)"
+#: Notes beyond this many are summarised as "… and N more notes".
+MAX_NOTES = 50
+#: Short inline strings (student id, test names) are capped harder than messages.
+MAX_INLINE_CHARS = 200
+
+_METRIC_LABELS = {
+    "max_abs_error": "max abs error",
+    "abs_error": "abs error",
+    "rel_error": "rel error",
+    "mismatched_codes": "mismatched codes",
+    "max_code_difference": "max code difference",
+    "mse": "MSE",
+    "dequantized_mse": "MSE (dequantized)",
+}
+_STATUS_LABELS = {
+    "ok": "Ran",
+    "timeout": "Timed out",
+    "crashed": "Crashed",
+    "missing": "Not found",
+    "graded": "Graded",
+    "unreadable": "Unreadable",
+}
+# Escaped everywhere: what can start inline structure (emphasis, links, images, raw HTML,
+# entities, code spans, table cells, strikethrough, math, headings). ':' before '//' and '.'
+# after 'www' are escaped so GFM does not turn a student's URL into a link.
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>!|~&#$]|:(?=//)|(?<=(?i:www))\.")
+# Only structural at the start of a line: list bullets, setext underlines, ordered lists.
+_MD_LINE_START = re.compile(r"^(?:[-+=]|\d+[.)])")
+
+
+# Filters -------------------------------------------------------------------------------------------
+
+def truncate_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` as a string of at most `limit` characters (plus a visible cut marker)."""
+    text = "" if text is None else str(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if len(text) <= limit:
+        return text
+    return text[:limit] + " " + CUT_MARKER
+
+
+def md_inline(text: object, limit: int = MAX_INLINE_CHARS) -> str:
+    """Escape an untrusted string for use inside a line of Markdown (no structure survives)."""
+    text = " ".join(truncate_message(text, limit).split())
+    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(), text)
+    return _MD_LINE_START.sub(lambda m: m.group()[:-1] + "\\" + m.group()[-1], text)
+
+
+def md_fence(text: object, info: str = "text") -> str:
+    """A fenced code block that `text` cannot close: the fence outruns every backtick run."""
+    text = truncate_message(text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip(chr(10))}\n{fence}"
+
+
+def format_metric_value(value: object) -> str:
+    """Integers as integers, other floats with 4 significant digits."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return format(value, ".4g")
+    return truncate_message(value, 40)
+
+
+def _metric_order(name: str) -> tuple[int, str]:
+    known = list(_METRIC_LABELS)
+    return (known.index(name), "") if name in _METRIC_LABELS else (len(known), str(name))
+
+
+def format_metrics(metrics: dict | None) -> str:
+    """'max abs error 1.2e-05 · mismatched codes 3 · MSE (dequantized) 0.0123'."""
+    if not metrics:
+        return ""
+    parts = []
+    for name in sorted(metrics, key=_metric_order):
+        label = _METRIC_LABELS.get(name) or truncate_message(name, 40).replace("_", " ")
+        parts.append(f"{label} {format_metric_value(metrics[name])}")
+    return " · ".join(parts)
+
+
+def format_points(value: object) -> str:
+    """7.0 -> '7', 2.5 -> '2.5', 1/3 -> '0.33'."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "?"
+    if not math.isfinite(number):
+        return "?"
+    return f"{number:.2f}".rstrip("0").rstrip(".") if not number.is_integer() else str(int(number))
+
+
+def percent(score: object, max_score: object) -> float | None:
+    """Score as a percentage clamped to 0..100, or None when there is nothing to score."""
+    try:
+        score, max_score = float(score), float(max_score)
+    except (TypeError, ValueError):
+        return None
+    if max_score <= 0 or not math.isfinite(score) or not math.isfinite(max_score):
+        return None
+    return max(0.0, min(100.0, 100.0 * score / max_score))
+
+
+def format_percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}%"
+
+
+def status_label(status: object) -> str:
+    return _STATUS_LABELS.get(str(status), truncate_message(status, 40).capitalize())
+
+
+def bullets(notes: list) -> str:
+    """Notes as one plain-text bullet list (for a fenced block in Markdown)."""
+    shown = [f"- {truncate_message(note)}" for note in notes[:MAX_NOTES]]
+    if len(notes) > MAX_NOTES:
+        shown.append(f"… and {len(notes) - MAX_NOTES} more notes")
+    return "\n".join(shown)
+
+
+def report_href(student: object) -> str:
+    """Relative link to a student's report; the id is fully percent-encoded (no '/' or ':')."""
+    return "reports/" + quote(str(student), safe="") + ".html"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        cut=truncate_message,
+        md=md_inline,
+        fence=md_fence,
+        metrics=format_metrics,
+        points=format_points,
+        pct=format_percent,
+        status_label=status_label,
+        bullets=bullets,
+        report_href=report_href,
+    )
+    env.globals.update(percent=percent, MAX_NOTES=MAX_NOTES)
+    return env
+
+
+ENV = _environment()
+
+
+# Student report ------------------------------------------------------------------------------------
+
+def _number(value: object) -> float:
+    """A finite float, or 0.0 for anything else (the summary does arithmetic on scores)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def _test_defaults(test: dict) -> dict:
+    return {"name": "", "hidden": False, "passed": False, "score": 0.0, "max_score": 0.0,
+            "message": "", "metrics": {}} | test
+
+
+def _question_defaults(question: dict) -> dict:
+    question = {"name": "", "score": 0.0, "max_score": 0.0, "diagnosis": None, "status": "ok",
+                "message": "", "tests": []} | question
+    question["score"], question["max_score"] = _number(question["score"]), _number(question["max_score"])
+    question["tests"] = [_test_defaults(t) for t in question["tests"] or []]
+    question["all_passed"] = question["status"] == "ok" and all(t["passed"] for t in question["tests"])
+    return question
+
+
+def _result_defaults(result: dict) -> dict:
+    """A copy of `result` with every key the templates read (grader output may be partial)."""
+    result = {"student": "", "lab": "", "score": 0.0, "max_score": 0.0, "status": "graded",
+              "message": "", "notes": [], "questions": []} | result
+    result["submission"] = {"file": "", "sha256": "", "kind": ""} | (result.get("submission") or {})
+    result["grader"] = {"version": "?", "torch": "?", "isolation": "?", "graded_at": ""} | (
+        result.get("grader") or {})
+    result["score"], result["max_score"] = _number(result["score"]), _number(result["max_score"])
+    result["notes"] = [str(n) for n in result["notes"] or []]
+    result["questions"] = [_question_defaults(q) for q in result["questions"] or []]
+    result["percent"] = percent(result["score"], result["max_score"])
+    return result
+
+
+def render_student_report(result: dict) -> tuple[str, str]:
+    """(html, markdown) feedback for one graded submission."""
+    context = {"r": _result_defaults(result)}
+    html = ENV.get_template("report.html.j2").render(context)
+    markdown = ENV.get_template("report.md.j2").render(context)
+    return html, markdown
+
+
+# Class summary ------------------------------------------------------------------------------------
+
+def histogram_png(scores: list[float], max_score: float) -> bytes:
+    """A bar chart of the score distribution as PNG bytes (Agg, no pyplot global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    top = max([max_score, *scores, 1.0])
+    if top <= 20:  # one bar per whole point, centred on it
+        edges = [i - 0.5 for i in range(int(math.ceil(top)) + 2)]
+    else:
+        edges = [top * i / 20 for i in range(21)]
+    fig = Figure(figsize=(8.5, 2.8), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.hist(scores, bins=edges, color="#4f6bed", edgecolor="white")
+    ax.set_xlim(edges[0], edges[-1])
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel(f"score (out of {format_points(max_score)})")
+    ax.set_ylabel("submissions")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _rate(hits: int, total: int) -> dict:
+    return {"hits": hits, "total": total, "percent": 100.0 * hits / total if total else 0.0}
+
+
+def _question_rates(results: list[dict]) -> list[dict]:
+    """Per question: share with full marks; per test: share passed (among submissions that ran it)."""
+    questions: dict[str, dict] = {}
+    for result in results:
+        for q in result["questions"]:
+            entry = questions.setdefault(q["name"], {"name": q["name"], "full": 0, "seen": 0,
+                                                     "statuses": Counter(), "tests": {}})
+            entry["seen"] += 1
+            entry["full"] += q["score"] >= q["max_score"] - 1e-9 and q["status"] == "ok"
+            entry["statuses"][q["status"]] += 1
+            for t in q["tests"]:
+                test = entry["tests"].setdefault(t["name"], {"name": t["name"], "hidden": t["hidden"],
+                                                             "passed": 0, "seen": 0})
+                test["seen"] += 1
+                test["passed"] += bool(t["passed"])
+    return [
+        {"name": e["name"], "rate": _rate(e["full"], e["seen"]),
+         "problems": {s: n for s, n in e["statuses"].items() if s != "ok"},
+         "tests": [t | {"rate": _rate(t["passed"], t["seen"])} for t in e["tests"].values()]}
+        for e in questions.values()
+    ]
+
+
+def _summary_context(lab: str, results: list[dict]) -> dict:
+    results = sorted((_result_defaults(r) for r in results), key=lambda r: str(r["student"]))
+    scores = [float(r["score"]) for r in results]
+    max_score = Counter(float(r["max_score"]) for r in results).most_common(1)[0][0] if results else 0.0
+    statuses = Counter(str(r["status"]) for r in results)
+    png = histogram_png(scores, max_score) if results else b""
+    return {
+        "lab": lab,
+        "results": results,
+        "count": len(results),
+        "statuses": statuses,
+        "max_score": max_score,
+        "mean": statistics.fmean(scores) if scores else None,
+        "median": statistics.median(scores) if scores else None,
+        "histogram": "data:image/png;base64," + base64.b64encode(png).decode("ascii") if png else "",
+        "questions": _question_rates(results),
+        "isolation": Counter(str(r["grader"]["isolation"]) for r in results),
+        "versions": sorted({str(r["grader"]["version"]) for r in results}),
+    }
+
+
+def render_summary(lab: str, results: list[dict]) -> str:
+    """HTML overview of one lab: counts, score statistics and histogram, pass rates, students."""
+    return ENV.get_template("summary.html.j2").render(_summary_context(lab, results))

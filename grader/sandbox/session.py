@@ -1,0 +1,235 @@
+"""The grader's side of the worker: start it, feed it the student's cells, call functions in it.
+
+A `WorkerSession` owns one worker process and its scratch folder. Calls take plain values and
+return plain values (see `wire`); the grader enforces every time limit from outside by killing
+the worker's whole process group. A session that lost its worker can be restarted: the program
+runs again from the first cell.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from grader.sandbox import wire
+
+WORKER = Path(__file__).resolve().parent / "worker.py"
+MESSAGE_LIMIT = 256 * 1024 * 1024
+
+
+class WorkerLost(Exception):
+    """The worker died or ran out of time; `reason` is written for the student."""
+
+    def __init__(self, reason: str, *, timed_out: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+class StudentCodeError(Exception):
+    """An exception raised by the student's code, carried back as data.
+
+    `raised_by` builds a subclass that also derives from the builtin of the same name, so a
+    test that expects, say, ValueError from the student's function sees one.
+    """
+
+    type_name = "Exception"
+    line: int | None = None
+    student_traceback = ""
+
+    def describe(self) -> str:
+        text = f"{self.type_name}: {self}" if str(self) else self.type_name
+        return text
+
+
+def raised_by(error: dict) -> StudentCodeError:
+    name = str(error.get("type", "Exception"))[:100]
+    builtin = getattr(builtins, name, None)
+    bases: tuple = (StudentCodeError,)
+    if error.get("builtin") and isinstance(builtin, type) and issubclass(builtin, Exception):
+        bases = (StudentCodeError, builtin)
+    cls = type(name, bases, {"type_name": name})
+    instance = cls(str(error.get("message", "")))
+    instance.line = error.get("line")
+    instance.student_traceback = str(error.get("traceback", ""))
+    return instance
+
+
+@dataclass
+class Limits:
+    """Time limits, in seconds of wall-clock time."""
+
+    cell: float = 60.0
+    load: float = 180.0
+    question: float = 30.0
+
+
+@dataclass
+class LoadReport:
+    """What running the program's cells left behind."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    cell_errors: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How the worker is confined. The grader records `name` in every result."""
+
+    name: str = "process"
+
+    def command(self, scratch: Path, fds: tuple[int, int]) -> list[str]:
+        return [sys.executable, "-I", str(WORKER), str(fds[0]), str(fds[1])]
+
+    def environment(self, scratch: Path) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(scratch),
+            "TMPDIR": str(scratch),
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": str(scratch / ".matplotlib"),
+            "PYTHONHASHSEED": "0",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "LANG": "C.UTF-8",
+        }
+
+
+def _confine_child() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class WorkerSession:
+    """One student's program, running in a worker process, callable by name."""
+
+    def __init__(self, cells: list[dict], *, support: list[Path], limits: Limits, isolation: Isolation | None = None):
+        self.cells = cells
+        self.support = support
+        self.limits = limits
+        self.isolation = isolation or Isolation()
+        self.process: subprocess.Popen | None = None
+        self.scratch: Path | None = None
+        self.report = LoadReport()
+
+    # Lifecycle ------------------------------------------------------------------------------------
+
+    def __enter__(self) -> "WorkerSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> LoadReport:
+        """Start a worker and run every cell; raises WorkerLost if it dies or hangs."""
+        self.close()
+        self.scratch = Path(tempfile.mkdtemp(prefix="qgrade-"))
+        for folder in self.support:
+            shutil.copytree(folder, self.scratch / folder.name, ignore=shutil.ignore_patterns("__pycache__"))
+        self._spawn()
+        answer = self._ask(
+            {"op": "run", "cells": self.cells, "cell_timeout": self.limits.cell},
+            timeout=self.limits.load,
+            what="Running your code",
+        )
+        self.report = LoadReport(
+            names={str(k): str(v) for k, v in dict(answer.get("names", {})).items()},
+            cell_errors=[c["error"] for c in answer.get("cells", []) if isinstance(c, dict) and c.get("error")],
+            notes=[str(n) for n in answer.get("notes", [])][:50],
+        )
+        return self.report
+
+    def _spawn(self) -> None:
+        request_read, request_write = os.pipe()
+        answer_read, answer_write = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                self.isolation.command(self.scratch, (request_read, answer_write)),
+                pass_fds=(request_read, answer_write),
+                cwd=self.scratch,
+                env=self.isolation.environment(self.scratch),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_confine_child,
+            )
+        finally:
+            os.close(request_read)
+            os.close(answer_write)
+        self._requests = Connection(request_write, readable=False)
+        self._answers = Connection(answer_read, writable=False)
+
+    def close(self) -> None:
+        """Kill the worker's whole process group and remove its scratch folder."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+            self._requests.close()
+            self._answers.close()
+            self.process = None
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    # Calls ----------------------------------------------------------------------------------------
+
+    def call(self, name: str, args: tuple, kwargs: dict, *, timeout: float):
+        """Call the student's `name` with copies of the arguments; returns plain values."""
+        answer = self._ask(
+            {"op": "call", "name": name, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs))},
+            timeout=timeout,
+            what=f"Your function `{name}`",
+        )
+        if "error" in answer:
+            raise raised_by(dict(answer["error"]))
+        try:
+            return wire.decode(answer.get("value"))
+        except (wire.WireError, ValueError, TypeError) as error:
+            raise WorkerLost(f"`{name}` returned something the grader cannot read ({error}).") from None
+
+    def _ask(self, request: dict, *, timeout: float, what: str) -> dict:
+        if not self.alive:
+            raise WorkerLost("The process running your code had already stopped.")
+        try:
+            self._requests.send_bytes(wire.dumps(request))
+            if not self._answers.poll(max(timeout, 0.0)):
+                self.close()
+                raise WorkerLost(f"{what} did not finish within {timeout:.0f} seconds.", timed_out=True)
+            raw = self._answers.recv_bytes(MESSAGE_LIMIT)
+        except (EOFError, OSError, BrokenPipeError):
+            code = self.process.poll() if self.process else None
+            self.close()
+            raise WorkerLost(self._death_reason(what, code)) from None
+        try:
+            return wire.loads(raw)
+        except ValueError:
+            self.close()
+            raise WorkerLost(f"{what} sent back data the grader cannot read.") from None
+
+    @staticmethod
+    def _death_reason(what: str, code: int | None) -> str:
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"{what} stopped the process running your code ({name})."
+        return f"{what} stopped the process running your code (exit status {code})."

@@ -1,0 +1,149 @@
+"""Values as plain JSON data, so nothing the student's process sends is ever unpickled.
+
+Used on both sides of the worker pipe, and imported by the worker by file path: it depends on
+the standard library and torch only.
+
+Python's None, bool, int, float and str travel as themselves (JSON keeps 3 and 3.0 apart and
+allows NaN). Everything else is an object with a "$" kind: plain tensors carry dtype, shape and
+raw bytes (a tensor subclass is foreign); tuples, lists and dicts carry their items; torch dtypes their name. Anything else is
+described, never rebuilt: `{"$": "foreign", "type": ..., "repr": ...}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass
+
+import torch
+
+#: dtypes that may cross; anything else is described as foreign.
+DTYPES = {
+    name: getattr(torch, name)
+    for name in (
+        "bool", "uint8", "int8", "int16", "int32", "int64",
+        "float16", "bfloat16", "float32", "float64",
+    )
+}
+_DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+#: Bounds on what one message may hold: larger results are refused, not truncated.
+MAX_ELEMENTS = 50_000_000
+MAX_DEPTH = 20
+REPR_LIMIT = 300
+
+
+class WireError(ValueError):
+    """Data that does not follow the format (never raised for well-formed foreign values)."""
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """Stands in for a value that may not cross as itself (numpy arrays, tensor subclasses, ...).
+
+    `quantlab.checks` names `type` in its messages, as if it were the value's own type.
+    """
+
+    describes_foreign_value = True
+
+    type: str
+    repr: str
+
+    def __repr__(self) -> str:
+        return f"<{self.type}: {self.repr}>"
+
+
+def _type_name(value) -> str:
+    cls = type(value)
+    module = getattr(cls, "__module__", None) or ""
+    qualname = getattr(cls, "__qualname__", None) or cls.__name__
+    return qualname if module == "builtins" else f"{module}.{qualname}"
+
+
+def _safe_repr(value) -> str:
+    try:
+        text = repr(value)
+    except BaseException:  # noqa: BLE001 - a hostile __repr__ must not break encoding
+        text = "<repr failed>"
+    if not isinstance(text, str):
+        text = "<repr failed>"
+    return text if len(text) <= REPR_LIMIT else text[:REPR_LIMIT] + "…"
+
+
+def _tensor_bytes(tensor: torch.Tensor) -> bytes:
+    flat = tensor.detach().cpu().contiguous().reshape(-1)
+    return flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
+
+
+def encode(value, _depth: int = 0):
+    """A JSON-ready form of `value`."""
+    if _depth > MAX_DEPTH:
+        return {"$": "foreign", "type": "too deeply nested", "repr": ""}
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return value
+    if kind is float:
+        return value
+    if kind is torch.Tensor and value.layout == torch.strided and value.dtype in _DTYPE_NAMES:
+        data = base64.b64encode(_tensor_bytes(value)).decode("ascii")
+        return {"$": "tensor", "dtype": _DTYPE_NAMES[value.dtype], "shape": list(value.shape), "data": data}
+    if isinstance(value, torch.dtype) and value in _DTYPE_NAMES:
+        return {"$": "dtype", "name": _DTYPE_NAMES[value]}
+    if kind in (tuple, list):
+        return {"$": kind.__name__, "items": [encode(v, _depth + 1) for v in value]}
+    if kind is dict:
+        return {"$": "dict", "items": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()]}
+    return {"$": "foreign", "type": _type_name(value), "repr": _safe_repr(value)}
+
+
+def _decode_tensor(data: dict) -> torch.Tensor | Foreign:
+    dtype = DTYPES.get(data.get("dtype"))
+    shape = data.get("shape")
+    if dtype is None or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        raise WireError("malformed tensor")
+    count = math.prod(shape)
+    if count > MAX_ELEMENTS:
+        raise WireError("tensor too large")
+    raw = base64.b64decode(data.get("data", ""), validate=True)
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    if len(raw) != count * itemsize:
+        raise WireError("tensor data does not match its shape")
+    if count == 0:
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape).clone()
+
+
+def decode(data, _depth: int = 0):
+    """Rebuild a value from `encode`'s form; only plain types are ever constructed."""
+    if _depth > MAX_DEPTH:
+        raise WireError("too deeply nested")
+    if data is None or type(data) in (bool, int, float, str):
+        return data
+    if type(data) is not dict or "$" not in data:
+        raise WireError("unexpected value")
+    kind = data["$"]
+    if kind == "tensor":
+        return _decode_tensor(data)
+    if kind == "dtype":
+        if data.get("name") not in DTYPES:
+            raise WireError("unknown dtype")
+        return DTYPES[data["name"]]
+    if kind in ("tuple", "list"):
+        items = [decode(v, _depth + 1) for v in data.get("items", [])]
+        return tuple(items) if kind == "tuple" else items
+    if kind == "dict":
+        return {decode(k, _depth + 1): decode(v, _depth + 1) for k, v in data.get("items", [])}
+    if kind == "foreign":
+        return Foreign(type=str(data.get("type", "?"))[:200], repr=str(data.get("repr", ""))[:REPR_LIMIT + 1])
+    raise WireError(f"unknown kind {kind!r}")
+
+
+def dumps(message: dict) -> bytes:
+    return json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
+
+
+def loads(raw: bytes) -> dict:
+    message = json.loads(raw.decode("utf-8"))
+    if type(message) is not dict:
+        raise WireError("a message must be an object")
+    return message

@@ -1,0 +1,214 @@
+"""The worker: runs one student's code in its own process and answers calls as plain data.
+
+Started by `session.WorkerSession` as `python -I worker.py IN_FD OUT_FD`, with its working
+directory set to a private scratch folder. It imports nothing from the grader but `wire.py`
+beside it. Requests and answers are length-prefixed JSON messages on two pipes, so nothing the
+student prints can corrupt them:
+
+    {"op": "run", "cells": [{"index", "source"}], "cell_timeout"} -> {"cells": [...], "names": {...}, "notes": [...]}
+    {"op": "call", "name", "args", "kwargs"}                      -> {"value": ...} or {"error": {...}}
+    {"op": "exit"}
+
+Everything here runs in the student's process, so nothing here is trusted by the grader: the
+grader only reads data from it, and enforces time limits from outside.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import traceback
+from multiprocessing.connection import Connection
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wire  # noqa: E402  (beside this file)
+
+import torch  # noqa: E402
+
+MESSAGE_LIMIT = 256 * 1024 * 1024
+TEXT_LIMIT = 2000
+#: Cell magics whose body is ordinary Python and runs; every other cell magic is skipped.
+RUN_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+#: Line magics that do nothing useful outside a kernel; skipped without a note.
+QUIET_LINE_MAGICS = {"matplotlib", "load_ext", "reload_ext", "autoreload", "config", "precision", "pylab"}
+
+
+class CellTimeout(BaseException):
+    """Raised inside a cell that runs past its time limit (a BaseException so `except Exception` misses it)."""
+
+
+def _cut(text: str, limit: int = TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[:limit] + " … (cut)"
+
+
+class Shell:
+    """Just enough of `get_ipython()` for the code IPython's input transformer writes."""
+
+    def __init__(self, namespace: dict, notes: list):
+        self.namespace = namespace
+        self.notes = notes
+
+    def _note(self, text: str) -> None:
+        if len(self.notes) < 50:
+            self.notes.append(_cut(text, 300))
+
+    def system(self, command: str):
+        self._note(f"Shell command `!{command}` was not run: the grader never runs shell commands.")
+
+    def getoutput(self, command: str):
+        self.system(command)
+        return []
+
+    def run_line_magic(self, name: str, line: str, _stack_depth: int = 1):
+        name = name.lstrip("%")
+        if name in ("time", "timeit"):
+            exec(compile(line, "<magic>", "exec"), self.namespace)
+        elif name not in QUIET_LINE_MAGICS:
+            self._note(f"Magic `%{name} {line}` was not run.")
+
+    def run_cell_magic(self, name: str, line: str, cell: str):
+        if name in RUN_CELL_MAGICS:
+            exec(compile(cell, "<magic>", "exec"), self.namespace)
+        else:
+            self._note(f"Cell magic `%%{name}` was not run; its cell was skipped.")
+
+    def magic(self, line: str):
+        name, _, rest = line.partition(" ")
+        return self.run_line_magic(name, rest)
+
+
+def _fresh_namespace(notes: list) -> dict:
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    shell = Shell(namespace, notes)
+    namespace["get_ipython"] = lambda: shell
+    try:
+        from IPython.display import display
+    except ImportError:  # the display of a result is not graded
+        display = print
+    namespace["display"] = display
+    return namespace
+
+
+def _seed() -> None:
+    random.seed(0)
+    torch.manual_seed(0)
+    try:
+        import numpy
+
+        numpy.random.seed(0)
+    except ImportError:
+        pass
+
+
+def _on_alarm(signum, frame):
+    raise CellTimeout()
+
+
+def _error_of(error: BaseException, cell_index: int | None = None) -> dict:
+    frames = traceback.extract_tb(error.__traceback__)
+    student_frames = [f for f in frames if f.filename.startswith("<cell") or f.filename == "<magic>"]
+    line = student_frames[-1].lineno if student_frames else None
+    return {
+        "type": type(error).__name__,
+        "builtin": type(error).__module__ == "builtins",
+        "message": _cut(str(error) if not isinstance(error, CellTimeout) else "the cell ran out of time"),
+        "cell": cell_index,
+        "line": line,
+        "traceback": _cut("".join(traceback.format_list(student_frames[-3:]))),
+    }
+
+
+def _run_cells(namespace: dict, cells: list, cell_timeout: float) -> list:
+    outcomes = []
+    for cell in cells:
+        index, source = cell["index"], cell["source"]
+        outcome = {"index": index, "error": None}
+        try:
+            code = compile(source, f"<cell {index}>", "exec")
+            signal.setitimer(signal.ITIMER_REAL, cell_timeout)
+            try:
+                exec(code, namespace)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except BaseException as error:  # noqa: BLE001 - a failing cell never stops later cells
+            outcome["error"] = _error_of(error, index)
+        outcomes.append(outcome)
+        _close_figures()
+    return outcomes
+
+
+def _close_figures() -> None:
+    if "matplotlib.pyplot" in sys.modules:
+        try:
+            sys.modules["matplotlib.pyplot"].close("all")
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _names(namespace: dict) -> dict:
+    kinds = {}
+    for name, value in list(namespace.items()):
+        if name.startswith("_") or name in ("get_ipython", "display"):
+            continue
+        if isinstance(value, type):
+            kinds[name] = "class"
+        elif callable(value):
+            kinds[name] = "function"
+        if len(kinds) >= 500:
+            break
+    return kinds
+
+
+def _call(namespace: dict, request: dict) -> dict:
+    name = request.get("name")
+    function = namespace.get(name)
+    if function is None or not callable(function):
+        return {"error": {"type": "NameError", "builtin": True, "message": f"name {name!r} is not defined", "traceback": ""}}
+    try:
+        args = wire.decode(request.get("args", {"$": "list", "items": []}))
+        kwargs = wire.decode(request.get("kwargs", {"$": "dict", "items": []}))
+        value = function(*args, **kwargs)
+        return {"value": wire.encode(value)}
+    except BaseException as error:  # noqa: BLE001 - SystemExit and friends are the student's too
+        return {"error": _error_of(error)}
+
+
+def serve(inbox: Connection, outbox: Connection) -> None:
+    notes: list = []
+    namespace = _fresh_namespace(notes)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    while True:
+        request = wire.loads(inbox.recv_bytes(MESSAGE_LIMIT))
+        op = request.get("op")
+        if op == "exit":
+            return
+        if op == "run":
+            _seed()
+            cells = _run_cells(namespace, request["cells"], float(request.get("cell_timeout", 60)))
+            answer = {"cells": cells, "names": _names(namespace), "notes": notes}
+        elif op == "call":
+            _seed()
+            answer = _call(namespace, request)
+        else:
+            answer = {"error": {"type": "ProtocolError", "builtin": False, "message": f"unknown op {op!r}", "traceback": ""}}
+        try:
+            payload = wire.dumps(answer)
+        except (ValueError, TypeError, RecursionError) as error:
+            payload = wire.dumps({"error": {"type": "EncodingError", "builtin": False, "message": _cut(str(error)), "traceback": ""}})
+        outbox.send_bytes(payload)
+
+
+def main() -> None:
+    inbox = Connection(int(sys.argv[1]), writable=False)
+    outbox = Connection(int(sys.argv[2]), readable=False)
+    # What the student prints goes nowhere: the report shows verdicts, not console noise.
+    sys.stdout = open(os.devnull, "w")
+    sys.stderr = sys.stdout
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    serve(inbox, outbox)
+
+
+if __name__ == "__main__":
+    main()
