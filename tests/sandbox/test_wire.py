@@ -1,0 +1,90 @@
+"""The wire format: values survive the trip exactly, and nothing but plain types is ever built."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from grader.sandbox import wire
+
+
+@pytest.mark.parametrize("dtype", list(wire.DTYPES.values()))
+@pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 3, 4)])
+def test_tensors_round_trip_bit_exact(dtype, shape):
+    source = (torch.randn(shape, generator=torch.Generator().manual_seed(0)) * 100).to(dtype)
+    back = wire.decode(json.loads(json.dumps(wire.encode(source))))
+    assert type(back) is torch.Tensor
+    assert back.dtype == dtype and back.shape == source.shape
+    assert torch.equal(back, source)
+
+
+def test_non_contiguous_and_nan_values_cross_as_they_are():
+    source = torch.tensor([[1.0, float("nan")], [float("inf"), -0.0]]).t()
+    back = wire.decode(wire.encode(source))
+    assert torch.equal(torch.isnan(back), torch.isnan(source))
+    assert back[0, 1].item() == float("inf")
+    assert back.is_contiguous() and torch.equal(back.nan_to_num(), source.nan_to_num())
+
+
+def test_python_scalars_keep_their_type():
+    values = (3, 3.0, True, None, "text", float("nan"))
+    back = wire.decode(json.loads(wire.dumps({"v": wire.encode(values)}))["v"])
+    assert type(back) is tuple
+    assert [type(v) for v in back] == [int, float, bool, type(None), str, float]
+
+
+def test_containers_and_dtypes():
+    value = {"q": [torch.tensor([1], dtype=torch.int8), (torch.int16, 2.5)]}
+    back = wire.decode(wire.encode(value))
+    assert back["q"][1] == (torch.int16, 2.5)
+    assert type(back["q"]) is list
+
+
+def test_numpy_arrays_and_custom_objects_arrive_as_descriptions():
+    class Sneaky:
+        def __eq__(self, other):
+            return True
+
+        def __repr__(self):
+            raise RuntimeError("no")
+
+    back = wire.decode(wire.encode((np.zeros(3), Sneaky())))
+    assert isinstance(back[0], wire.Foreign) and back[0].type == "numpy.ndarray"
+    assert isinstance(back[1], wire.Foreign) and back[1].repr == "<repr failed>"
+    assert back[1] != 1
+
+
+def test_tensor_subclasses_never_cross_as_tensors():
+    class Liar(torch.Tensor):
+        def __eq__(self, other):
+            return torch.ones_like(other, dtype=torch.bool)
+
+    liar = torch.zeros(3).as_subclass(Liar)
+    back = wire.decode(wire.encode(liar))
+    assert isinstance(back, wire.Foreign)
+    assert back.type.endswith("Liar")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"$": "tensor", "dtype": "int8", "shape": [4], "data": "AAA="},  # 2 bytes for 4 elements
+        {"$": "tensor", "dtype": "object", "shape": [1], "data": ""},
+        {"$": "tensor", "dtype": "int8", "shape": [-1], "data": ""},
+        {"$": "pickle", "data": "gASVAAAAAAAAAACMBWJ1aWx0aW5zlIwEZXZhbJSTlC4="},
+        {"no": "kind"},
+        {"$": "dtype", "name": "Tensor"},
+    ],
+)
+def test_malformed_data_is_refused(data):
+    with pytest.raises(wire.WireError):
+        wire.decode(data)
+
+
+def test_decoded_tensor_owns_its_memory():
+    source = torch.arange(6, dtype=torch.int16)
+    encoded = wire.encode(source)
+    first, second = wire.decode(encoded), wire.decode(encoded)
+    first += 1
+    assert torch.equal(second, source)

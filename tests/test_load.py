@@ -1,0 +1,81 @@
+"""Loading submissions: notebooks as students leave them, scripts, and files that cannot be read."""
+
+import hashlib
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grader.load import Unreadable, load_submission
+
+
+def write_notebook(path, *sources, kernel="python3"):
+    notebook = new_notebook(cells=[new_markdown_cell("# Lab")] + [new_code_cell(s) for s in sources])
+    notebook.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_code_cells_in_order_with_magics_and_shell_lines_transformed(tmp_path):
+    path = write_notebook(tmp_path / "a.ipynb", "%matplotlib inline\nimport torch", "!pip install torch\nx = 1", "%%time\ny = 2",
+                          kernel="conda-env-not-installed")
+    program = load_submission(path)
+    assert program.kind == "notebook"
+    assert [c["index"] for c in program.cells] == [1, 2, 3]
+    assert "get_ipython().run_line_magic('matplotlib', 'inline')" in program.cells[0]["source"]
+    assert "get_ipython().system('pip install torch')" in program.cells[1]["source"]
+    assert program.cells[2]["source"].startswith("get_ipython().run_cell_magic('time'")
+
+
+def test_otter_calls_are_not_run(tmp_path):
+    path = write_notebook(tmp_path / "a.ipynb", 'import otter\ngrader = otter.Notebook("L2-A.ipynb")\nimport torch',
+                          'grader.check("linear_dequantization")', "def f():\n    grader.check('x')\n    return 1")
+    sources = [c["source"] for c in load_submission(path).cells]
+    assert "otter" not in sources[0] and "import torch" in sources[0]
+    assert sources[1].strip() == "pass"
+    assert "grader.check('x')" in sources[2]  # indented code is the student's own, left alone
+
+
+def test_a_cell_with_a_syntax_error_is_skipped_with_a_note(tmp_path):
+    path = write_notebook(tmp_path / "a.ipynb", "def f(:\n    pass", "def g():\n    return 1")
+    program = load_submission(path)
+    assert [c["index"] for c in program.cells] == [2]
+    assert program.notes and "cell 1, line 1" in program.notes[0]
+
+
+def test_script_with_syntax_error_is_unreadable(tmp_path):
+    path = tmp_path / "frank.py"
+    path.write_text("import torch\ndef f(x)\n    return x\n")
+    with pytest.raises(Unreadable, match="line 2"):
+        load_submission(path)
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "empty"),
+        (b'{"cells": [', "could not be read"),
+        (b"not json at all", "could not be read"),
+        (b"\xff\xfe\x00garbage", "UTF-8"),
+        (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}', "no code"),
+    ],
+)
+def test_broken_notebooks_are_unreadable_with_a_clear_message(tmp_path, content, expected):
+    path = tmp_path / "broken.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(Unreadable, match=expected):
+        load_submission(path)
+
+
+def test_the_submission_file_is_never_modified(tmp_path):
+    path = write_notebook(tmp_path / "a.ipynb", "%matplotlib inline\nx = 1")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    program = load_submission(path)
+    assert program.sha256 == before == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_other_suffixes_are_refused(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("x = 1")
+    with pytest.raises(Unreadable, match=".txt"):
+        load_submission(path)
