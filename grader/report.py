@@ -56,6 +56,7 @@ _STATUS_LABELS = {
     "timeout": "Timed out",
     "crashed": "Crashed",
     "missing": "Not found",
+    "not_run": "Not run",
     "graded": "Graded",
     "unreadable": "Unreadable",
 }
@@ -63,8 +64,8 @@ _STATUS_LABELS = {
 # entities, code spans, table cells, strikethrough, math, headings). ':' before '//' and '.'
 # after 'www' are escaped so GFM does not turn a student's URL into a link.
 _MD_SPECIAL = re.compile(r"[\\`*_\[\]<>!|~&#$]|:(?=//)|(?<=(?i:www))\.")
-# Only structural at the start of a line: list bullets, setext underlines, ordered lists.
-_MD_LINE_START = re.compile(r"^(?:[-+=]|\d+[.)])")
+# Only structural at the start of a line and before a space: list markers, setext underlines.
+_MD_LINE_START = re.compile(r"^(?:[-+=]|\d{1,9}[.)])(?=\s|$)")
 
 
 # Filters -------------------------------------------------------------------------------------------
@@ -274,10 +275,12 @@ def _rate(hits: int, total: int) -> dict:
 
 
 def _question_rates(results: list[dict]) -> list[dict]:
-    """Per question: share with full marks; per test: share passed (among submissions that ran it)."""
+    """Per question: share with full marks; per test: share passed (among submissions graded on it)."""
     questions: dict[str, dict] = {}
     for result in results:
         for q in result["questions"]:
+            if q["status"] == "not_run":  # never graded (unreadable file): not part of any rate
+                continue
             entry = questions.setdefault(q["name"], {"name": q["name"], "full": 0, "seen": 0,
                                                      "statuses": Counter(), "tests": {}})
             entry["seen"] += 1
