@@ -24,12 +24,13 @@ __all__ = [
     "quantization_error",
 ]
 
-_INTEGER_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32)
+# int32 is refused: its q_max does not survive the float32 clamp (2**31 - 1 rounds up, then wraps).
+_INTEGER_DTYPES = (torch.int8, torch.uint8, torch.int16)
 
 
 def _check_dtype(dtype: torch.dtype) -> None:
     if dtype not in _INTEGER_DTYPES:
-        raise ValueError(f"dtype must be an integer dtype such as torch.int8, got {dtype}")
+        raise ValueError(f"dtype must be torch.int8, torch.uint8 or torch.int16, got {dtype}")
 
 
 def _check_finite(tensor: torch.Tensor) -> None:

@@ -1,0 +1,151 @@
+"""`grader grade` end to end: real submissions (right, wrong, broken, stuck) in one batch per lab."""
+
+import csv
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import mistakes  # noqa: E402
+
+from grader.cli import main as cli_main  # noqa: E402
+from grader.config import GradeConfig  # noqa: E402
+from grader.grade import grade_batch  # noqa: E402
+from grader.labs import LABS  # noqa: E402
+from grader.sandbox.session import Limits  # noqa: E402
+
+LIMITS = Limits(question=8.0, load=60.0, cell=20.0)
+HANG = "\n\ndef linear_dequantization(quantized_tensor, scale, zero_point):\n    while True:\n        pass\n"
+
+
+def _mistakes_for(lab: str) -> dict[str, list[str]]:
+    return {mid: spec["affects"][lab] for mid, spec in mistakes.MISTAKES.items() if lab in spec["affects"]}
+
+
+def _submissions(folder: Path, lab: str) -> None:
+    for style, source in mistakes.CORRECT_STYLES.items():
+        (folder / f"ok_{style}.py").write_text(source)
+    for mistake in _mistakes_for(lab):
+        wrong = "\n\n".join(mistakes.MISTAKES[mistake]["functions"].values())
+        (folder / f"wrong_{mistake.replace('/', '_')}.py").write_text(mistakes.COURSE_LITERAL + "\n\n" + wrong)
+    (folder / "stub.py").write_text(mistakes.STUB)
+    (folder / "empty.ipynb").write_text("")
+    (folder / "corrupt.ipynb").write_text('{"cells": [')
+    (folder / "syntax.py").write_text("def linear_q_symmetric(:\n")
+    (folder / "importerror.py").write_text("import not_a_module_anywhere\n" + mistakes.COURSE_LITERAL)
+    (folder / "stuck.py").write_text(mistakes.COURSE_LITERAL + HANG)
+    notebook = new_notebook(cells=[
+        new_code_cell("%matplotlib inline\nimport otter\ngrader = otter.Notebook('lab.ipynb')\nimport matplotlib.pyplot as plt"),
+        new_code_cell("!pip install torch"),
+        new_code_cell(mistakes.COURSE_LITERAL),
+        new_code_cell("print(linear_q_with_scale_and_zero_point(torch.tensor([1.0]), 0.0, 0))\nundefined_name"),
+        new_code_cell("plt.plot([1, 2, 3]); plt.show()"),
+        new_code_cell("grader.check('linear_dequantization')"),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "conda-env-quant-py", "display_name": "quant", "language": "python"}
+    nbformat.write(notebook, folder / "messy.ipynb")
+
+
+@pytest.fixture(scope="module", params=list(LABS))
+def batch(request, tmp_path_factory):
+    lab = request.param
+    folder = tmp_path_factory.mktemp(f"{lab}-submissions")
+    _submissions(folder, lab)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    output = tmp_path_factory.mktemp(f"{lab}-out")
+    results = grade_batch(GradeConfig(lab=lab, submissions=folder, output=output, jobs=2, limits=LIMITS))
+    after = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert before == after, "a submission file was modified"
+    return lab, {r["student"]: r for r in results}, output
+
+
+def _question(result, name):
+    return next(q for q in result["questions"] if q["name"] == name)
+
+
+def test_every_correct_style_gets_full_marks(batch):
+    lab, results, _ = batch
+    for student in [s for s in results if s.startswith("ok_")] + ["messy"]:
+        result = results[student]
+        failed = [(q["name"], t["name"], t["message"]) for q in result["questions"] for t in q["tests"] if not t["passed"]]
+        assert result["score"] == result["max_score"] > 0, (student, failed)
+
+
+def test_every_mistake_loses_marks_on_the_questions_it_affects(batch):
+    lab, results, _ = batch
+    for mistake, questions in _mistakes_for(lab).items():
+        result = results[f"wrong_{mistake.replace('/', '_')}"]
+        for name in questions:
+            question = _question(result, name)
+            assert question["score"] < question["max_score"], (mistake, name)
+
+
+def test_untouched_stubs_and_broken_files_score_zero_with_a_message(batch):
+    lab, results, _ = batch
+    assert results["stub"]["score"] == 0
+    stub_messages = {t["message"] for q in results["stub"]["questions"] for t in q["tests"]}
+    assert all("NotImplementedError" in m for m in stub_messages)
+    for student in ("empty", "corrupt", "syntax"):
+        assert results[student]["status"] == "unreadable" and results[student]["score"] == 0
+        assert results[student]["message"]
+    assert results["importerror"]["status"] == "graded"
+    assert any("ModuleNotFoundError" in note for note in results["importerror"]["notes"])
+
+
+def test_a_function_that_hangs_costs_only_its_question(batch):
+    lab, results, _ = batch
+    result = results["stuck"]
+    for question in result["questions"]:
+        if question["name"] == "linear_dequantization":
+            assert question["status"] == "timeout" and question["score"] == 0
+        else:
+            assert question["score"] == question["max_score"], question
+
+
+def test_messy_notebook_notes_say_what_was_not_run(batch):
+    _, results, _ = batch
+    notes = " ".join(results["messy"]["notes"])
+    assert "pip install torch" in notes and "NameError" in notes
+
+
+def test_outputs_follow_the_schema(batch):
+    lab, results, output = batch
+    for student, result in results.items():
+        saved = json.loads((output / "results" / f"{student}.json").read_text())
+        assert saved == result
+        assert set(saved) >= {"student", "lab", "score", "max_score", "status", "message", "questions", "grader"}
+        assert saved["grader"]["isolation"] and saved["grader"]["torch"]
+        for question in saved["questions"]:
+            assert set(question) >= {"name", "score", "max_score", "diagnosis", "tests"}
+            for test in question["tests"]:
+                assert set(test) >= {"name", "hidden", "passed", "score", "max_score", "message", "metrics"}
+        assert (output / "reports" / f"{student}.html").stat().st_size > 0
+        assert (output / "reports" / f"{student}.md").stat().st_size > 0
+    rows = list(csv.DictReader((output / "grades.csv").open()))
+    assert [r["student"] for r in rows] == sorted(results)
+    assert list(rows[0])[:4] == ["student", "score", "max_score", "status"] and set(LABS[lab].questions) <= set(rows[0])
+    assert (output / "summary.html").read_text().count("<") > 10
+    assert not list(output.rglob("*.tmp"))
+
+
+def test_hidden_messages_do_not_reveal_expected_values(batch):
+    _, results, _ = batch
+    for result in results.values():
+        for question in result["questions"]:
+            for test in question["tests"]:
+                if test["hidden"]:
+                    assert not re.search(r"expected:?\s*[-\d\[(]", test["message"], re.IGNORECASE), test["message"]
+
+
+def test_exit_codes(tmp_path, capsys):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "zero.py").write_text(mistakes.STUB)
+    assert cli_main(["grade", "L2-A", str(tmp_path / "subs"), "-o", str(tmp_path / "out")]) == 0
+    assert cli_main(["grade", "L9-Z", str(tmp_path / "subs"), "-o", str(tmp_path / "out")]) == 2
+    assert cli_main(["grade", "L2-A", str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")]) == 2
+    assert "unknown lab" in capsys.readouterr().err

@@ -1,0 +1,293 @@
+"""The otter test files of the core labs (L2-A, L2-B, L3-A, L3-B) grade the way LABS.md says.
+
+Each question's public file (assignments/<lab>/tests/<question>.py) and hidden file
+(solutions/<lab>/tests/<question>.py) are merged as the build merges them and parsed with otter's
+own parser; every case is then run against:
+
+- the hidden reference (`quant_reference`): passes everything;
+- several correct ways of writing the functions (tests/mistakes.py `CORRECT_STYLES`): pass
+  everything;
+- every LABS.md §5 mistake of these labs (`MISTAKES`): fails at least one case of each question it
+  affects, and passes every other question;
+- the handed-out stub (NotImplementedError): fails every case.
+
+It also checks the files' shape: public files hold no hidden case and never import the reference,
+hidden files hold only hidden cases and define no `name`/`OK_FORMAT`, every case is worth 1 point,
+case names and functions are unique across the merged pair, cases take only their own question's
+function, and randomness only ever comes from a seeded `torch.Generator`.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from otter.test_files.exception_test import ExceptionTestFile
+
+ROOT = Path(__file__).resolve().parents[1]
+for _path in (ROOT / "solutions", ROOT / "assignments"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import quant_reference  # noqa: E402
+
+
+def _load_local(module_name: str, filename: str):
+    """Import a sibling module by path (works whatever pytest's import mode is)."""
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, Path(__file__).with_name(filename))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+mistakes = _load_local("_core_lab_mistakes", "mistakes.py")
+
+QUESTIONS = mistakes.QUESTIONS
+PAIRS = [(lab, question) for lab, questions in QUESTIONS.items() for question in questions]
+PAIR_IDS = [f"{lab}:{question}" for lab, question in PAIRS]
+
+#: CPU seconds a case may take against the reference (aim: < 50 ms; generous for busy machines).
+CASE_SECONDS = 0.25
+#: Random constructors that must be given a seeded generator.
+_RANDOM_CALLS = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like", "randn_like", "randint_like"}
+
+
+# Merging and loading (the lead will replace this with grader.labs) --------------------------------
+
+def public_path(lab: str, question: str) -> Path:
+    return ROOT / "assignments" / lab / "tests" / f"{question}.py"
+
+
+def hidden_path(lab: str, question: str) -> Path:
+    return ROOT / "solutions" / lab / "tests" / f"{question}.py"
+
+
+def merged_source(lab: str, question: str) -> str:
+    return public_path(lab, question).read_text() + "\n\n" + hidden_path(lab, question).read_text()
+
+
+@functools.lru_cache(maxsize=None)
+def load(lab: str, question: str) -> ExceptionTestFile:
+    return ExceptionTestFile.from_string(merged_source(lab, question), f"{lab}/tests/{question}.py")
+
+
+def run_cases(lab: str, question: str, env: dict) -> dict[str, BaseException | None]:
+    """Run every case of the merged file against `env`; map case name -> exception (None: passed)."""
+    results: dict[str, BaseException | None] = {}
+    for tc in load(lab, question).test_cases:
+        try:
+            tc.body.call_func(env)
+        except Exception as error:  # noqa: BLE001 - a failing case, as otter sees it
+            results[tc.name] = error
+        else:
+            results[tc.name] = None
+    return results
+
+
+def _describe(failures: dict[str, BaseException | None]) -> str:
+    return "\n".join(
+        f"- {name}: {type(error).__name__}: {error}" for name, error in failures.items() if error is not None
+    )
+
+
+# Environments ------------------------------------------------------------------------------------
+
+def reference_env() -> dict:
+    return {name: getattr(quant_reference, name) for name in mistakes.FUNCTIONS}
+
+
+@functools.lru_cache(maxsize=None)
+def _style_env(style: str) -> dict:
+    return mistakes.student_env(mistakes.CORRECT_STYLES[style], label=f"style {style}")
+
+
+@functools.lru_cache(maxsize=None)
+def _mistake_env(mistake: str) -> dict:
+    return mistakes.mistake_env(mistake)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Run torch on one thread: these tensors are small, and CPU time is then a fair measure."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# File structure ----------------------------------------------------------------------------------
+
+def _decorated_cases(source: str) -> list[ast.FunctionDef]:
+    tree = ast.parse(source)
+    return [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(d, ast.Call) and getattr(d.func, "id", None) == "test_case" for d in node.decorator_list)
+    ]
+
+
+def _assigned_names(source: str) -> set[str]:
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def _imports(source: str) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
+def test_public_file_shape(lab, question):
+    source = public_path(lab, question).read_text()
+    assert "quant_reference" not in source, "a public test file must not mention the hidden reference"
+    assert "quant_reference" not in _imports(source)
+    public = ExceptionTestFile.from_string(source, str(public_path(lab, question)))
+    assert public.name == question
+    env: dict = {}
+    exec(compile(source, "<public>", "exec"), env)
+    assert env.get("OK_FORMAT") is False
+    assert public.test_cases, "a public file needs at least one case"
+    for tc in public.test_cases:
+        assert not tc.hidden, f"public case {tc.name!r} is hidden"
+        assert tc.points == 1, f"public case {tc.name!r} is worth {tc.points}"
+        assert not tc.name.startswith("hidden"), tc.name
+
+
+@pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
+def test_hidden_file_shape(lab, question):
+    source = hidden_path(lab, question).read_text()
+    assert not ({"name", "OK_FORMAT"} & _assigned_names(source)), "a hidden file must not redefine name/OK_FORMAT"
+    cases = _decorated_cases(source)
+    assert cases, "a hidden file needs at least one case"
+    env: dict = {}
+    exec(compile(source, "<hidden>", "exec"), env)
+    for node in cases:
+        case = env[node.name]
+        assert case.hidden is True, f"hidden case {node.name} is not hidden=True"
+        assert case.points == 1, f"hidden case {node.name} is worth {case.points}"
+        assert case.name and case.name.startswith("hidden: "), node.name
+
+
+@pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
+def test_merged_file_shape(lab, question):
+    source = merged_source(lab, question)
+    decorated = _decorated_cases(source)
+    function_names = [node.name for node in decorated]
+    assert len(function_names) == len(set(function_names)), "case functions must be unique across the pair"
+    helpers = [
+        node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)
+        and node.name not in function_names
+    ]
+    assert len(helpers) == len(set(helpers)), "helper functions must be unique across the pair"
+    public_helpers = {n.name for n in ast.parse(public_path(lab, question).read_text()).body if isinstance(n, ast.FunctionDef)}
+    hidden_helpers = {n.name for n in ast.parse(hidden_path(lab, question).read_text()).body if isinstance(n, ast.FunctionDef)}
+    assert not public_helpers & hidden_helpers, "public and hidden files must not share a function name"
+    test_file = load(lab, question)
+    assert test_file.name == question
+    assert len(test_file.test_cases) == len(decorated), "a case was shadowed when the files were merged"
+    names = [tc.name for tc in test_file.test_cases]
+    assert len(names) == len(set(names)), "case names must be unique"
+    for tc in test_file.test_cases:
+        assert tc.body._get_func_params() == [question], (
+            f"case {tc.name!r} may only take the student's {question}"
+        )
+    assert sum(tc.points for tc in test_file.test_cases) == len(test_file.test_cases)
+
+
+@pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
+def test_randomness_is_seeded(lab, question):
+    source = merged_source(lab, question)
+    assert "manual_seed(" not in source.replace("Generator().manual_seed(", ""), "no global seeding"
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _RANDOM_CALLS:
+            keywords = {k.arg for k in node.keywords}
+            assert "generator" in keywords, f"line {node.lineno}: {node.func.attr}(...) without generator="
+
+
+def test_every_question_has_files():
+    for lab, question in PAIRS:
+        assert public_path(lab, question).is_file(), public_path(lab, question)
+        assert hidden_path(lab, question).is_file(), hidden_path(lab, question)
+
+
+# Behaviour ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
+def test_reference_passes_every_case(lab, question):
+    env = reference_env()
+    slow = {}
+    for tc in load(lab, question).test_cases:
+        start = time.process_time()
+        tc.body.call_func(env)  # raises (and fails this test) if the reference does not pass
+        seconds = time.process_time() - start
+        if seconds > CASE_SECONDS:
+            slow[tc.name] = seconds
+    assert not slow, f"cases too slow against the reference: {slow}"
+
+
+@pytest.mark.parametrize("style", sorted(mistakes.CORRECT_STYLES))
+@pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
+def test_correct_style_passes_every_case(lab, question, style):
+    failures = run_cases(lab, question, _style_env(style))
+    assert not any(failures.values()), f"style {style} fails:\n{_describe(failures)}"
+
+
+def test_mistakes_cover_labs_section_5():
+    covered = {mistake.split("/")[0] for mistake in mistakes.MISTAKES}
+    assert covered == set(mistakes.MISTAKE_IDS)
+    for mistake, entry in mistakes.MISTAKES.items():
+        assert entry["lab"] in QUESTIONS, mistake
+        for lab, questions in entry["affects"].items():
+            assert set(questions) <= set(QUESTIONS[lab]), (mistake, lab)
+
+
+_MISTAKE_PAIRS = [
+    (mistake, lab, question)
+    for mistake, entry in mistakes.MISTAKES.items()
+    for lab, question in PAIRS
+]
+
+
+@pytest.mark.parametrize(
+    ("mistake", "lab", "question"), _MISTAKE_PAIRS, ids=[f"{m}-{lab}:{q}" for m, lab, q in _MISTAKE_PAIRS]
+)
+def test_mistake(mistake, lab, question):
+    affected = question in mistakes.MISTAKES[mistake]["affects"].get(lab, ())
+    failures = run_cases(lab, question, _mistake_env(mistake))
+    failed = {name: error for name, error in failures.items() if error is not None}
+    if affected:
+        assert failed, f"no case of {lab}:{question} catches {mistake}"
+        assert any(isinstance(error, AssertionError) for error in failed.values()), (
+            f"{mistake} only makes {lab}:{question} crash, no check reports it:\n{_describe(failures)}"
+        )
+    else:
+        assert not failed, f"{mistake} should not change {lab}:{question}, but:\n{_describe(failures)}"
+
+
+@pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
+def test_stub_fails_every_case(lab, question):
+    env = mistakes.student_env(mistakes.STUB, label="stub")
+    failures = run_cases(lab, question, env)
+    assert failures
+    passed = [name for name, error in failures.items() if error is None]
+    assert not passed, f"the stub passes {passed}"
+    assert all(isinstance(error, NotImplementedError) for error in failures.values())
