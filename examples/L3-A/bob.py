@@ -1,0 +1,27 @@
+"""Lab L3-A, Quantization in Depth. Bob's solutions."""
+
+import torch
+
+
+def linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=torch.int8):
+    info = torch.iinfo(dtype)
+    return torch.clamp(torch.round(tensor.float() / scale + zero_point), info.min, info.max).to(dtype)
+
+
+def linear_dequantization(quantized_tensor, scale, zero_point):
+    return scale * (quantized_tensor.to(torch.float32) - zero_point)
+
+
+def get_q_scale_symmetric(tensor, dtype=torch.int8):
+    return tensor.abs().max().item() / torch.iinfo(dtype).max
+
+
+def linear_q_symmetric(tensor, dtype=torch.int8):
+    scale = get_q_scale_symmetric(tensor, dtype)
+    return linear_q_with_scale_and_zero_point(tensor, scale, 0, dtype), scale
+
+
+if __name__ == "__main__":
+    t = torch.tensor([[191.6, -13.5, 728.6], [92.14, 295.5, -184], [0, 684.6, 245.5]])
+    print(linear_q_symmetric(t))
+    print(linear_q_symmetric(t, torch.int16))
