@@ -1,0 +1,100 @@
+"""`grader build`: hand-outs hold nothing hidden; otter's own runner grades with the zips."""
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import mistakes  # noqa: E402
+
+from grader.build import BuildError, build, build_student  # noqa: E402
+from grader.config import BuildConfig  # noqa: E402
+from grader.labs import LABS, Lab, hidden_case_problems  # noqa: E402
+
+OTTER = Path(sys.executable).with_name("otter")
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory):
+    output = tmp_path_factory.mktemp("dist")
+    build(BuildConfig(output=output))
+    return output
+
+
+def _hidden_case_names(lab: Lab) -> list[str]:
+    names = []
+    for question in lab.questions:
+        source = lab.hidden_tests(question).read_text()
+        names += [line.split("name=")[1].split('"')[1] for line in source.splitlines() if "@test_case(name=" in line]
+    return names
+
+
+@pytest.mark.parametrize("lab", LABS.values(), ids=list(LABS))
+def test_student_folder_holds_no_hidden_case_nor_reference(dist, lab):
+    folder = dist / "student" / lab.id
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{lab.id}.ipynb", "quantlab", "tests"])
+    text = "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+    assert "quant_reference" not in text and "hidden=True" not in text
+    hidden_names = _hidden_case_names(lab)
+    assert hidden_names and not any(name in text for name in hidden_names)
+    for test_file in (folder / "tests").iterdir():
+        assert hidden_case_problems(test_file.read_text()) == []
+    notebook = nbformat.read(folder / f"{lab.id}.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
+    stubs = [c.source for c in notebook.cells if c.cell_type == "code" and "NotImplementedError" in c.source]
+    assert len(stubs) >= len(lab.questions)
+
+
+@pytest.mark.parametrize("lab", LABS.values(), ids=list(LABS))
+def test_autograder_zip_layout(dist, lab):
+    with zipfile.ZipFile(dist / "autograder" / f"{lab.id}.zip") as archive:
+        names = set(archive.namelist())
+        assert {"run_autograder", "setup.sh", "otter_config.json", "files/quant_reference/__init__.py",
+                "files/quantlab/checks.py"} <= names
+        assert {f"tests/{q}.py" for q in lab.questions} <= names
+        # A .py directly under files/ would sit beside a .py submission and make otter refuse it.
+        assert not [n for n in names if n.startswith("files/") and n.count("/") == 1]
+        for question in lab.questions:
+            assert "hidden=True" in archive.read(f"tests/{question}.py").decode()
+        assert json.loads(archive.read("otter_config.json"))["lang"] == "python"
+
+
+def test_build_refuses_a_public_file_with_a_hidden_case(tmp_path, monkeypatch):
+    lab = LABS["L2-A"]
+    leaky = tmp_path / "leaky.py"
+    leaky.write_text(lab.public_tests(lab.questions[0]).read_text() + "\n@test_case(points=1, hidden=True)\ndef x(f):\n    pass\n")
+    monkeypatch.setattr(Lab, "public_tests", lambda self, q: leaky)
+    with pytest.raises(BuildError, match="hidden"):
+        build_student(lab, tmp_path / "dist")
+
+
+def _otter_run(zip_path: Path, submission: Path, folder: Path) -> dict:
+    subprocess.run([str(OTTER), "run", "-a", str(zip_path), "-o", str(folder), str(submission)],
+                   check=True, capture_output=True, cwd=folder, timeout=300)
+    results = json.loads((folder / "results.json").read_text())
+    tests = [t for t in results["tests"] if t.get("max_score")]
+    return {"score": sum(t["score"] for t in tests), "max_score": sum(t["max_score"] for t in tests)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", LABS.values(), ids=list(LABS))
+def test_otter_run_gives_a_correct_script_full_marks_and_a_stub_zero(dist, lab, tmp_path):
+    zip_path = dist / "autograder" / f"{lab.id}.zip"
+    for name, source, full in (("good", mistakes.COURSE_LITERAL, True), ("stub", mistakes.STUB, False)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / f"{name}.py").write_text(source)
+        scores = _otter_run(zip_path, folder / f"{name}.py", folder)
+        assert scores["max_score"] == sum(1 for _ in _all_cases(lab))
+        assert scores["score"] == (scores["max_score"] if full else 0), (name, scores)
+
+
+def _all_cases(lab: Lab):
+    for question in lab.questions:
+        for source in (lab.public_tests(question).read_text(), lab.hidden_tests(question).read_text()):
+            yield from (line for line in source.splitlines() if line.startswith("@test_case("))

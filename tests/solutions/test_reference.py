@@ -1,0 +1,614 @@
+"""Tests of the hidden reference for the core labs (L2-A, L2-B, L3-A, L3-B).
+
+Three kinds of evidence, all from /work/shared/course/LABS.md:
+
+- every course fixture of §2 and §3.2, with codes, scales and zero points exactly as printed;
+- agreement with the independent torch oracle of §6 (`torch.quantize_per_tensor`) on thousands of
+  seeded random tensors, under the code rule of §7 (exact, except ±1 next to a .5 tie);
+- the ValueErrors of §3.8/§8, and that the reference never mutates its inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[2]
+for _folder in ("assignments", "solutions"):
+    _path = str(_ROOT / _folder)
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import quant_reference as ref  # noqa: E402
+from quantlab import fixtures  # noqa: E402
+
+INT8, UINT8, INT16 = torch.int8, torch.uint8, torch.int16
+
+
+def codes(values, dtype=INT8) -> torch.Tensor:
+    return torch.tensor(values, dtype=dtype)
+
+
+def assert_same(got: torch.Tensor, want: torch.Tensor) -> None:
+    """Same dtype, same shape, same values (bitwise for floats)."""
+    assert type(got) is torch.Tensor
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    assert torch.equal(got, want), f"\n{got}\n!=\n{want}"
+
+
+def assert_scale(got, want: float) -> None:
+    assert type(got) is float
+    assert got == want, (repr(got), repr(want))
+
+
+def assert_zero_point(got, want: int) -> None:
+    assert type(got) is int
+    assert got == want
+
+
+def assert_printed(got: torch.Tensor, printed: float) -> None:
+    """A 0-d float32 MSE equal to a value the course printed with 5 significant digits."""
+    assert type(got) is torch.Tensor and got.dtype == torch.float32 and got.dim() == 0
+    assert got.item() == pytest.approx(printed, rel=5e-5, abs=0)
+
+
+# §2 L2-A ------------------------------------------------------------------------------------------
+
+class TestL2A:
+    def test_quantize_fixture(self):
+        q = ref.linear_q_with_scale_and_zero_point(fixtures.T(), 3.5, -70)
+        assert_same(q, codes([[-15, -74, 127], [-44, 14, -123], [-70, 126, 0]]))
+
+    def test_dtype_defaults_to_int8(self):
+        assert ref.linear_q_with_scale_and_zero_point(fixtures.T(), 3.5, -70).dtype == INT8
+
+    def test_dequantize_fixture(self):
+        q = codes([[-15, -74, 127], [-44, 14, -123], [-70, 126, 0]])
+        dq = ref.linear_dequantization(q, 3.5, -70)
+        assert_same(dq, torch.tensor([[192.5, -14.0, 689.5], [91.0, 294.0, -185.5], [0.0, 686.0, 245.0]]))
+
+    def test_error_fixture(self):
+        q = ref.linear_q_with_scale_and_zero_point(fixtures.T(), 3.5, -70)
+        mse = ref.quantization_error(fixtures.T(), ref.linear_dequantization(q, 3.5, -70))
+        assert type(mse) is torch.Tensor and mse.dtype == torch.float32 and mse.dim() == 0
+        assert mse.item() == 170.87530517578125
+        # The course's own formula for the error gives the same 0-d tensor.
+        dq = ref.linear_dequantization(q, 3.5, -70)
+        assert torch.equal(mse, (dq - fixtures.T()).square().mean())
+
+    def test_int8_wrap_is_what_the_float_cast_avoids(self):
+        # The figure printed "without the float cast": int8 arithmetic wraps. The reference
+        # must give the other one.
+        q = codes([[-15, -74, 127], [-44, 14, -123], [-70, 126, 0]])
+        wrapped = torch.tensor([[192.5, -14.0, -206.5], [91.0, 294.0, -185.5], [0.0, -210.0, 245.0]])
+        assert torch.equal(3.5 * (q - (-70)), wrapped)
+        assert not torch.equal(ref.linear_dequantization(q, 3.5, -70), wrapped)
+
+    def test_exact_ties_round_half_to_even(self):
+        # §5 round_half_away / round_before_zero_point: s a power of two, odd z.
+        r = torch.tensor([0.25, 0.75, 1.25, -0.25, -0.75])
+        assert_same(ref.linear_q_with_scale_and_zero_point(r, 0.5, 0), codes([0, 2, 2, 0, -2]))
+        assert_same(ref.linear_q_with_scale_and_zero_point(r, 0.5, 1), codes([2, 2, 4, 0, 0]))
+
+    def test_clamp_both_ends(self):
+        r = torch.tensor([-1000.0, -1.0, 0.0, 1.0, 1000.0])
+        assert_same(ref.linear_q_with_scale_and_zero_point(r, 1.0, 0), codes([-128, -1, 0, 1, 127]))
+        assert_same(ref.linear_q_with_scale_and_zero_point(r, 1.0, 5, UINT8), codes([0, 4, 5, 6, 255], UINT8))
+
+    def test_zero_dim_tensor_scale(self):
+        # A 0-d tensor scale behaves like the Python float it holds (float32 divide).
+        r = fixtures.T()
+        assert_same(
+            ref.linear_q_with_scale_and_zero_point(r, torch.tensor(3.5), -70),
+            ref.linear_q_with_scale_and_zero_point(r, 3.5, -70),
+        )
+
+
+# §2 L2-B ------------------------------------------------------------------------------------------
+
+class TestL2B:
+    def test_T_int8(self):
+        s, z = ref.get_q_scale_and_zero_point(fixtures.T())
+        assert_scale(s, 3.578823433670343)
+        assert_zero_point(z, -77)
+        # the raw zero point of the table
+        assert fixtures.T().min().item() == -184.0 and fixtures.T().max().item() == 728.5999755859375
+        assert -128 - (-184.0 / s) == -76.58645490333825
+
+    def test_T_uint8(self):
+        s, z = ref.get_q_scale_and_zero_point(fixtures.T(), UINT8)
+        assert_scale(s, 3.578823433670343)
+        assert_zero_point(z, 51)
+        assert 0 - (-184.0 / s) == 51.41354509666174
+
+    @pytest.mark.parametrize(
+        "dtype, want",
+        [
+            (INT8, [[-23, -81, 127], [-51, 6, -128], [-77, 114, -8]]),
+            (UINT8, [[105, 47, 255], [77, 134, 0], [51, 242, 120]]),
+        ],
+    )
+    def test_linear_quantization_T(self, dtype, want):
+        out = ref.linear_quantization(fixtures.T(), dtype)
+        assert type(out) is tuple and len(out) == 3
+        q, s, z = out
+        assert_same(q, codes(want, dtype))
+        assert_scale(s, 3.578823433670343)
+        assert_zero_point(z, -77 if dtype == INT8 else 51)
+        assert_printed(ref.quantization_error(fixtures.T(), ref.linear_dequantization(q, s, z)), 1.5730)
+
+    def test_N_int8_zero_point_clipped_to_q_max(self):
+        s, z = ref.get_q_scale_and_zero_point(fixtures.N())
+        assert_scale(s, 2.9411764705882355)
+        assert -128 - (-1000.0 / s) == 212.0  # raw z, above the range
+        assert_zero_point(z, 127)
+        q, s2, z2 = ref.linear_quantization(fixtures.N())
+        assert (s2, z2) == (s, z)
+        assert_same(q, codes([[42, -43], [-128, -128]]))
+        mse = ref.quantization_error(fixtures.N(), ref.linear_dequantization(q, s, z))
+        assert mse.item() == 15625.0
+
+    def test_N_uint8_zero_point(self):
+        s, z = ref.get_q_scale_and_zero_point(fixtures.N(), UINT8)
+        assert_scale(s, 2.9411764705882355)
+        assert_zero_point(z, 255)
+        q, s2, z2 = ref.linear_quantization(fixtures.N(), UINT8)
+        assert (s2, z2) == (s, z)
+        # r/s = -85, -170, -255, -340 exactly; + 255, clamped at 0
+        assert_same(q, codes([[170, 85], [0, 0]], UINT8))
+
+    def test_substitute_random_tensor(self):
+        r = fixtures.L2B_RANDOM()
+        q, s, z = ref.linear_quantization(r)
+        assert_same(q, codes([[21, -94, 7, 69], [127, -47, 26, 52], [35, -19, -62, -17], [68, 21, -128, -68]]))
+        assert_scale(s, 0.01609490151498832)
+        assert_zero_point(z, -21)
+        assert_printed(ref.quantization_error(r, ref.linear_dequantization(q, s, z)), 1.9526e-05)
+
+    def test_default_dtype_is_int8(self):
+        assert ref.get_q_scale_and_zero_point(fixtures.T()) == ref.get_q_scale_and_zero_point(fixtures.T(), INT8)
+        assert ref.linear_quantization(fixtures.T())[0].dtype == INT8
+
+    def test_skewed_ranges_clip_like_the_course(self):
+        # §6 "observers": the course clips z to -128 and keeps its own scale.
+        r = torch.tensor([1.0, 5.0])
+        s, z = ref.get_q_scale_and_zero_point(r)
+        assert_scale(s, 4 / 255)
+        assert -128 - 1.0 / s == -191.75
+        assert_zero_point(z, -128)
+
+        r = torch.linspace(10, 20, 11)
+        q, s, z = ref.linear_quantization(r)
+        assert_zero_point(z, -128)
+        assert -128 - 10.0 / s == pytest.approx(-383)
+        assert_same(q, torch.full((11,), 127, dtype=INT8))
+        dq = ref.linear_dequantization(q, s, z)
+        assert (dq - r).abs().max().item() == pytest.approx(10.0, rel=1e-6)
+
+    def test_mixed_sign_agrees_with_observers(self):
+        s, z = ref.get_q_scale_and_zero_point(torch.tensor([-1.3, 0.4, 2.7]))
+        assert s == pytest.approx(0.0156862745, rel=1e-8)
+        assert_zero_point(z, -45)
+
+
+# §2 L3-A, L3-B and §3.2 ---------------------------------------------------------------------------
+
+class TestL3:
+    def test_substitute_random_tensor(self):
+        r = fixtures.L3A_RANDOM()
+        out = ref.linear_q_symmetric(r)
+        assert type(out) is tuple and len(out) == 2
+        q, s = out
+        assert_scale(s, 0.014545669705848994)
+        assert_scale(ref.get_q_scale_symmetric(r), 0.014545669705848994)
+        assert_same(q, codes([[3, 32, -30, -31], [-72, 35, -127, 127], [29, 15, 80, -111], [-23, -1, 62, 122]]))
+        assert_printed(ref.quantization_error(r, ref.linear_dequantization(q, s, 0)), 1.0246e-05)
+
+    def test_per_tensor_T(self):
+        q, s = ref.linear_q_symmetric(fixtures.T())
+        assert_scale(s, 5.737007681779035)
+        assert s == 728.5999755859375 / 127
+        assert_same(q, codes([[33, -2, 127], [16, 52, -32], [0, 119, 43]]))
+        error = ref.quantization_error(fixtures.T(), ref.linear_dequantization(q, s, 0))
+        assert type(error) is torch.Tensor and error.dim() == 0
+        assert error.item() == 2.5091912746429443
+        assert f"Quantization Error : {error}" == "Quantization Error : 2.5091912746429443"
+
+    def test_int16_is_forwarded(self):
+        # decision §3.2
+        q, s = ref.linear_q_symmetric(fixtures.T(), dtype=INT16)
+        assert_scale(s, 0.022235785259130756)
+        assert s == 728.5999755859375 / 32767
+        assert_same(q, codes([[8617, -607, 32767], [4144, 13289, -8275], [0, 30788, 11041]], INT16))
+        assert_scale(ref.get_q_scale_symmetric(fixtures.T(), INT16), 0.022235785259130756)
+
+    def test_uint8_is_forwarded_in_linear_quantization(self):
+        # §5 dtype_not_forwarded: the wrong figure must not come out
+        q, _, _ = ref.linear_quantization(fixtures.T(), UINT8)
+        assert not torch.equal(q, codes([[0, 0, 127], [0, 6, 0], [0, 114, 0]], UINT8))
+
+    def test_q_min_unused(self):
+        # sym_scale_no_abs figure: max|r| is 2.0, not max r = 1.0
+        q, s = ref.linear_q_symmetric(torch.tensor([-2.0, 1.0, 0.5]))
+        assert_scale(s, 0.015748031496062992)
+        assert_same(q, codes([-127, 64, 32]))
+
+    def test_symmetric_constant_is_fine(self):
+        q, s = ref.linear_q_symmetric(torch.full((2, 3), 3.0))
+        assert_scale(s, 0.023622047244094488)
+        assert_same(q, torch.full((2, 3), 127, dtype=INT8))
+
+    def test_symmetric_error_is_bounded(self):
+        # L3-B is graded as symmetric per tensor on weight matrices: the MSE is below s^2/4.
+        g = torch.Generator().manual_seed(5)
+        w = torch.randn(32, 16, generator=g)
+        q, s = ref.linear_q_symmetric(w)
+        assert ref.quantization_error(w, ref.linear_dequantization(q, s, 0)).item() <= s * s / 4
+
+
+class TestQuantizationError:
+    def test_is_mse(self):
+        a = torch.tensor([1.0, 2.0, 3.0, 4.0])
+        b = torch.tensor([1.5, 2.0, 1.0, 4.0])
+        e = ref.quantization_error(a, b)
+        assert type(e) is torch.Tensor and e.dim() == 0 and e.dtype == torch.float32
+        assert e.item() == (0.25 + 0 + 4 + 0) / 4
+
+    def test_not_mae_sum_or_rmse(self):
+        q = ref.linear_q_with_scale_and_zero_point(fixtures.T(), 3.5, -70)
+        e = ref.quantization_error(fixtures.T(), ref.linear_dequantization(q, 3.5, -70)).item()
+        for wrong in (5.171110153198242, 1537.877685546875, 13.071928024291992):
+            assert e != pytest.approx(wrong, rel=1e-3)
+
+
+# §6 oracle ----------------------------------------------------------------------------------------
+
+def _load_oracle():
+    try:
+        import torch.ao.quantization.fx._decomposed  # noqa: F401  (registers quantized_decomposed)
+    except Exception as error:  # pragma: no cover - depends on the torch build
+        return f"torch.ao.quantization.fx._decomposed cannot be imported: {error!r}"
+    if not hasattr(torch, "quantize_per_tensor"):  # pragma: no cover
+        return "torch.quantize_per_tensor is not available in this torch build"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            torch.quantize_per_tensor(torch.zeros(2), 1.0, 0, torch.qint8).int_repr()
+    except Exception as error:  # pragma: no cover
+        return f"torch.quantize_per_tensor does not run here: {error!r}"
+    return None
+
+
+_ORACLE_MISSING = _load_oracle()
+needs_oracle = pytest.mark.skipif(_ORACLE_MISSING is not None, reason=str(_ORACLE_MISSING))
+
+
+def oracle(r: torch.Tensor, scale: float, zero_point: int, dtype: torch.dtype):
+    """(codes, dequantized) from torch.quantize_per_tensor (LABS §6)."""
+    qdtype = {INT8: torch.qint8, UINT8: torch.quint8}[dtype]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        qt = torch.quantize_per_tensor(r.float(), float(scale), int(zero_point), qdtype)
+        return qt.int_repr(), qt.dequantize()
+
+
+class TieStats:
+    def __init__(self):
+        self.elements = 0
+        self.off_by_one = 0
+        self.comparisons = 0
+        self.worst_distance = 0.0
+
+
+def compare_with_oracle(r, scale, zero_point, dtype, stats: TieStats) -> None:
+    """§7: codes exact except ±1 where float64 r/s+z is within 1e-3 of a .5 boundary."""
+    got = ref.linear_q_with_scale_and_zero_point(r, scale, zero_point, dtype)
+    want, want_dq = oracle(r, scale, zero_point, dtype)
+    assert got.dtype == want.dtype == dtype and got.shape == want.shape == r.shape
+    difference = got.long() - want.long()
+    exact = r.double() / scale + zero_point
+    distance = ((exact - exact.floor()) - 0.5).abs()
+    off = difference != 0
+    assert int(difference.abs().max()) <= 1, f"code differs by more than 1 (s={scale!r}, z={zero_point})"
+    assert bool((distance[off] <= 1e-3).all()), (
+        f"±1 away from a tie (s={scale!r}, z={zero_point}): distances {distance[off].tolist()}"
+    )
+    stats.elements += r.numel()
+    stats.comparisons += 1
+    stats.off_by_one += int(off.sum())
+    if off.any():
+        stats.worst_distance = max(stats.worst_distance, float(distance[off].max()))
+    # Dequantization equals .dequantize() bitwise (on the oracle's own codes).
+    dq = ref.linear_dequantization(want, scale, zero_point)
+    assert dq.dtype == torch.float32
+    assert torch.equal(dq, want_dq), f"dequantization differs from .dequantize() (s={scale!r}, z={zero_point})"
+
+
+def _uniform(g: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * torch.rand((), generator=g, dtype=torch.float64).item()
+
+
+def _randint(g: torch.Generator, low: int, high: int) -> int:
+    """An int in [low, high]."""
+    return int(torch.randint(low, high + 1, (), generator=g).item())
+
+
+def random_tensor(g: torch.Generator, i: int) -> torch.Tensor:
+    """Varied shapes (small to 64x64, 1-D to 3-D) and value distributions, float32."""
+    ndim = (1, 2, 2, 3)[i % 4]
+    if ndim == 1:
+        shape = (_randint(g, 2, 256),)
+    elif ndim == 2:
+        shape = (_randint(g, 1, 64), _randint(g, 2, 64))
+    else:
+        shape = (_randint(g, 1, 8), _randint(g, 1, 16), _randint(g, 2, 16))
+    magnitude = 10 ** _uniform(g, -3, 3)
+    kind = i % 5
+    if kind == 0:
+        r = torch.randn(shape, generator=g) * magnitude
+    elif kind == 1:  # one-signed or skewed ranges (zero point clipping)
+        r = (torch.rand(shape, generator=g) + _uniform(g, -1.5, 1.5)) * magnitude
+    elif kind == 2:  # heavy tails
+        r = torch.randn(shape, generator=g).pow(3) * magnitude
+    elif kind == 3:  # values on a binary grid (ties are likelier)
+        r = torch.randint(-64, 65, shape, generator=g).float() * 2.0 ** _randint(g, -6, 3)
+    else:  # sparse with exact zeros
+        r = torch.randn(shape, generator=g) * magnitude
+        r = r * (torch.rand(shape, generator=g) < 0.7)
+    flat = r.reshape(-1)
+    if flat.numel() and flat.min() == flat.max():  # avoid the undefined constant tensor
+        flat[0] = flat[0] + magnitude
+    return r.float()
+
+
+N_RANDOM = 2000
+
+
+@pytest.fixture
+def one_thread():
+    """Thousands of tiny ops: a single intra-op thread is faster, and with other jobs on the
+    machine (pytest -n 2 next door) OpenMP workers that spin for a busy core slow this test down
+    by an order of magnitude."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@needs_oracle
+def test_oracle_agreement_on_random_tensors(one_thread):
+    g = torch.Generator().manual_seed(20240611)
+    stats = TieStats()
+    for i in range(N_RANDOM):
+        r = random_tensor(g, i)
+        for dtype in (INT8, UINT8):
+            info = torch.iinfo(dtype)
+            # random parameters, scale relative to the data (clamping happens at both ends)
+            spread = float(r.max() - r.min()) or 1.0
+            scale = spread / 255 * 10 ** _uniform(g, -0.7, 0.7)
+            zero_point = _randint(g, info.min, info.max)
+            compare_with_oracle(r, scale, zero_point, dtype, stats)
+            # asymmetric parameters from the reference
+            scale, zero_point = ref.get_q_scale_and_zero_point(r, dtype)
+            compare_with_oracle(r, scale, zero_point, dtype, stats)
+            # symmetric parameters from the reference (zero point 0)
+            scale = ref.get_q_scale_symmetric(r, dtype)
+            compare_with_oracle(r, scale, 0, dtype, stats)
+            # the composite functions use the same parameters and codes
+            q, s, z = ref.linear_quantization(r, dtype)
+            assert torch.equal(q, ref.linear_q_with_scale_and_zero_point(r, s, z, dtype))
+            q, s = ref.linear_q_symmetric(r, dtype)
+            assert torch.equal(q, ref.linear_q_with_scale_and_zero_point(r, s, 0, dtype))
+
+    # a few large tensors
+    for shape in ((512, 512), (3, 256, 384), (1_000_000,)):
+        r = torch.randn(shape, generator=g) * 2.5
+        for dtype in (INT8, UINT8):
+            scale, zero_point = ref.get_q_scale_and_zero_point(r, dtype)
+            compare_with_oracle(r, scale, zero_point, dtype, stats)
+            compare_with_oracle(r, ref.get_q_scale_symmetric(r, dtype), 0, dtype, stats)
+
+    assert stats.comparisons == N_RANDOM * 6 + 12
+    assert stats.elements > 10_000_000
+    fraction = stats.off_by_one / stats.elements
+    print(
+        f"\n[oracle] {stats.off_by_one} ±1 near-tie differences in {stats.elements} elements "
+        f"({stats.comparisons} comparisons, fraction {fraction:.3g}, "
+        f"worst distance from a tie {stats.worst_distance:.3g})"
+    )
+    # §6/§7: a few per million, always at a tie.
+    assert fraction < 2e-5
+
+
+@needs_oracle
+@pytest.mark.parametrize("dtype", [INT8, UINT8])
+def test_oracle_fixtures(dtype):
+    stats = TieStats()
+    for r in (fixtures.T(), fixtures.N(), fixtures.L2B_RANDOM(), fixtures.L3A_RANDOM(), fixtures.W()):
+        compare_with_oracle(r, *ref.get_q_scale_and_zero_point(r, dtype), dtype, stats)
+        compare_with_oracle(r, ref.get_q_scale_symmetric(r, dtype), 0, dtype, stats)
+    if dtype == INT8:
+        compare_with_oracle(fixtures.T(), 3.5, -70, dtype, stats)
+    assert stats.off_by_one == 0
+
+
+@needs_oracle
+def test_oracle_exact_ties():
+    # quantize_per_tensor adds z before rounding: exact ties match the course exactly.
+    r = torch.tensor([0.25, 0.75, 1.25, -0.25, -0.75, 2.25, -1.75, 10.25])
+    for scale, zero_point in ((0.5, 0), (0.5, 1), (0.25, -3), (2.0, 7)):
+        want, _ = oracle(r * (scale / 0.5), scale, zero_point, INT8)
+        assert_same(ref.linear_q_with_scale_and_zero_point(r * (scale / 0.5), scale, zero_point), want)
+    want, _ = oracle(r + 1, 0.5, 3, UINT8)
+    assert_same(ref.linear_q_with_scale_and_zero_point(r + 1, 0.5, 3, UINT8), want)
+
+
+# §3.9 and §8: precision and edge cases ------------------------------------------------------------
+
+def test_half_precision_inputs_are_quantized_in_float32():
+    g = torch.Generator().manual_seed(7)
+    r = torch.randn(64, 64, generator=g)
+    for low in (torch.float16, torch.bfloat16):
+        x = r.to(low)
+        assert_same(
+            ref.linear_q_with_scale_and_zero_point(x, 0.0123, 3),
+            ref.linear_q_with_scale_and_zero_point(x.float(), 0.0123, 3),
+        )
+        q, s, z = ref.linear_quantization(x)
+        q32, s32, z32 = ref.linear_quantization(x.float())
+        assert_same(q, q32)
+        assert (s, z) == (s32, z32)
+
+
+def test_non_contiguous_input():
+    r = fixtures.T().t()
+    assert not r.is_contiguous()
+    assert_same(ref.linear_quantization(r)[0], ref.linear_quantization(r.contiguous())[0])
+    assert_same(ref.linear_q_symmetric(r)[0], ref.linear_q_symmetric(r.contiguous())[0])
+
+
+def test_zero_point_is_never_stored_in_int8():
+    # §8 "zero-point overflow": q - z with z=-128 on code 127 must give 255, not wrap.
+    q = codes([127, -128])
+    assert ref.linear_dequantization(q, 1.0, -128).tolist() == [255.0, 0.0]
+    assert ref.linear_dequantization(codes([100]), 1.0, -100).tolist() == [200.0]
+
+
+BAD_VALUES = [
+    pytest.param(torch.tensor([1.0, float("nan"), 2.0]), id="nan"),
+    pytest.param(torch.tensor([1.0, float("inf"), 2.0]), id="inf"),
+    pytest.param(torch.tensor([1.0, float("-inf"), 2.0]), id="-inf"),
+    pytest.param(torch.tensor([1.0, float("nan"), float("inf"), float("-inf"), -1.0]), id="course-nan-inf"),
+    pytest.param(torch.empty(0), id="empty"),
+    pytest.param(torch.empty(3, 0), id="empty-2d"),
+]
+
+
+class TestValueErrors:
+    @pytest.mark.parametrize("r", BAD_VALUES)
+    def test_nan_inf_empty(self, r):
+        with pytest.raises(ValueError):
+            ref.linear_q_with_scale_and_zero_point(r, 0.01, 0)
+        with pytest.raises(ValueError):
+            ref.get_q_scale_and_zero_point(r)
+        with pytest.raises(ValueError):
+            ref.linear_quantization(r)
+        with pytest.raises(ValueError):
+            ref.get_q_scale_symmetric(r)
+        with pytest.raises(ValueError):
+            ref.linear_q_symmetric(r)
+
+    @pytest.mark.parametrize("value", [0.0, 3.0, -2.5])
+    @pytest.mark.parametrize("dtype", [INT8, UINT8])
+    def test_constant_tensor_asymmetric(self, value, dtype):
+        r = torch.full((3, 4), value)
+        with pytest.raises(ValueError):
+            ref.get_q_scale_and_zero_point(r, dtype)
+        with pytest.raises(ValueError):
+            ref.linear_quantization(r, dtype)
+        with pytest.raises(ValueError):
+            ref.get_q_scale_and_zero_point(torch.tensor([value]), dtype)
+
+    @pytest.mark.parametrize("shape", [(1,), (4,), (3, 3)])
+    def test_all_zero_symmetric(self, shape):
+        r = torch.zeros(shape)
+        with pytest.raises(ValueError):
+            ref.get_q_scale_symmetric(r)
+        with pytest.raises(ValueError):
+            ref.linear_q_symmetric(r)
+        with pytest.raises(ValueError):
+            ref.linear_q_symmetric(-r)  # -0.0 everywhere
+
+    @pytest.mark.parametrize("scale", [0.0, -0.0, -1.0, -3.5, float("nan"), float("inf"), -float("inf")])
+    def test_bad_scale(self, scale):
+        with pytest.raises(ValueError):
+            ref.linear_q_with_scale_and_zero_point(fixtures.T(), scale, 0)
+        with pytest.raises(ValueError):
+            ref.linear_dequantization(codes([1, 2]), scale, 0)
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.bool])
+    def test_bad_dtype(self, dtype):
+        with pytest.raises(ValueError):
+            ref.linear_q_with_scale_and_zero_point(fixtures.T(), 3.5, 0, dtype)
+        with pytest.raises(ValueError):
+            ref.get_q_scale_and_zero_point(fixtures.T(), dtype)
+        with pytest.raises(ValueError):
+            ref.linear_quantization(fixtures.T(), dtype)
+        with pytest.raises(ValueError):
+            ref.get_q_scale_symmetric(fixtures.T(), dtype)
+        with pytest.raises(ValueError):
+            ref.linear_q_symmetric(fixtures.T(), dtype)
+
+    def test_error_shapes_must_match(self):
+        with pytest.raises(ValueError):
+            ref.quantization_error(torch.zeros(3, 3), torch.zeros(3))
+        with pytest.raises(ValueError):
+            ref.quantization_error(torch.zeros(3, 1), torch.zeros(3, 3))
+
+    def test_undefined_inputs_are_rejected_before_anything_is_computed(self):
+        # The course code would return garbage here (§8); no silent result.
+        with pytest.raises(ValueError):
+            ref.linear_quantization(torch.tensor([1.0, float("nan")]))
+        with pytest.raises(ValueError):
+            ref.linear_q_with_scale_and_zero_point(torch.tensor([1.0, 2.0]), 0.0, 0)
+
+
+class TestNoMutation:
+    @staticmethod
+    def _inputs():
+        g = torch.Generator().manual_seed(11)
+        return [fixtures.T(), fixtures.N(), torch.randn(5, 7, generator=g), fixtures.T().t()]
+
+    def test_inputs_are_left_alone(self):
+        for r in self._inputs():
+            before = r.clone()
+            stride, dtype = r.stride(), r.dtype
+            q = ref.linear_q_with_scale_and_zero_point(r, 3.5, -70)
+            ref.get_q_scale_and_zero_point(r)
+            ref.get_q_scale_and_zero_point(r, UINT8)
+            ref.linear_quantization(r)
+            ref.get_q_scale_symmetric(r)
+            ref.linear_q_symmetric(r, INT16)
+            q_before = q.clone()
+            dq = ref.linear_dequantization(q, 3.5, -70)
+            assert torch.equal(q, q_before) and q.dtype == INT8
+            dq_before = dq.clone()
+            ref.quantization_error(r, dq)
+            assert torch.equal(dq, dq_before)
+            assert torch.equal(r, before) and r.stride() == stride and r.dtype == dtype
+
+    def test_result_does_not_alias_the_input(self):
+        r = fixtures.T()
+        q = ref.linear_q_with_scale_and_zero_point(r, 1.0, 0, INT16)
+        q.zero_()
+        assert torch.equal(r, fixtures.T())
+        dq = ref.linear_dequantization(codes([1, 2, 3]), 1.0, 0)
+        dq.add_(1)
+        q8 = codes([1, 2, 3])
+        assert torch.equal(ref.linear_dequantization(q8, 1.0, 0), torch.tensor([1.0, 2.0, 3.0]))
+        # float32 input with scale 1, z 0: the float view must not be the input itself
+        x = torch.tensor([1.0, 2.0])
+        y = ref.linear_dequantization(x, 1.0, 0)
+        y.add_(5)
+        assert torch.equal(x, torch.tensor([1.0, 2.0]))
+
+
+def test_every_reference_function_is_covered():
+    assert set(ref.__all__) == {
+        "linear_q_with_scale_and_zero_point",
+        "linear_dequantization",
+        "get_q_scale_and_zero_point",
+        "linear_quantization",
+        "get_q_scale_symmetric",
+        "linear_q_symmetric",
+        "quantization_error",
+    }
+    assert math.isfinite(ref.get_q_scale_symmetric(fixtures.W()))
