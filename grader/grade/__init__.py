@@ -12,6 +12,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import torch
+
 from grader import export, judge, report
 from grader.config import GradeConfig
 from grader.grade.submission import grade_submission
@@ -57,6 +59,9 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list
     isolation = isolation or Isolation()
     ids = _student_ids(files)
     config.output.mkdir(parents=True, exist_ok=True)
+    if config.jobs > 1:
+        # Submissions already run side by side; torch's own thread pool on top would oversubscribe.
+        torch.set_num_threads(1)
 
     def work(path: Path) -> dict:
         result = grade_one(path, ids[path], lab, config.output, config.limits, isolation)
