@@ -40,6 +40,7 @@ class QuestionResult:
     status: str = "ok"  # ok | timeout | crashed | missing | not_run
     message: str = ""
     diagnosis: str | None = None
+    mistake: str | None = None  # the LABS §5 id(s) behind `diagnosis`
     tests: list[TestResult] = field(default_factory=list)
 
     def to_dict(self) -> dict:

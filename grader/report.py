@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -44,8 +45,8 @@ MAX_INLINE_CHARS = 200
 
 _METRIC_LABELS = {
     "max_abs_error": "max abs error",
-    "abs_error": "abs error",
-    "rel_error": "rel error",
+    "scale_rel_error": "scale rel error",
+    "zero_point_error": "zero point error",
     "mismatched_codes": "mismatched codes",
     "max_code_difference": "max code difference",
     "mse": "MSE",
@@ -84,6 +85,30 @@ def md_inline(text: object, limit: int = MAX_INLINE_CHARS) -> str:
     text = " ".join(truncate_message(text, limit).split())
     text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(), text)
     return _MD_LINE_START.sub(lambda m: m.group()[:-1] + "\\" + m.group()[-1], text)
+
+
+def html_code_spans(text: object, limit: int = MAX_MESSAGE_CHARS) -> Markup:
+    """Escaped HTML in which `backticked` spans become <code> (for the grader's own advice)."""
+    parts = truncate_message(text, limit).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: show the text as it is
+        return Markup(escape("`".join(parts)))
+    return Markup("").join(Markup("<code>%s</code>") % p if i % 2 else escape(p) for i, p in enumerate(parts))
+
+
+def md_code_spans(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """Markdown in which `backticked` spans stay code spans and everything else is escaped."""
+    parts = " ".join(truncate_message(text, limit).split()).split("`")
+    # Raw HTML inside a code span is inert, but an LMS might not be: such text is escaped instead.
+    if len(parts) % 2 == 0 or any(set("<>&") & set(p) for p in parts[1::2]):
+        return md_inline("`".join(parts), limit)
+    return "".join(f"`{p}`" if i % 2 else _keep_edges(p, md_inline(p, limit)) for i, p in enumerate(parts))
+
+
+def _keep_edges(original: str, escaped: str) -> str:
+    """md_inline trims; keep the single spaces that separate text from a code span."""
+    if not escaped:
+        return original if original.isspace() else ""
+    return (" " if original[:1].isspace() else "") + escaped + (" " if original[-1:].isspace() else "")
 
 
 def md_fence(text: object, info: str = "text") -> str:
@@ -181,6 +206,8 @@ def _environment() -> Environment:
         cut=truncate_message,
         md=md_inline,
         fence=md_fence,
+        html_code=html_code_spans,
+        md_code=md_code_spans,
         metrics=format_metrics,
         points=format_points,
         pct=format_percent,

@@ -1,18 +1,10 @@
-"""Student implementations for the core labs (L2-A, L2-B, L3-A, L3-B), right and wrong.
-
-Each implementation is notebook source: the student's functions for the seven graded names,
-executed into one namespace, so that a function calls the student's own helpers (a wrong
-`get_q_scale_and_zero_point` also makes that student's `linear_quantization` wrong, as it would
-in the notebook).
+"""Submissions for the tests: the known mistakes (from solutions/quant_mistakes), correct styles, the stub.
 
 - `CORRECT_STYLES`: ways of writing the functions that the course contract (LABS.md §2, §3, §7)
   accepts: the course's own code, vectorised one-liners, float64 arithmetic inside, multiplying by
   the float32 reciprocal of the scale, `torch.quantize_per_tensor(...).int_repr()`, and in-place
   arithmetic that mutates the inputs.
-- `MISTAKES`: one entry per LABS.md §5 mistake that applies to these labs (several ids have
-  variants, named `id/variant`). `functions` holds the source of the wrong function(s), laid over
-  the course-literal implementation; `affects` names the questions (graded functions) whose
-  tests must catch it, by lab. Every other question of the four labs must still pass.
+- `MISTAKES`: one entry per LABS.md §5 mistake of these labs (see quant_mistakes).
 - `STUB`: the notebook as handed out (every function raises NotImplementedError).
 
 `student_env(...)` turns any of these into the dict of callables that otter would find in the
@@ -21,38 +13,27 @@ student's global environment.
 
 from __future__ import annotations
 
+import sys
 import textwrap
+from pathlib import Path
+
+_SOLUTIONS = str(Path(__file__).resolve().parents[1] / "solutions")
+if _SOLUTIONS not in sys.path:
+    sys.path.insert(0, _SOLUTIONS)
+
+from quant_mistakes import (  # noqa: E402
+    COURSE_LITERAL,
+    FUNCTIONS,
+    MISTAKE_IDS,
+    MISTAKES,
+    QUESTIONS,
+    source as mistake_source,
+)
 
 __all__ = [
-    "QUESTIONS",
-    "FUNCTIONS",
-    "COURSE_LITERAL",
-    "CORRECT_STYLES",
-    "MISTAKES",
-    "MISTAKE_IDS",
-    "STUB",
-    "student_env",
-    "mistake_env",
+    "QUESTIONS", "FUNCTIONS", "COURSE_LITERAL", "CORRECT_STYLES", "MISTAKES", "MISTAKE_IDS",
+    "STUB", "student_env", "mistake_env", "mistake_source",
 ]
-
-#: The graded questions (= graded functions = test file names) of each lab.
-QUESTIONS = {
-    "L2-A": ("linear_q_with_scale_and_zero_point", "linear_dequantization"),
-    "L2-B": ("get_q_scale_and_zero_point", "linear_quantization"),
-    "L3-A": ("get_q_scale_symmetric", "linear_q_symmetric"),
-    "L3-B": ("linear_q_symmetric", "quantization_error"),
-}
-
-#: The functions every implementation defines.
-FUNCTIONS = (
-    "linear_q_with_scale_and_zero_point",
-    "linear_dequantization",
-    "get_q_scale_and_zero_point",
-    "linear_quantization",
-    "get_q_scale_symmetric",
-    "linear_q_symmetric",
-    "quantization_error",
-)
 
 
 def _src(text: str) -> str:
@@ -61,57 +42,6 @@ def _src(text: str) -> str:
 
 # Correct implementations ---------------------------------------------------------------------------
 
-#: The course notebooks' code, with the project decisions of LABS.md §3 (z clipped as in the L2-B
-#: notebook, dtype forwarded).
-COURSE_LITERAL = _src(
-    """
-    import torch
-
-    def linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=torch.int8):
-        scaled_and_shifted_tensor = tensor / scale + zero_point
-        rounded_tensor = torch.round(scaled_and_shifted_tensor)
-        q_min = torch.iinfo(dtype).min
-        q_max = torch.iinfo(dtype).max
-        q_tensor = rounded_tensor.clamp(q_min, q_max).to(dtype)
-        return q_tensor
-
-    def linear_dequantization(quantized_tensor, scale, zero_point):
-        return scale * (quantized_tensor.float() - zero_point)
-
-    def get_q_scale_and_zero_point(tensor, dtype=torch.int8):
-        q_min, q_max = torch.iinfo(dtype).min, torch.iinfo(dtype).max
-        r_min, r_max = tensor.min().item(), tensor.max().item()
-        scale = (r_max - r_min) / (q_max - q_min)
-        zero_point = q_min - (r_min / scale)
-        if zero_point < q_min:
-            zero_point = q_min
-        elif zero_point > q_max:
-            zero_point = q_max
-        else:
-            zero_point = int(round(zero_point))
-        return scale, zero_point
-
-    def linear_quantization(tensor, dtype=torch.int8):
-        scale, zero_point = get_q_scale_and_zero_point(tensor, dtype=dtype)
-        quantized_tensor = linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=dtype)
-        return quantized_tensor, scale, zero_point
-
-    def get_q_scale_symmetric(tensor, dtype=torch.int8):
-        r_max = tensor.abs().max().item()
-        q_max = torch.iinfo(dtype).max
-        return r_max / q_max
-
-    def linear_q_symmetric(tensor, dtype=torch.int8):
-        scale = get_q_scale_symmetric(tensor, dtype=dtype)
-        quantized_tensor = linear_q_with_scale_and_zero_point(tensor, scale=scale, zero_point=0, dtype=dtype)
-        return quantized_tensor, scale
-
-    def quantization_error(tensor, dequantized_tensor):
-        return (dequantized_tensor - tensor).abs().square().mean()
-    """
-)
-
-#: One-liners; the asymmetric parameters are computed with float32 tensor arithmetic.
 VECTORISED = _src(
     """
     import torch
@@ -303,321 +233,6 @@ STUB = "import torch\n\n" + "\n\n".join(
 )
 
 
-# Mistakes (LABS.md §5) --------------------------------------------------------------------------
-
-_LQ = "linear_q_with_scale_and_zero_point"
-_DQ = "linear_dequantization"
-_GSZ = "get_q_scale_and_zero_point"
-_LQA = "linear_quantization"
-_GSS = "get_q_scale_symmetric"
-_LQS = "linear_q_symmetric"
-_QE = "quantization_error"
-
-#: Questions that quantize through the student's `linear_q_with_scale_and_zero_point`.
-_QUANTIZERS = {"L2-A": [_LQ], "L2-B": [_LQA], "L3-A": [_LQS], "L3-B": [_LQS]}
-#: ... and those with a non-zero zero point (symmetric mode has z = 0).
-_ASYMMETRIC_QUANTIZERS = {"L2-A": [_LQ], "L2-B": [_LQA]}
-_ASYMMETRIC_PARAMETERS = {"L2-B": [_GSZ, _LQA]}
-_SYMMETRIC = {"L3-A": [_GSS, _LQS], "L3-B": [_LQS]}
-
-
-def _quantizer(body: str) -> str:
-    """A `linear_q_with_scale_and_zero_point` with `body` computing `q_tensor` from `x`."""
-    return _src(
-        """
-        def linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=torch.int8):
-            q_min, q_max = torch.iinfo(dtype).min, torch.iinfo(dtype).max
-            x = tensor / scale + zero_point
-        """
-    ) + textwrap.indent(_src(body), "    ") + "    return q_tensor\n"
-
-
-def _zero_point_rule(rule: str) -> str:
-    """A `get_q_scale_and_zero_point` whose zero point (raw `zero_point`) goes through `rule`."""
-    return _src(
-        """
-        def get_q_scale_and_zero_point(tensor, dtype=torch.int8):
-            q_min, q_max = torch.iinfo(dtype).min, torch.iinfo(dtype).max
-            r_min, r_max = tensor.min().item(), tensor.max().item()
-            scale = (r_max - r_min) / (q_max - q_min)
-            zero_point = q_min - (r_min / scale)
-        """
-    ) + textwrap.indent(_src(rule), "    ") + "    return scale, zero_point\n"
-
-
-def _symmetric_scale(expression: str) -> str:
-    return _src(
-        f"""
-        def get_q_scale_symmetric(tensor, dtype=torch.int8):
-            return {expression}
-        """
-    )
-
-
-def _error(expression: str) -> str:
-    return _src(
-        f"""
-        def quantization_error(tensor, dequantized_tensor):
-            return {expression}
-        """
-    )
-
-
-_COURSE_CLIP = """
-if zero_point < q_min:
-    zero_point = q_min
-elif zero_point > q_max:
-    zero_point = q_max
-else:
-    zero_point = {rounding}
-"""
-
-MISTAKES: dict[str, dict] = {
-    "round_truncate_cast": {
-        "lab": "L2-A",
-        "functions": {_LQ: _quantizer("q_tensor = x.clamp(q_min, q_max).to(dtype)")},
-        "affects": _QUANTIZERS,
-    },
-    "round_floor": {
-        "lab": "L2-A",
-        "functions": {_LQ: _quantizer("q_tensor = torch.floor(x).clamp(q_min, q_max).to(dtype)")},
-        "affects": _QUANTIZERS,
-    },
-    "round_half_away": {
-        "lab": "L2-A",
-        "functions": {
-            _LQ: _quantizer("q_tensor = (torch.sign(x) * torch.floor(x.abs() + 0.5)).clamp(q_min, q_max).to(dtype)")
-        },
-        "affects": _QUANTIZERS,
-    },
-    "round_half_away/floor_plus_half": {
-        "lab": "L2-A",
-        "functions": {_LQ: _quantizer("q_tensor = torch.floor(x + 0.5).clamp(q_min, q_max).to(dtype)")},
-        "affects": _QUANTIZERS,
-    },
-    "round_before_zero_point": {
-        "lab": "L2-A",
-        "functions": {
-            _LQ: _quantizer("q_tensor = (torch.round(tensor / scale) + zero_point).clamp(q_min, q_max).to(dtype)")
-        },
-        # z = 0 in symmetric mode: round(r/s) + 0 is the right code there.
-        "affects": _ASYMMETRIC_QUANTIZERS,
-    },
-    "missing_clamp": {
-        "lab": "L2-A",
-        "functions": {_LQ: _quantizer("q_tensor = torch.round(x).to(dtype)")},
-        # Symmetric codes never leave [-q_max, q_max], so the clamp is a no-op there.
-        "affects": _ASYMMETRIC_QUANTIZERS,
-    },
-    "zero_point_subtracted": {
-        "lab": "L2-A",
-        "functions": {
-            _LQ: _quantizer("q_tensor = torch.round(tensor / scale - zero_point).clamp(q_min, q_max).to(dtype)")
-        },
-        "affects": _ASYMMETRIC_QUANTIZERS,
-    },
-    "dequant_no_float_cast": {
-        "lab": "L2-A",
-        "functions": {
-            _DQ: _src(
-                """
-                def linear_dequantization(quantized_tensor, scale, zero_point):
-                    return scale * (quantized_tensor - zero_point)
-                """
-            )
-        },
-        "affects": {"L2-A": [_DQ]},
-    },
-    "dequant_sign": {
-        "lab": "L2-A",
-        "functions": {
-            _DQ: _src(
-                """
-                def linear_dequantization(quantized_tensor, scale, zero_point):
-                    return scale * (quantized_tensor.float() + zero_point)
-                """
-            )
-        },
-        "affects": {"L2-A": [_DQ]},
-    },
-    "dequant_sign/q_times_s_plus_z": {
-        "lab": "L2-A",
-        "functions": {
-            _DQ: _src(
-                """
-                def linear_dequantization(quantized_tensor, scale, zero_point):
-                    return quantized_tensor.float() * scale + zero_point
-                """
-            )
-        },
-        "affects": {"L2-A": [_DQ]},
-    },
-    "scale_inverted": {
-        "lab": "L2-B",
-        "functions": {
-            _GSZ: _src(
-                """
-                def get_q_scale_and_zero_point(tensor, dtype=torch.int8):
-                    q_min, q_max = torch.iinfo(dtype).min, torch.iinfo(dtype).max
-                    r_min, r_max = tensor.min().item(), tensor.max().item()
-                    scale = (q_max - q_min) / (r_max - r_min)
-                    zero_point = q_min - (r_min / scale)
-                    if zero_point < q_min:
-                        zero_point = q_min
-                    elif zero_point > q_max:
-                        zero_point = q_max
-                    else:
-                        zero_point = int(round(zero_point))
-                    return scale, zero_point
-                """
-            )
-        },
-        "affects": _ASYMMETRIC_PARAMETERS,
-    },
-    "zero_point_truncated": {
-        "lab": "L2-B",
-        "functions": {_GSZ: _zero_point_rule(_COURSE_CLIP.format(rounding="int(zero_point)"))},
-        "affects": _ASYMMETRIC_PARAMETERS,
-    },
-    "zero_point_not_rounded": {
-        "lab": "L2-B",
-        "functions": {_GSZ: _zero_point_rule(_COURSE_CLIP.format(rounding="zero_point"))},
-        "affects": _ASYMMETRIC_PARAMETERS,
-    },
-    "zero_point_not_clipped": {
-        "lab": "L2-B",
-        "functions": {_GSZ: _zero_point_rule("zero_point = int(round(zero_point))")},
-        "affects": _ASYMMETRIC_PARAMETERS,
-    },
-    "zero_point_clip_to_qmin": {
-        "lab": "L2-B",
-        "functions": {
-            _GSZ: _zero_point_rule(
-                """
-                if zero_point < q_min or zero_point > q_max:
-                    zero_point = q_min
-                else:
-                    zero_point = int(round(zero_point))
-                """
-            )
-        },
-        "affects": _ASYMMETRIC_PARAMETERS,
-    },
-    "int8_range_hardcoded": {
-        "lab": "L2-B",
-        "functions": {
-            _GSZ: _src(
-                """
-                def get_q_scale_and_zero_point(tensor, dtype=torch.int8):
-                    q_min, q_max = torch.iinfo(torch.int8).min, torch.iinfo(torch.int8).max
-                    r_min, r_max = tensor.min().item(), tensor.max().item()
-                    scale = (r_max - r_min) / (q_max - q_min)
-                    zero_point = q_min - (r_min / scale)
-                    if zero_point < q_min:
-                        zero_point = q_min
-                    elif zero_point > q_max:
-                        zero_point = q_max
-                    else:
-                        zero_point = int(round(zero_point))
-                    return scale, zero_point
-                """
-            )
-        },
-        "affects": _ASYMMETRIC_PARAMETERS,
-    },
-    "int8_range_hardcoded/quantize": {
-        "lab": "L2-A",
-        "functions": {
-            _LQ: _src(
-                """
-                def linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=torch.int8):
-                    rounded = torch.round(tensor / scale + zero_point)
-                    return rounded.clamp(-128, 127).to(dtype)
-                """
-            )
-        },
-        "affects": _QUANTIZERS,
-    },
-    "int8_range_hardcoded/symmetric": {
-        "lab": "L3-A",
-        "functions": {_GSS: _symmetric_scale("tensor.abs().max().item() / 127")},
-        "affects": _SYMMETRIC,
-    },
-    "sym_scale_128": {
-        "lab": "L3-A",
-        "functions": {_GSS: _symmetric_scale("tensor.abs().max().item() / (torch.iinfo(dtype).max + 1)")},
-        "affects": _SYMMETRIC,
-    },
-    "sym_scale_127_5": {
-        "lab": "L3-A",
-        "functions": {
-            _GSS: _symmetric_scale(
-                "tensor.abs().max().item() / ((torch.iinfo(dtype).max - torch.iinfo(dtype).min) / 2)"
-            )
-        },
-        "affects": _SYMMETRIC,
-    },
-    "sym_scale_no_abs": {
-        "lab": "L3-A",
-        "functions": {_GSS: _symmetric_scale("tensor.max().item() / torch.iinfo(dtype).max")},
-        "affects": _SYMMETRIC,
-    },
-    "dtype_not_forwarded": {
-        "lab": "L3-A",
-        "functions": {
-            _LQS: _src(
-                """
-                def linear_q_symmetric(tensor, dtype=torch.int8):
-                    scale = get_q_scale_symmetric(tensor)
-                    quantized_tensor = linear_q_with_scale_and_zero_point(tensor, scale=scale, zero_point=0, dtype=dtype)
-                    return quantized_tensor, scale
-                """
-            )
-        },
-        "affects": {"L3-A": [_LQS], "L3-B": [_LQS]},
-    },
-    "dtype_not_forwarded/linear_quantization": {
-        "lab": "L2-B",
-        "functions": {
-            _LQA: _src(
-                """
-                def linear_quantization(tensor, dtype=torch.int8):
-                    scale, zero_point = get_q_scale_and_zero_point(tensor)
-                    quantized_tensor = linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=dtype)
-                    return quantized_tensor, scale, zero_point
-                """
-            )
-        },
-        "affects": {"L2-B": [_LQA]},
-    },
-    "error_metric_mae": {
-        "lab": "L3-B",
-        "functions": {_QE: _error("(dequantized_tensor - tensor).abs().mean()")},
-        "affects": {"L3-B": [_QE]},
-    },
-    "error_metric_sum": {
-        "lab": "L3-B",
-        "functions": {_QE: _error("(dequantized_tensor - tensor).square().sum()")},
-        "affects": {"L3-B": [_QE]},
-    },
-    "error_metric_rmse": {
-        "lab": "L3-B",
-        "functions": {_QE: _error("(dequantized_tensor - tensor).square().mean().sqrt()")},
-        "affects": {"L3-B": [_QE]},
-    },
-}
-
-#: The LABS.md §5 ids these labs must catch (variants share the id before the slash).
-MISTAKE_IDS = (
-    "round_truncate_cast", "round_floor", "round_half_away", "round_before_zero_point",
-    "missing_clamp", "zero_point_subtracted", "dequant_no_float_cast", "dequant_sign",
-    "scale_inverted", "zero_point_truncated", "zero_point_not_rounded", "zero_point_not_clipped",
-    "zero_point_clip_to_qmin", "int8_range_hardcoded", "sym_scale_128", "sym_scale_127_5",
-    "sym_scale_no_abs", "dtype_not_forwarded", "error_metric_mae", "error_metric_sum",
-    "error_metric_rmse",
-)
-
-
 # Environments -----------------------------------------------------------------------------------
 
 def student_env(*sources: str, label: str = "student") -> dict:
@@ -633,6 +248,5 @@ def student_env(*sources: str, label: str = "student") -> dict:
 
 def mistake_env(mistake: str) -> dict:
     """The course-literal notebook with the functions of `mistake` replaced by the wrong ones."""
-    overrides = MISTAKES[mistake]["functions"]
-    return student_env(COURSE_LITERAL, *overrides.values(), label=f"mistake {mistake}")
+    return student_env(mistake_source(mistake), label=f"mistake {mistake}")
 

@@ -36,6 +36,8 @@ for _path in (ROOT / "solutions", ROOT / "assignments"):
 
 import quant_reference  # noqa: E402
 
+from grader.labs import LABS  # noqa: E402
+
 
 def _load_local(module_name: str, filename: str):
     """Import a sibling module by path (works whatever pytest's import mode is)."""
@@ -60,18 +62,18 @@ CASE_SECONDS = 0.25
 _RANDOM_CALLS = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like", "randn_like", "randint_like"}
 
 
-# Merging and loading (the lead will replace this with grader.labs) --------------------------------
+# Merging and loading: exactly as the build and `grader grade` do ----------------------------------
 
 def public_path(lab: str, question: str) -> Path:
-    return ROOT / "assignments" / lab / "tests" / f"{question}.py"
+    return LABS[lab].public_tests(question)
 
 
 def hidden_path(lab: str, question: str) -> Path:
-    return ROOT / "solutions" / lab / "tests" / f"{question}.py"
+    return LABS[lab].hidden_tests(question)
 
 
 def merged_source(lab: str, question: str) -> str:
-    return public_path(lab, question).read_text() + "\n\n" + hidden_path(lab, question).read_text()
+    return LABS[lab].test_source(question, hidden=True)
 
 
 @functools.lru_cache(maxsize=None)

@@ -346,3 +346,11 @@ def test_render_does_not_mutate_input():
     report.render_student_report(result)
     report.render_summary("L2-A", [result])
     assert result == before
+
+
+def test_diagnosis_code_spans_render_as_code_and_stay_escaped():
+    html = str(report.html_code_spans("Use `int(round(z))` not <b>`int(z)`</b>"))
+    assert "<code>int(round(z))</code>" in html and "<b>" not in html and "&lt;b&gt;" in html
+    assert str(report.html_code_spans("odd ` count <i>")) == "odd ` count &lt;i&gt;"
+    md = report.md_code_spans("Use `int(round(z))`, not *bold* <b>")
+    assert md.startswith("Use `int(round(z))`, not") and "\\*bold\\*" in md and "<b>" not in md

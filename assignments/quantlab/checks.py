@@ -83,6 +83,11 @@ def _type_name(value: Any) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
+def _slug(what: str) -> str:
+    """A metric name from a description: "zero point" -> "zero_point"."""
+    return "_".join("".join(c if c.isalnum() else " " for c in what.lower()).split()) or "value"
+
+
 def _shape(shape: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
@@ -136,7 +141,7 @@ def expect_float(got: Any, want: float, *, what: str, rtol: float = 1e-6, reveal
     if not math.isfinite(got):
         raise CheckFailed(f"The {what} is {got}; it should be a finite number.")
     error = abs(got - want)
-    record_metrics(abs_error=error, rel_error=error / abs(want) if want else error)
+    record_metrics(**{f"{_slug(what)}_rel_error": error / abs(want) if want else error})
     # Written as `not (error <= ...)` so a NaN or infinite expected value never passes.
     if not (math.isfinite(want) and error <= rtol * abs(want)):
         expected = f", expected {want!r}" if reveal else ""
@@ -153,7 +158,7 @@ def expect_int(got: Any, want: int, *, what: str, reveal: bool = True) -> int:
         elif isinstance(got, torch.Tensor):
             hint = " Use int(...) or .item() to return a Python int."
         raise CheckFailed(f"The {what} should be a Python int, but it is a {_type_name(got)}.{hint}")
-    record_metrics(abs_error=abs(got - want))
+    record_metrics(**{f"{_slug(what)}_error": abs(got - want)})
     if got != want:
         expected = f", expected {want}" if reveal else ""
         raise CheckFailed(f"The {what} is {got}{expected}.")

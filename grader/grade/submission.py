@@ -1,14 +1,16 @@
-"""One submission's whole path: load, run in the worker, judge each question, build the result."""
+"""One submission's whole path: load, run in the worker, judge and diagnose each question, build the result."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import torch
 
 import grader
 from grader import judge
+from grader.diagnose import diagnose
 from grader.labs import SUPPORT, Lab
 from grader.load import Program, Unreadable, load_submission
 from grader.sandbox.session import Isolation, Limits, WorkerLost, WorkerSession
@@ -27,13 +29,13 @@ def grade_submission(path: Path, lab: Lab, test_files: list, *, limits: Limits,
     except Unreadable as error:
         return _unreadable(result, str(error), test_files)
     result["submission"].update(kind=program.kind, sha256=program.sha256)
-    result["questions"], notes = _run_and_judge(program, test_files, limits, isolation)
+    result["questions"], notes = _run_and_judge(lab, program, test_files, limits, isolation)
     result["notes"] = program.notes + notes
     result["score"] = float(sum(q["score"] for q in result["questions"]))
     return result
 
 
-def _run_and_judge(program: Program, test_files, limits: Limits, isolation: Isolation):
+def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isolation: Isolation):
     questions, notes = [], []
     with WorkerSession(program.cells, support=[SUPPORT], limits=limits, isolation=isolation) as session:
         for test_file in test_files:
@@ -45,8 +47,17 @@ def _run_and_judge(program: Program, test_files, limits: Limits, isolation: Isol
                 questions.append(_not_run(test_file, f"Your code could not be run: {error.reason}"))
                 continue
             question = judge.judge_question(test_file, session, budget=limits.question)
+            if question.status == "ok" and question.score < question.max_score:
+                _diagnose(lab, question, session, limits)
             questions.append(question.to_dict())
     return questions, notes
+
+
+def _diagnose(lab: Lab, question: judge.QuestionResult, session: WorkerSession, limits: Limits) -> None:
+    student = judge.StudentFunction(session, question.name, time.monotonic() + limits.question)
+    found = diagnose(lab.id, question.name, student)
+    if found:
+        question.mistake, question.diagnosis = found
 
 
 def _load_notes(report) -> list[str]:

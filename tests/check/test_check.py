@@ -31,7 +31,7 @@ def test_a_correct_script_passes_every_public_test(tmp_path, capsys):
 
 def test_a_wrong_script_fails_with_a_specific_message(tmp_path, capsys):
     path = tmp_path / "mine.py"
-    path.write_text(mistakes.COURSE_LITERAL + "\n\n" + "\n\n".join(mistakes.MISTAKES["missing_clamp"]["functions"].values()))
+    path.write_text(mistakes.mistake_source("missing_clamp"))
     assert cli_main(["check", "L2-A", str(path)]) == 1
     out = capsys.readouterr().out
     assert "yours -118, expected 127" in out
@@ -69,7 +69,7 @@ def _text_outputs(cell) -> str:
 def test_messages_match_what_grader_check_prints_in_the_notebook(tmp_path):
     lab = LABS["L2-A"]
     folder = build_student(lab, tmp_path / "dist")
-    wrong = mistakes.COURSE_LITERAL + "\n\n" + "\n\n".join(mistakes.MISTAKES["missing_clamp"]["functions"].values())
+    wrong = mistakes.mistake_source("missing_clamp")
     notebook = _fill(nbformat.read(folder / f"{lab.id}.ipynb", as_version=4), wrong)
     nbformat.write(notebook, folder / f"{lab.id}.ipynb")
     NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,

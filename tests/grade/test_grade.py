@@ -31,8 +31,7 @@ def _submissions(folder: Path, lab: str) -> None:
     for style, source in mistakes.CORRECT_STYLES.items():
         (folder / f"ok_{style}.py").write_text(source)
     for mistake in _mistakes_for(lab):
-        wrong = "\n\n".join(mistakes.MISTAKES[mistake]["functions"].values())
-        (folder / f"wrong_{mistake.replace('/', '_')}.py").write_text(mistakes.COURSE_LITERAL + "\n\n" + wrong)
+        (folder / f"wrong_{mistake.replace('/', '_')}.py").write_text(mistakes.mistake_source(mistake))
     (folder / "stub.py").write_text(mistakes.STUB)
     (folder / "empty.ipynb").write_text("")
     (folder / "corrupt.ipynb").write_text('{"cells": [')
@@ -83,6 +82,18 @@ def test_every_mistake_loses_marks_on_the_questions_it_affects(batch):
         for name in questions:
             question = _question(result, name)
             assert question["score"] < question["max_score"], (mistake, name)
+
+
+def test_each_mistake_is_diagnosed_in_the_report(batch):
+    lab, results, _ = batch
+    for mistake, questions in _mistakes_for(lab).items():
+        result = results[f"wrong_{mistake.replace('/', '_')}"]
+        for name in questions:
+            question = _question(result, name)
+            assert question["mistake"] and mistake.split("/")[0] in question["mistake"], (mistake, name)
+            assert question["diagnosis"]
+    for student in (s for s in results if s.startswith("ok_")):
+        assert all(q["diagnosis"] is None for q in results[student]["questions"])
 
 
 def test_untouched_stubs_and_broken_files_score_zero_with_a_message(batch):

@@ -1,0 +1,79 @@
+"""Step 4: name the mistake behind a failed question, when it is a known one.
+
+The student's function runs on a few probe inputs (LABS §5's revealing inputs); each known
+mistake of that question (`quant_mistakes`) runs on the same inputs here. When the student's
+outputs equal a mistake's outputs on every probe, and that mistake differs from the course code
+on at least one, the report explains that mistake. Anything else (an exception, a new kind of
+error, more than two mistakes that fit) gives no diagnosis: better none than a wrong one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from grader.labs import make_tests_importable
+
+
+def same(a, b) -> bool:
+    """Equal as results: same types, dtypes and shapes; floats within 1e-6 relative."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, torch.Tensor):
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.is_floating_point():
+            return bool(torch.allclose(a.double(), b.double(), rtol=1e-6, atol=1e-9, equal_nan=True))
+        return bool(torch.equal(a, b))
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float):
+        return math.isclose(a, b, rel_tol=1e-6) or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def _copy(value):
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copy(v) for v in value)
+    return value
+
+
+def _outputs(function: Callable, probes) -> list | None:
+    try:
+        return [function(*_copy(args), **_copy(kwargs)) for args, kwargs in probes]
+    except Exception:  # noqa: BLE001 - a model or a student that raises fits no diagnosis
+        return None
+
+
+def diagnose(lab: str, question: str, student: Callable) -> tuple[str, str] | None:
+    """(mistake id, explanation for the student), or None when no known mistake fits.
+
+    Two mistakes can be indistinguishable by what they compute (an int8 range written into the
+    scale function, or a dtype not passed to it); then both are named.
+    """
+    make_tests_importable()
+    import quant_mistakes
+
+    probes = quant_mistakes.probes().get(question)
+    candidates = [m for m, spec in quant_mistakes.MISTAKES.items() if question in spec["affects"].get(lab, ())]
+    if not probes or not candidates:
+        return None
+    theirs = _outputs(student, probes)
+    course = _outputs(quant_mistakes.model(None)[question], probes)
+    if theirs is None or course is None:
+        return None
+    fits = set()
+    for mistake in candidates:
+        outputs = _outputs(quant_mistakes.model(mistake)[question], probes)
+        if outputs is None or all(same(o, c) for o, c in zip(outputs, course)):
+            continue
+        if all(same(o, t) for o, t in zip(outputs, theirs)):
+            fits.add(mistake.split("/")[0])
+    if not 1 <= len(fits) <= 2:
+        return None
+    names = sorted(fits)
+    return " or ".join(names), quant_mistakes.explain(*names)

@@ -1,0 +1,53 @@
+"""Diagnosis: a failing function that behaves like a known mistake is named, and nothing else is."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mistakes  # noqa: E402
+
+from grader.diagnose import diagnose, same  # noqa: E402
+
+CASES = [
+    (mistake, lab, question)
+    for mistake, spec in mistakes.MISTAKES.items()
+    for lab, questions in spec["affects"].items()
+    for question in questions
+]
+
+
+@pytest.mark.parametrize("mistake, lab, question", CASES, ids=[f"{m}-{lab}-{q}" for m, lab, q in CASES])
+def test_every_known_mistake_is_named_on_every_question_it_affects(mistake, lab, question):
+    function = mistakes.mistake_env(mistake)[question]
+    found = diagnose(lab, question, function)
+    assert found is not None
+    assert mistake.split("/")[0] in found[0].split(" or ")
+    assert len(found[1]) > 20
+
+
+@pytest.mark.parametrize("style", sorted(mistakes.CORRECT_STYLES))
+def test_correct_code_gets_no_diagnosis(style):
+    env = mistakes.student_env(mistakes.CORRECT_STYLES[style])
+    for lab, questions in mistakes.QUESTIONS.items():
+        for question in questions:
+            assert diagnose(lab, question, env[question]) is None, (style, question)
+
+
+def test_unknown_errors_and_exceptions_get_no_diagnosis():
+    def zeros(tensor, *args, **kwargs):
+        return torch.zeros_like(tensor, dtype=torch.int8)
+
+    def broken(*args, **kwargs):
+        raise NotImplementedError
+
+    for function in (zeros, broken):
+        assert diagnose("L2-A", "linear_q_with_scale_and_zero_point", function) is None
+
+
+def test_same_is_strict_about_types():
+    assert same((torch.tensor([1.0]), 2.0), (torch.tensor([1.0 + 1e-9]), 2.0))
+    assert not same(torch.tensor([1], dtype=torch.int8), torch.tensor([1], dtype=torch.int16))
+    assert not same(1, 1.0) and not same([1], (1,))
