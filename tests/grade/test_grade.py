@@ -38,6 +38,10 @@ def _submissions(folder: Path, lab: str) -> None:
     (folder / "syntax.py").write_text("def linear_q_symmetric(:\n")
     (folder / "importerror.py").write_text("import not_a_module_anywhere\n" + mistakes.COURSE_LITERAL)
     (folder / "stuck.py").write_text(mistakes.COURSE_LITERAL + HANG)
+    first, second = LABS[lab].questions
+    (folder / "raises.py").write_text(mistakes.COURSE_LITERAL + f"\n\ndef {first}(*args, **kwargs):\n    raise ZeroDivisionError('oops')\n")
+    (folder / "numpy_out.py").write_text(
+        mistakes.COURSE_LITERAL + f"\n\nimport numpy as np\n\ndef {second}(*args, **kwargs):\n    return np.zeros(3)\n")
     notebook = new_notebook(cells=[
         new_code_cell("%matplotlib inline\nimport otter\ngrader = otter.Notebook('lab.ipynb')\nimport matplotlib.pyplot as plt"),
         new_code_cell("!pip install torch"),
@@ -106,6 +110,26 @@ def test_untouched_stubs_and_broken_files_score_zero_with_a_message(batch):
         assert results[student]["message"]
     assert results["importerror"]["status"] == "graded"
     assert any("ModuleNotFoundError" in note for note in results["importerror"]["notes"])
+
+
+def test_an_exception_or_a_wrong_return_type_costs_only_that_function(batch):
+    lab, results, _ = batch
+    first, second = LABS[lab].questions
+    raised = _question(results["raises"], first)
+    assert raised["score"] == 0
+    assert all("Your code raised ZeroDivisionError: oops" in t["message"] for t in raised["tests"])
+    wrong_type = _question(results["numpy_out"], second)
+    assert wrong_type["score"] == 0 and all("numpy.ndarray" in t["message"] for t in wrong_type["tests"])
+    assert _question(results["numpy_out"], first)["score"] == _question(results["numpy_out"], first)["max_score"]
+
+
+@pytest.mark.parametrize("lab", list(LABS))
+def test_the_untouched_notebook_scores_zero(lab, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / f"{lab}.ipynb").write_bytes(LABS[lab].notebook.read_bytes())
+    [result] = grade_batch(GradeConfig(lab=lab, submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))
+    assert result["status"] == "graded" and result["score"] == 0 and result["max_score"] > 0
+    assert all(q["status"] == "ok" for q in result["questions"])
 
 
 def test_a_function_that_hangs_costs_only_its_question(batch):
