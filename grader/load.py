@@ -54,6 +54,10 @@ def load_submission(path: Path) -> Program:
         source = strip_otter_calls(source)
         if program.kind == "notebook":
             source = transform_ipython(source)
+        elif syntax_problem(source, index, program.kind) and not syntax_problem(transform_ipython(source), index, program.kind):
+            # A script pasted from a notebook, magics and all: read it as the notebook it was.
+            source = transform_ipython(source)
+            program.notes.append("This .py file holds IPython syntax (%magics or !shell lines); it was read as a notebook cell.")
         problem = syntax_problem(source, index, program.kind)
         if problem and program.kind == "script":
             raise Unreadable(problem)

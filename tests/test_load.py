@@ -79,3 +79,11 @@ def test_other_suffixes_are_refused(tmp_path):
     path.write_text("x = 1")
     with pytest.raises(Unreadable, match=".txt"):
         load_submission(path)
+
+
+def test_a_script_with_ipython_syntax_is_read_as_a_notebook_cell(tmp_path):
+    path = tmp_path / "pasted.py"
+    path.write_text("%matplotlib inline\n!pip install torch\nimport torch\ndef f():\n    return 1\n")
+    program = load_submission(path)
+    assert "get_ipython().system('pip install torch')" in program.cells[0]["source"]
+    assert any("IPython syntax" in note for note in program.notes)

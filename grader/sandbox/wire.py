@@ -93,6 +93,8 @@ def encode(value, _depth: int = 0):
         return {"$": kind.__name__, "items": [encode(v, _depth + 1) for v in value]}
     if kind is dict:
         return {"$": "dict", "items": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()]}
+    if kind is torch.Tensor:  # a dtype or layout that does not cross (qint8, sparse, ...)
+        return {"$": "foreign", "type": f"torch.Tensor of dtype {value.dtype} ({value.layout})", "repr": ""}
     return {"$": "foreign", "type": _type_name(value), "repr": _safe_repr(value)}
 
 

@@ -88,3 +88,10 @@ def test_decoded_tensor_owns_its_memory():
     first, second = wire.decode(encoded), wire.decode(encoded)
     first += 1
     assert torch.equal(second, source)
+
+
+def test_quantized_and_sparse_tensors_are_described_by_dtype():
+    quantized = torch.quantize_per_tensor(torch.tensor([1.0, 2.0]), 0.5, 0, torch.qint8)
+    for value in (quantized, torch.eye(2).to_sparse()):
+        back = wire.decode(wire.encode(value))
+        assert isinstance(back, wire.Foreign) and back.type.startswith("torch.Tensor of dtype")
