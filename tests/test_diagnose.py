@@ -1,15 +1,12 @@
 """Diagnosis: a failing function that behaves like a known mistake is named, and nothing else is."""
 
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import mistakes  # noqa: E402
+import mistakes
 
-from grader.diagnose import diagnose, same  # noqa: E402
+from grader.diagnose import diagnose, same
 
 CASES = [
     (mistake, lab, question)

@@ -21,36 +21,17 @@ from __future__ import annotations
 
 import ast
 import functools
-import importlib.util
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from otter.test_files.exception_test import ExceptionTestFile
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT / "solutions", ROOT / "assignments"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+import mistakes
+import quant_reference
 
-import quant_reference  # noqa: E402
+from grader.labs import LABS
 
-from grader.labs import LABS  # noqa: E402
-
-
-def _load_local(module_name: str, filename: str):
-    """Import a sibling module by path (works whatever pytest's import mode is)."""
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, Path(__file__).with_name(filename))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mistakes = _load_local("_core_lab_mistakes", "mistakes.py")
 
 QUESTIONS = mistakes.QUESTIONS
 PAIRS = [(lab, question) for lab, questions in QUESTIONS.items() for question in questions]

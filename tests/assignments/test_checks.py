@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import collections
 import re
-import sys
 import warnings
-from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parents[2]
-for _folder in ("assignments", "solutions"):
-    _path = str(_ROOT / _folder)
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+import numpy as np
+import pytest
+import torch
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-import quant_reference as ref  # noqa: E402
-from quantlab import checks, fixtures  # noqa: E402
-from quantlab.checks import CheckFailed  # noqa: E402
+import quant_reference as ref
+from quantlab import checks, fixtures
+from quantlab.checks import CheckFailed
 
 INT8, UINT8, INT16 = torch.int8, torch.uint8, torch.int16
 NAN, INF = float("nan"), float("inf")

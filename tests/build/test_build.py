@@ -9,12 +9,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import mistakes  # noqa: E402
+import mistakes
 
-from grader.build import BuildError, build, build_student  # noqa: E402
-from grader.config import BuildConfig  # noqa: E402
-from grader.labs import LABS, Lab, hidden_case_problems  # noqa: E402
+from grader.build import BuildError, build, build_student
+from grader.config import BuildConfig
+from grader.labs import LABS, Lab, hidden_case_problems
 
 OTTER = Path(sys.executable).with_name("otter")
 

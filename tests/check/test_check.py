@@ -2,21 +2,18 @@
 
 import re
 import shutil
-import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import mistakes  # noqa: E402
+import mistakes
 
-from grader.build import build_student  # noqa: E402
-from grader.check import run_check  # noqa: E402
-from grader.cli import main as cli_main  # noqa: E402
-from grader.config import CheckConfig  # noqa: E402
-from grader.labs import LABS  # noqa: E402
+from grader.build import build_student
+from grader.check import run_check
+from grader.cli import main as cli_main
+from grader.config import CheckConfig
+from grader.labs import LABS
 
 
 def test_a_correct_script_passes_every_public_test(tmp_path, capsys):

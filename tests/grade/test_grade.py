@@ -3,21 +3,19 @@
 import csv
 import json
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import mistakes  # noqa: E402
+import mistakes
 
-from grader.cli import main as cli_main  # noqa: E402
-from grader.config import GradeConfig  # noqa: E402
-from grader.grade import grade_batch  # noqa: E402
-from grader.labs import LABS  # noqa: E402
-from grader.sandbox.session import Limits  # noqa: E402
+from grader.cli import main as cli_main
+from grader.config import GradeConfig
+from grader.grade import grade_batch
+from grader.labs import LABS
+from grader.sandbox.session import Limits
 
 LIMITS = Limits(question=8.0, load=60.0, cell=20.0)
 HANG = "\n\ndef linear_dequantization(quantized_tensor, scale, zero_point):\n    while True:\n        pass\n"

@@ -11,21 +11,13 @@ Three kinds of evidence, all from /work/shared/course/LABS.md:
 from __future__ import annotations
 
 import math
-import sys
 import warnings
-from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parents[2]
-for _folder in ("assignments", "solutions"):
-    _path = str(_ROOT / _folder)
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+import pytest
+import torch
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-import quant_reference as ref  # noqa: E402
-from quantlab import fixtures  # noqa: E402
+import quant_reference as ref
+from quantlab import fixtures
 
 INT8, UINT8, INT16 = torch.int8, torch.uint8, torch.int16
 
