@@ -131,7 +131,7 @@ def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budg
             )
         )
     question.score = float(sum(t.score for t in question.tests))
-    if missing == len(question.tests):
+    if question.tests and missing == len(question.tests):
         question.status, question.message = "missing", question.tests[0].message
     if lost is not None:
         question.status = "timeout" if lost.timed_out else "crashed"

@@ -37,14 +37,16 @@ def grade_submission(path: Path, lab: Lab, test_files: list, *, limits: Limits,
 
 def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isolation: Isolation):
     questions, notes = [], []
+    cannot_run: str | None = None  # once running the program fails, it is not tried again
     with WorkerSession(program.cells, support=[SUPPORT], limits=limits, isolation=isolation) as session:
         for test_file in test_files:
-            try:
-                if not session.alive:
-                    report = session.start()
-                    notes = notes or _load_notes(report)
-            except WorkerLost as error:
-                questions.append(_not_run(test_file, f"Your code could not be run: {error.reason}"))
+            if cannot_run is None and not session.alive:
+                try:
+                    notes = notes or _load_notes(session.start())
+                except WorkerLost as error:
+                    cannot_run = f"Your code could not be run: {error.reason}"
+            if cannot_run is not None:
+                questions.append(_not_run(test_file, cannot_run))
                 continue
             question = judge.judge_question(test_file, session, budget=limits.question)
             if question.status == "ok" and question.score < question.max_score:

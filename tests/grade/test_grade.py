@@ -182,3 +182,11 @@ def test_exit_codes(tmp_path, capsys):
     assert cli_main(["grade", "L9-Z", str(tmp_path / "subs"), "-o", str(tmp_path / "out")]) == 2
     assert cli_main(["grade", "L2-A", str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")]) == 2
     assert "unknown lab" in capsys.readouterr().err
+
+
+def test_a_program_that_cannot_start_is_not_retried_for_every_question(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "quits.py").write_text(mistakes.COURSE_LITERAL + "\nimport os\nos._exit(0)\n")
+    [result] = grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))
+    assert result["score"] == 0
+    assert all(q["status"] == "crashed" and "could not be run" in q["message"] for q in result["questions"])
