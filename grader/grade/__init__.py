@@ -16,7 +16,7 @@ import torch
 
 from grader import export, judge, report
 from grader.config import GradeConfig
-from grader.grade.submission import grade_submission
+from grader.grade.submission import grade_submission, internal_error_result
 from grader.labs import Lab, UnknownLab, get_lab
 from grader.load import SUFFIXES
 from grader.sandbox.session import Isolation, Limits
@@ -44,7 +44,12 @@ def _student_ids(files: list[Path]) -> dict[Path, str]:
 
 
 def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, isolation: Isolation) -> dict:
-    result = grade_submission(path, lab, judge.load_tests(lab, hidden=True), limits=limits, isolation=isolation)
+    test_files = judge.load_tests(lab, hidden=True)
+    try:
+        result = grade_submission(path, lab, test_files, limits=limits, isolation=isolation)
+    except Exception as error:  # noqa: BLE001 - a grader bug costs this submission only
+        log.exception("internal error while grading %s", path.name)
+        result = internal_error_result(path, lab, test_files, isolation, error)
     result["student"] = student
     export.write_result(output, result)
     html, markdown = report.render_student_report(result)
@@ -83,6 +88,9 @@ def main(config: GradeConfig) -> int:
         return 2
     unreadable = sum(r["status"] == "unreadable" for r in results)
     print(f"Graded {len(results)} submission(s) for {config.lab} ({unreadable} unreadable).")
+    for result in results:
+        if "grader_error" in result:
+            print(f"  warning: the grader failed on {result['student']}: {result['grader_error']}", file=sys.stderr)
     for result in sorted(results, key=lambda r: r["student"]):
         print(f"  {result['student']:<24} {result['score']:g} / {result['max_score']:g}  {result['status']}")
     print(f"Reports: {config.output / 'reports'}\nGrades:  {config.output / 'grades.csv'}\nSummary: {config.output / 'summary.html'}")

@@ -100,6 +100,18 @@ def _empty_result(path: Path, lab: Lab, test_files, isolation: Isolation) -> dic
     }
 
 
+def internal_error_result(path: Path, lab: Lab, test_files, isolation: Isolation | None, error: Exception) -> dict:
+    """The result when the grader itself failed on this file: it costs this file only, and says so."""
+    result = _empty_result(path, lab, test_files, isolation or Isolation())
+    result["grader_error"] = f"{type(error).__name__}: {error}"[:1000]
+    return _unreadable(
+        result,
+        "The grader ran into a problem of its own with this file, so it could not be graded. "
+        "This is not your fault: your instructor has been told and will grade it again.",
+        test_files,
+    )
+
+
 def _unreadable(result: dict, message: str, test_files) -> dict:
     result["status"] = "unreadable"
     result["message"] = message

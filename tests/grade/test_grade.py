@@ -190,3 +190,23 @@ def test_a_program_that_cannot_start_is_not_retried_for_every_question(tmp_path)
     [result] = grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))
     assert result["score"] == 0
     assert all(q["status"] == "crashed" and "could not be run" in q["message"] for q in result["questions"])
+
+
+def test_a_grader_failure_on_one_file_costs_that_file_only(tmp_path, monkeypatch):
+    import grader.grade as grade_package
+
+    (tmp_path / "in").mkdir()
+    for name in ("good", "unlucky"):
+        (tmp_path / "in" / f"{name}.py").write_text(mistakes.COURSE_LITERAL)
+    real = grade_package.grade_submission
+
+    def flaky(path, *args, **kwargs):
+        if path.stem == "unlucky":
+            raise RuntimeError("a bug in the grader")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(grade_package, "grade_submission", flaky)
+    results = {r["student"]: r for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))}
+    assert results["good"]["score"] == results["good"]["max_score"]
+    assert results["unlucky"]["status"] == "unreadable" and "a bug in the grader" in results["unlucky"]["grader_error"]
+    assert "not your fault" in (tmp_path / "out" / "reports" / "unlucky.md").read_text()
