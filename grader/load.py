@@ -49,8 +49,9 @@ def load_submission(path: Path) -> Program:
         sha256=hashlib.sha256(raw).hexdigest(),
     )
     text = _decode(raw)
-    sources = _notebook_cells(text) if program.kind == "notebook" else [text]
-    for index, source in enumerate(sources, start=1):
+    # Cells are numbered by their place in the notebook, markdown included, as the student sees them.
+    sources = _notebook_cells(text) if program.kind == "notebook" else [(1, text)]
+    for index, source in sources:
         source = strip_otter_calls(source)
         if program.kind == "notebook":
             source = transform_ipython(source)
@@ -89,7 +90,7 @@ def _decode(raw: bytes) -> str:
         raise Unreadable(f"The file is not UTF-8 text (byte {error.start} cannot be read).") from None
 
 
-def _notebook_cells(text: str) -> list[str]:
+def _notebook_cells(text: str) -> list[tuple[int, str]]:
     if not text.strip():
         raise Unreadable("The notebook file is empty.")
     try:
@@ -105,7 +106,11 @@ def _notebook_cells(text: str) -> list[str]:
     cells = notebook.get("cells")
     if not isinstance(cells, list):
         raise Unreadable("This notebook has no list of cells; the file may be damaged.")
-    return [_cell_source(cell) for cell in cells if isinstance(cell, dict) and cell.get("cell_type") == "code"]
+    return [
+        (position, _cell_source(cell))
+        for position, cell in enumerate(cells, start=1)
+        if isinstance(cell, dict) and cell.get("cell_type") == "code"
+    ]
 
 
 def _cell_source(cell: dict) -> str:

@@ -21,7 +21,7 @@ def test_code_cells_in_order_with_magics_and_shell_lines_transformed(tmp_path):
                           kernel="conda-env-not-installed")
     program = load_submission(path)
     assert program.kind == "notebook"
-    assert [c["index"] for c in program.cells] == [1, 2, 3]
+    assert [c["index"] for c in program.cells] == [2, 3, 4]  # numbered as in the notebook, markdown included
     assert "get_ipython().run_line_magic('matplotlib', 'inline')" in program.cells[0]["source"]
     assert "get_ipython().system('pip install torch')" in program.cells[1]["source"]
     assert program.cells[2]["source"].startswith("get_ipython().run_cell_magic('time'")
@@ -39,8 +39,8 @@ def test_otter_calls_are_not_run(tmp_path):
 def test_a_cell_with_a_syntax_error_is_skipped_with_a_note(tmp_path):
     path = write_notebook(tmp_path / "a.ipynb", "def f(:\n    pass", "def g():\n    return 1")
     program = load_submission(path)
-    assert [c["index"] for c in program.cells] == [2]
-    assert program.notes and "cell 1, line 1" in program.notes[0]
+    assert [c["index"] for c in program.cells] == [3]
+    assert program.notes and "cell 2, line 1" in program.notes[0]
 
 
 def test_script_with_syntax_error_is_unreadable(tmp_path):

@@ -24,7 +24,7 @@ def run_check(config: CheckConfig) -> tuple[dict, str]:
     result = grade_submission(config.file, lab, test_files, limits=config.limits)
     lines = [f"{lab.id}: {lab.title}", f"Checking {config.file.name} with the public tests.", ""]
     if result["status"] == "unreadable":
-        lines.append(result["message"])
+        lines += [result["message"], ""]
     for note in result.get("notes", []):
         lines.append(f"Note: {note}")
     if result.get("notes"):

@@ -42,7 +42,7 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
         for test_file in test_files:
             if cannot_run is None and not session.alive:
                 try:
-                    notes = notes or _load_notes(session.start())
+                    notes = notes or _load_notes(session.start(), program.kind)
                 except WorkerLost as error:
                     cannot_run = f"Your code could not be run: {error.reason}"
             if cannot_run is not None:
@@ -62,11 +62,14 @@ def _diagnose(lab: Lab, question: judge.QuestionResult, session: WorkerSession, 
         question.mistake, question.diagnosis = found
 
 
-def _load_notes(report) -> list[str]:
+def _load_notes(report, kind: str) -> list[str]:
     notes = []
     for error in report.cell_errors:
-        where = f"Cell {error.get('cell')}" if error.get("cell") is not None else "Your code"
-        notes.append(f"{where} raised {error.get('type')}: {error.get('message')}. Later cells still ran.")
+        line = f", line {error['line']}" if error.get("line") else ""
+        if kind == "notebook":
+            notes.append(f"Cell {error.get('cell')}{line} raised {error.get('type')}: {error.get('message')}. Later cells still ran.")
+        else:
+            notes.append(f"Your script raised {error.get('type')}: {error.get('message')} (at{line.lstrip(',')}); the rest of it did not run.")
     return notes + list(report.notes)
 
 
