@@ -97,3 +97,14 @@ def _all_cases(lab: Lab):
     for question in lab.questions:
         for source in (lab.public_tests(question).read_text(), lab.hidden_tests(question).read_text()):
             yield from (line for line in source.splitlines() if line.startswith("@test_case("))
+
+
+@pytest.mark.slow
+def test_otter_run_grades_a_correct_notebook_in_a_kernel(dist, tmp_path):
+    lab = LABS["L2-A"]
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    notebook = folder / "alice.ipynb"
+    notebook.write_bytes((Path(__file__).resolve().parents[2] / "examples" / lab.id / "alice.ipynb").read_bytes())
+    scores = _otter_run(dist / "autograder" / f"{lab.id}.zip", notebook, folder)
+    assert scores["score"] == scores["max_score"] == sum(1 for _ in _all_cases(lab))
