@@ -3,8 +3,9 @@
 The student's function runs on a few probe inputs (LABS §5's revealing inputs); each known
 mistake of that question (`quant_mistakes`) runs on the same inputs here. When the student's
 outputs equal a mistake's outputs on every probe, and that mistake differs from the course code
-on at least one, the report explains that mistake. Anything else (an exception, a new kind of
-error, more than two mistakes that fit) gives no diagnosis: better none than a wrong one.
+on at least one, the report explains that mistake. Anything else (a new kind of error, more than
+two mistakes that fit, a function that raises on every probe) gives no diagnosis: better none
+than a wrong one.
 """
 
 from __future__ import annotations
@@ -42,18 +43,34 @@ def _copy(value):
     return value
 
 
-def _outputs(function: Callable, probes) -> list | None:
-    try:
-        return [function(*_copy(args), **_copy(kwargs)) for args, kwargs in probes]
-    except Exception:  # noqa: BLE001 - a model or a student that raises fits no diagnosis
-        return None
+_RAISED = object()
+
+
+def _outputs(function: Callable, probes) -> list:
+    """One output per probe; `_RAISED` where the call raised."""
+    outputs = []
+    for args, kwargs in probes:
+        try:
+            outputs.append(function(*_copy(args), **_copy(kwargs)))
+        except Exception:  # noqa: BLE001 - compared as "raised"
+            outputs.append(_RAISED)
+    return outputs
+
+
+def _fits(model: list, course: list, theirs: list) -> bool:
+    """The model agrees with the student wherever the student answered, and shows its mistake there."""
+    answered = [i for i, t in enumerate(theirs) if t is not _RAISED]
+    if any(model[i] is _RAISED or not same(model[i], theirs[i]) for i in answered):
+        return False
+    return any(not same(model[i], course[i]) for i in answered)
 
 
 def diagnose(lab: str, question: str, student: Callable) -> tuple[str, str] | None:
     """(mistake id, explanation for the student), or None when no known mistake fits.
 
-    Two mistakes can be indistinguishable by what they compute (an int8 range written into the
-    scale function, or a dtype not passed to it); then both are named.
+    Probes on which the student's code raised are left out (that is a different problem, which
+    the tests report). Two mistakes can be indistinguishable by what they compute (an int8 range
+    written into the scale function, or a dtype not passed to it); then both are named.
     """
     make_tests_importable()
     import quant_mistakes
@@ -64,15 +81,7 @@ def diagnose(lab: str, question: str, student: Callable) -> tuple[str, str] | No
         return None
     theirs = _outputs(student, probes)
     course = _outputs(quant_mistakes.model(None)[question], probes)
-    if theirs is None or course is None:
-        return None
-    fits = set()
-    for mistake in candidates:
-        outputs = _outputs(quant_mistakes.model(mistake)[question], probes)
-        if outputs is None or all(same(o, c) for o, c in zip(outputs, course)):
-            continue
-        if all(same(o, t) for o, t in zip(outputs, theirs)):
-            fits.add(mistake.split("/")[0])
+    fits = {m.split("/")[0] for m in candidates if _fits(_outputs(quant_mistakes.model(m)[question], probes), course, theirs)}
     if not 1 <= len(fits) <= 2:
         return None
     names = sorted(fits)

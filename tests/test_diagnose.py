@@ -48,3 +48,11 @@ def test_same_is_strict_about_types():
     assert same((torch.tensor([1.0]), 2.0), (torch.tensor([1.0 + 1e-9]), 2.0))
     assert not same(torch.tensor([1], dtype=torch.int8), torch.tensor([1], dtype=torch.int16))
     assert not same(1, 1.0) and not same([1], (1,))
+
+
+def test_probes_on_which_the_student_raises_are_left_out():
+    # Dividing by |q_min| is /128 for int8, but a ZeroDivisionError for uint8.
+    def scale(tensor, dtype=torch.int8):
+        return tensor.abs().max().item() / abs(torch.iinfo(dtype).min)
+
+    assert diagnose("L3-A", "get_q_scale_symmetric", scale)[0] == "sym_scale_128"
