@@ -83,11 +83,6 @@ def _type_name(value: Any) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
-def _slug(what: str) -> str:
-    """A metric name from a description: "zero point" -> "zero_point"."""
-    return "_".join("".join(c if c.isalnum() else " " for c in what.lower()).split()) or "value"
-
-
 def _shape(shape: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
@@ -133,15 +128,16 @@ def expect_tuple(got: Any, length: int, *, what: str) -> tuple:
     return got
 
 
-def expect_float(got: Any, want: float, *, what: str, rtol: float = 1e-6, reveal: bool = True) -> float:
-    """A Python float within `rtol` of `want` (scales: rtol 1e-6, atol 0)."""
+def expect_float(got: Any, want: float, *, what: str, rtol: float = 1e-6, reveal: bool = True,
+                 metric: str = "scale_rel_error") -> float:
+    """A Python float within `rtol` of `want` (scales: rtol 1e-6, atol 0); records the relative error."""
     if type(got) is not float:
         hint = " Use .item() to turn a one-element tensor into a Python float." if isinstance(got, torch.Tensor) else ""
         raise CheckFailed(f"The {what} should be a Python float, but it is a {_type_name(got)}.{hint}")
     if not math.isfinite(got):
         raise CheckFailed(f"The {what} is {got}; it should be a finite number.")
     error = abs(got - want)
-    record_metrics(**{f"{_slug(what)}_rel_error": error / abs(want) if want else error})
+    record_metrics(**{metric: error / abs(want) if want else error})
     # Written as `not (error <= ...)` so a NaN or infinite expected value never passes.
     if not (math.isfinite(want) and error <= rtol * abs(want)):
         expected = f", expected {want!r}" if reveal else ""
@@ -149,8 +145,8 @@ def expect_float(got: Any, want: float, *, what: str, rtol: float = 1e-6, reveal
     return got
 
 
-def expect_int(got: Any, want: int, *, what: str, reveal: bool = True) -> int:
-    """A Python int equal to `want` (zero points are exact)."""
+def expect_int(got: Any, want: int, *, what: str, reveal: bool = True, metric: str = "zero_point_error") -> int:
+    """A Python int equal to `want` (zero points are exact); records how far off it is."""
     if type(got) is not int:
         hint = ""
         if isinstance(got, float):
@@ -158,7 +154,7 @@ def expect_int(got: Any, want: int, *, what: str, reveal: bool = True) -> int:
         elif isinstance(got, torch.Tensor):
             hint = " Use int(...) or .item() to return a Python int."
         raise CheckFailed(f"The {what} should be a Python int, but it is a {_type_name(got)}.{hint}")
-    record_metrics(**{f"{_slug(what)}_error": abs(got - want)})
+    record_metrics(**{metric: abs(got - want)})
     if got != want:
         expected = f", expected {want}" if reveal else ""
         raise CheckFailed(f"The {what} is {got}{expected}.")
