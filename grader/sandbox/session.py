@@ -104,12 +104,6 @@ class Isolation:
         }
 
 
-def _confine_child() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 class WorkerSession:
     """One student's program, running in a worker process, callable by name."""
 
@@ -161,8 +155,7 @@ class WorkerSession:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=_confine_child,
+                start_new_session=True,  # one process group: killing it ends all the worker started
             )
         finally:
             os.close(request_read)
