@@ -77,9 +77,7 @@ def failure_message(error: BaseException) -> str:
     """What the student reads when a test case fails."""
     from quantlab.checks import CheckFailed  # importable once labs.make_tests_importable() ran
 
-    if isinstance(error, CheckFailed):
-        return str(error)
-    if isinstance(error, MissingFunction):
+    if isinstance(error, (CheckFailed, MissingFunction)):
         return str(error)
     if isinstance(error, StudentCodeError):
         where = f" (line {error.line} of its cell)" if error.line else ""

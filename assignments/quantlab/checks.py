@@ -199,6 +199,15 @@ def _positions(got: torch.Tensor, want: torch.Tensor, bad: torch.Tensor, reveal:
     return "; ".join(parts)
 
 
+def _with_details(message: str, got: torch.Tensor, want: torch.Tensor, reveal: bool, hint: str) -> str:
+    """A failure message, with both tensors in full when they are small and public, and the hint."""
+    if reveal and want.numel() <= _SMALL:
+        message += f"\nYours:    {_listing(got)}\nExpected: {_listing(want)}"
+    if hint:
+        message += f"\nHint: {hint}"
+    return message
+
+
 def expect_codes(
     got: Any,
     want: torch.Tensor,
@@ -241,11 +250,7 @@ def expect_codes(
     if bool(bad.any()):
         n_bad, n = int(bad.sum()), want.numel()
         message = f"{n_bad} of {n} codes in the {what} differ from the expected ones ({_positions(got, want, bad, reveal)})."
-        if reveal and n <= _SMALL:
-            message += f"\nYours:    {_listing(got)}\nExpected: {_listing(want)}"
-        if hint:
-            message += f"\nHint: {hint}"
-        raise CheckFailed(message)
+        raise CheckFailed(_with_details(message, got, want, reveal, hint))
     return got
 
 
@@ -272,11 +277,7 @@ def expect_close(
             f"{n_bad} of {n} values in the {what} are off (largest error {max_error:.6g}; "
             f"{_positions(got, want, bad, reveal)})."
         )
-        if reveal and n <= _SMALL:
-            message += f"\nYours:    {_listing(got)}\nExpected: {_listing(want)}"
-        if hint:
-            message += f"\nHint: {hint}"
-        raise CheckFailed(message)
+        raise CheckFailed(_with_details(message, got, want, reveal, hint))
     return got
 
 

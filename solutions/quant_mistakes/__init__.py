@@ -135,14 +135,16 @@ def _quantizer(body: str) -> str:
     ) + textwrap.indent(_src(body), "    ") + "    return q_tensor\n"
 
 
-def _zero_point_rule(rule: str) -> str:
-    """A `get_q_scale_and_zero_point` whose zero point (raw `zero_point`) goes through `rule`."""
+def _asymmetric_parameters(rule: str, *, range_of: str = "dtype",
+                           scale: str = "(r_max - r_min) / (q_max - q_min)") -> str:
+    """A `get_q_scale_and_zero_point` whose raw `zero_point` goes through `rule`; the integer range
+    comes from `range_of` and the scale from the expression `scale`."""
     return _src(
-        """
+        f"""
         def get_q_scale_and_zero_point(tensor, dtype=torch.int8):
-            q_min, q_max = torch.iinfo(dtype).min, torch.iinfo(dtype).max
+            q_min, q_max = torch.iinfo({range_of}).min, torch.iinfo({range_of}).max
             r_min, r_max = tensor.min().item(), tensor.max().item()
-            scale = (r_max - r_min) / (q_max - q_min)
+            scale = {scale}
             zero_point = q_min - (r_min / scale)
         """
     ) + textwrap.indent(_src(rule), "    ") + "    return scale, zero_point\n"
@@ -174,6 +176,8 @@ elif zero_point > q_max:
 else:
     zero_point = {rounding}
 """
+#: The L2-B notebook's rule, for mistakes elsewhere in the function.
+_COURSE_RULE = _COURSE_CLIP.format(rounding="int(round(zero_point))")
 
 MISTAKES: dict[str, dict] = {
     "round_truncate_cast": {
@@ -258,44 +262,29 @@ MISTAKES: dict[str, dict] = {
     "scale_inverted": {
         "lab": "L2-B",
         "functions": {
-            _GSZ: _src(
-                """
-                def get_q_scale_and_zero_point(tensor, dtype=torch.int8):
-                    q_min, q_max = torch.iinfo(dtype).min, torch.iinfo(dtype).max
-                    r_min, r_max = tensor.min().item(), tensor.max().item()
-                    scale = (q_max - q_min) / (r_max - r_min)
-                    zero_point = q_min - (r_min / scale)
-                    if zero_point < q_min:
-                        zero_point = q_min
-                    elif zero_point > q_max:
-                        zero_point = q_max
-                    else:
-                        zero_point = int(round(zero_point))
-                    return scale, zero_point
-                """
-            )
+            _GSZ: _asymmetric_parameters(_COURSE_RULE, scale="(q_max - q_min) / (r_max - r_min)"),
         },
         "affects": _ASYMMETRIC_PARAMETERS,
     },
     "zero_point_truncated": {
         "lab": "L2-B",
-        "functions": {_GSZ: _zero_point_rule(_COURSE_CLIP.format(rounding="int(zero_point)"))},
+        "functions": {_GSZ: _asymmetric_parameters(_COURSE_CLIP.format(rounding="int(zero_point)"))},
         "affects": _ASYMMETRIC_PARAMETERS,
     },
     "zero_point_not_rounded": {
         "lab": "L2-B",
-        "functions": {_GSZ: _zero_point_rule(_COURSE_CLIP.format(rounding="zero_point"))},
+        "functions": {_GSZ: _asymmetric_parameters(_COURSE_CLIP.format(rounding="zero_point"))},
         "affects": _ASYMMETRIC_PARAMETERS,
     },
     "zero_point_not_clipped": {
         "lab": "L2-B",
-        "functions": {_GSZ: _zero_point_rule("zero_point = int(round(zero_point))")},
+        "functions": {_GSZ: _asymmetric_parameters("zero_point = int(round(zero_point))")},
         "affects": _ASYMMETRIC_PARAMETERS,
     },
     "zero_point_clip_to_qmin": {
         "lab": "L2-B",
         "functions": {
-            _GSZ: _zero_point_rule(
+            _GSZ: _asymmetric_parameters(
                 """
                 if zero_point < q_min or zero_point > q_max:
                     zero_point = q_min
@@ -309,22 +298,7 @@ MISTAKES: dict[str, dict] = {
     "int8_range_hardcoded": {
         "lab": "L2-B",
         "functions": {
-            _GSZ: _src(
-                """
-                def get_q_scale_and_zero_point(tensor, dtype=torch.int8):
-                    q_min, q_max = torch.iinfo(torch.int8).min, torch.iinfo(torch.int8).max
-                    r_min, r_max = tensor.min().item(), tensor.max().item()
-                    scale = (r_max - r_min) / (q_max - q_min)
-                    zero_point = q_min - (r_min / scale)
-                    if zero_point < q_min:
-                        zero_point = q_min
-                    elif zero_point > q_max:
-                        zero_point = q_max
-                    else:
-                        zero_point = int(round(zero_point))
-                    return scale, zero_point
-                """
-            )
+            _GSZ: _asymmetric_parameters(_COURSE_RULE, range_of="torch.int8"),
         },
         "affects": _ASYMMETRIC_PARAMETERS,
     },
