@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("-o", "--output", type=Path, required=True,
                        help="output folder: results/, reports/, grades.csv, summary.html")
     grade.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade every submission; by default a rerun skips those already graded "
+                            "(same file, same tests) in the output folder")
     _add_limits(grade)
 
     check = commands.add_parser("check", help="run the public tests on one file (what a student runs)")
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grade":
         from grader import grade
         return grade.main(GradeConfig(lab=args.lab, submissions=args.submissions, output=args.output,
-                                      jobs=args.jobs, limits=_limits(args)))
+                                      jobs=args.jobs, limits=_limits(args), force=args.force))
     if args.command == "check":
         from grader import check
         return check.main(CheckConfig(lab=args.lab, file=args.file, limits=_limits(args)))

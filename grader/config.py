@@ -26,6 +26,7 @@ class GradeConfig:
     output: Path
     jobs: int = field(default_factory=default_jobs)
     limits: Limits = field(default_factory=Limits)
+    force: bool = False  # regrade submissions whose results are already in `output`
 
 
 @dataclass

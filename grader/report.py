@@ -252,7 +252,7 @@ def _result_defaults(result: dict) -> dict:
     result = {"student": "", "lab": "", "score": 0.0, "max_score": 0.0, "status": "graded",
               "message": "", "notes": [], "questions": []} | result
     result["submission"] = {"file": "", "sha256": "", "kind": ""} | (result.get("submission") or {})
-    result["grader"] = {"version": "?", "torch": "?", "isolation": "?", "graded_at": ""} | (
+    result["grader"] = {"version": "?", "torch": "?", "isolation": "?"} | (
         result.get("grader") or {})
     result["score"], result["max_score"] = _number(result["score"]), _number(result["max_score"])
     result["notes"] = [str(n) for n in result["notes"] or []]

@@ -60,7 +60,7 @@ def _result(student="alice", **changes):
              "diagnosis": None, "tests": [_test("course fixture", True, score=2.0, max_score=2.0)]},
         ],
         "grader": {"version": "0.1.0", "torch": "2.13.0+cpu", "isolation": "process",
-                   "graded_at": "2026-11-27T01:00:00+00:00"},
+                   "material": "0" * 64},
     }
     result.update(changes)
     return result

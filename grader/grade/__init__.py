@@ -1,12 +1,16 @@
 """`grader grade LAB SUBMISSIONS -o OUT`: grade every submission in a folder, in a batch.
 
-Each submission is graded on its own (its own worker, its own copy of the tests) and its
-result, HTML report and Markdown report are written as soon as they are known. The class's
-grades.csv and summary.html come last. A submission can only ever cost its own grade.
+Each submission is graded on its own (its own worker, its own copy of the tests). Its HTML
+and Markdown reports, then its result, are written atomically as soon as they are known, so a
+batch that is stopped at any point loses nothing already graded; a rerun resumes (see
+`resume`). The class's grades.csv and summary.html come last, then run.json, the one file that
+records this run's times. A submission can only ever cost its own grade.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +18,10 @@ from pathlib import Path
 
 import torch
 
+import grader
 from grader import export, judge, report
 from grader.config import GradeConfig
+from grader.grade import resume
 from grader.grade.submission import grade_submission, internal_error_result
 from grader.labs import Lab, UnknownLab, get_lab
 from grader.load import SUFFIXES
@@ -43,7 +49,9 @@ def _student_ids(files: list[Path]) -> dict[Path, str]:
     return {p: (p.stem if stems.count(p.stem) == 1 else f"{p.stem}{p.suffix.replace('.', '_')}") for p in files}
 
 
-def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, isolation: Isolation) -> dict:
+def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, isolation: Isolation,
+              fingerprint: str = "") -> dict:
+    sha256 = resume.file_sha256(path)
     test_files = judge.load_tests(lab, hidden=True)
     try:
         result = grade_submission(path, lab, test_files, limits=limits, isolation=isolation)
@@ -51,10 +59,23 @@ def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, 
         log.exception("internal error while grading %s", path.name)
         result = internal_error_result(path, lab, test_files, isolation, error)
     result["student"] = student
-    export.write_result(output, result)
+    result["submission"]["sha256"] = sha256
+    result["grader"]["material"] = fingerprint
+    _write_reports(output, result)
+    export.write_result(output, result)  # last: its presence marks the submission as done
+    return result
+
+
+def _write_reports(output: Path, result: dict) -> None:
     html, markdown = report.render_student_report(result)
-    export.write_atomic(output / "reports" / f"{student}.html", html)
-    export.write_atomic(output / "reports" / f"{student}.md", markdown)
+    export.write_atomic(output / "reports" / f"{result['student']}.html", html)
+    export.write_atomic(output / "reports" / f"{result['student']}.md", markdown)
+
+
+def _reuse(output: Path, path: Path, student: str, fingerprint: str) -> dict | None:
+    result = resume.stored_result(output, student, resume.file_sha256(path), fingerprint)
+    if result is not None and not all((output / "reports" / f"{student}.{s}").is_file() for s in ("html", "md")):
+        _write_reports(output, result)
     return result
 
 
@@ -64,12 +85,20 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list
     isolation = isolation or Isolation()
     ids = _student_ids(files)
     config.output.mkdir(parents=True, exist_ok=True)
+    resume.remove_temporaries(config.output)
+    fingerprint = resume.material_fingerprint(lab)
+    started = _now()
     if config.jobs > 1:
         # Submissions already run side by side; torch's own thread pool on top would oversubscribe.
         torch.set_num_threads(1)
+    reused: dict[Path, dict] = {}
+    if not config.force:
+        reused = {p: r for p in files if (r := _reuse(config.output, p, ids[p], fingerprint)) is not None}
 
     def work(path: Path) -> dict:
-        result = grade_one(path, ids[path], lab, config.output, config.limits, isolation)
+        if path in reused:
+            return reused[path]
+        result = grade_one(path, ids[path], lab, config.output, config.limits, isolation, fingerprint)
         log.info("%s: %g / %g (%s)", ids[path], result["score"], result["max_score"], result["status"])
         return result
 
@@ -77,7 +106,17 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list
         results = list(pool.map(work, files))
     export.write_atomic(config.output / "grades.csv", export.grades_csv(results, lab.questions))
     export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, results))
+    run = {
+        "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "isolation": isolation.name,
+        "material": fingerprint, "started": started, "finished": _now(), "submissions": len(files),
+        "graded": len(files) - len(reused), "reused": sorted(ids[p] for p in reused), "forced": config.force,
+    }
+    export.write_atomic(config.output / "run.json", json.dumps(run, indent=2) + "\n")
     return results
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def main(config: GradeConfig) -> int:
@@ -87,7 +126,11 @@ def main(config: GradeConfig) -> int:
         print(f"grader grade: {error}", file=sys.stderr)
         return 2
     unreadable = sum(r["status"] == "unreadable" for r in results)
+    reused = len(json.loads((config.output / "run.json").read_text())["reused"])
     print(f"Graded {len(results)} submission(s) for {config.lab} ({unreadable} unreadable).")
+    if reused:
+        print(f"  {reused} of them were already graded in {config.output} and were not graded again "
+              "(use --force to regrade everything).")
     for result in results:
         if "grader_error" in result:
             print(f"  warning: the grader failed on {result['student']}: {result['grader_error']}", file=sys.stderr)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 
@@ -98,7 +97,6 @@ def _empty_result(path: Path, lab: Lab, test_files, isolation: Isolation) -> dic
             "version": grader.__version__,
             "torch": torch.__version__,
             "isolation": isolation.name,
-            "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         },
     }
 
