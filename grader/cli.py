@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("lab", help=LAB_HELP)
     grade.add_argument("submissions", type=Path, help="folder of submissions; student id = file name without suffix")
     grade.add_argument("-o", "--output", type=Path, required=True,
-                       help="output folder: results/, reports/, grades.csv, summary.html")
+                       help="output folder: results/, reports/, grades.csv, summary.html, run.json")
     grade.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission; by default a rerun skips those already graded "
