@@ -6,7 +6,7 @@ import quant_reference as ref
 
 
 def _layer_compare(student, in_features, out_features, bias, dtype, weights, inputs=(), bias_values=None):
-    label = f"W8A16LinearLayer({in_features}, {out_features}, {bias}, {dtype})"
+    label = f"W8A16LinearLayer({in_features}, {out_features}, {bias}" + (f", {dtype})" if dtype else ")")
     kwargs = {"weights": weights, "inputs": inputs, "bias_values": bias_values}
     want = layer_findings(ref.W8A16LinearLayer, in_features, out_features, bias, dtype, **kwargs)
     got = layer_findings(student, in_features, out_features, bias, dtype, **kwargs)
