@@ -6,6 +6,10 @@ outputs equal a mistake's outputs on every probe, and that mistake differs from 
 on at least one, the report explains that mistake. Anything else (a new kind of error, more than
 two mistakes that fit, a function that raises on every probe) gives no diagnosis: better none
 than a wrong one.
+
+A class or a function that changes a model in place (L4) is probed through its quantlab inspection
+(`quant_mistakes.probe_inspection`): the findings are the outputs compared, and a proxy of the
+student's object sends the inspection to the worker, as in the tests.
 """
 
 from __future__ import annotations

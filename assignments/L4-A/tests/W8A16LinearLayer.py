@@ -24,8 +24,10 @@ def layer_buffers(W8A16LinearLayer):
         "bias_is_none": False,
     }
     expect_layer(got, want, call="W8A16LinearLayer(16, 32, True)")
-    # Before quantize the buffers hold random values: only the output's dtype and shape are known.
-    checks.expect_tensor(got["outputs"][0], what="forward output of W8A16LinearLayer(16, 32) on a (1, 6, 16) input",
+    # Before quantize the buffers hold arbitrary values: only the output's dtype and shape are known.
+    output = got["outputs"][0]
+    output = torch.nan_to_num(output) if type(output) is torch.Tensor else output
+    checks.expect_tensor(output, what="forward output of W8A16LinearLayer(16, 32) on a (1, 6, 16) input",
                          dtype=torch.float32, shape=(1, 6, 32))
 
 
