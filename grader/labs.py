@@ -64,6 +64,10 @@ LABS: dict[str, Lab] = {
             ("get_q_scale_symmetric", "linear_q_symmetric")),
         Lab("L3-B", 6, "Linear Quantization II: Finer Granularity for more Precision (per tensor)",
             ("linear_q_symmetric", "quantization_error")),
+        Lab("L4-A", 10, "Building your own Quantizer: Custom Build an 8-Bit Quantizer",
+            ("w8_a16_forward", "W8A16LinearLayer")),
+        Lab("L4-B", 11, "Building your own Quantizer: Replace PyTorch layers with Quantized Layers",
+            ("replace_linear_with_target", "replace_linear_with_target_and_quantize")),
     )
 }
 
