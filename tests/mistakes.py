@@ -2,8 +2,10 @@
 
 - `CORRECT_STYLES`: ways of writing the functions that the course contract (LABS.md §2, §3, §7)
   accepts: the course's own code, vectorised one-liners, float64 arithmetic inside, multiplying by
-  the float32 reciprocal of the scale, `torch.quantize_per_tensor(...).int_repr()`, and in-place
-  arithmetic that mutates the inputs.
+  the float32 reciprocal of the scale, torch's quantizers (`quantize_per_tensor`,
+  `quantize_per_channel`, packing through `quint2x4`/`quint4x2`), and in-place arithmetic that
+  mutates the inputs. The later labs' functions are written in the same styles (amax with
+  keepdim, reshape into groups, shift-and-sum or Python-int bit tricks for packing).
 - `MISTAKES`: one entry per LABS.md §5 mistake of these labs (see quant_mistakes).
 - `STUB`: the notebook as handed out (every function raises NotImplementedError).
 
