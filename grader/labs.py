@@ -64,10 +64,18 @@ LABS: dict[str, Lab] = {
             ("get_q_scale_symmetric", "linear_q_symmetric")),
         Lab("L3-B", 6, "Linear Quantization II: Finer Granularity for more Precision (per tensor)",
             ("linear_q_symmetric", "quantization_error")),
+        Lab("L3-C", 7, "Linear Quantization II: Per Channel Quantization",
+            ("linear_q_symmetric_per_channel",)),
+        Lab("L3-D", 8, "Linear Quantization II: Per Group Quantization",
+            ("linear_q_symmetric_per_group", "linear_dequantization_per_group")),
+        Lab("L3-E", 9, "Linear Quantization II: Quantizing Weights & Activations for Inference",
+            ("quantized_linear_W8A32_without_bias",)),
         Lab("L4-A", 10, "Building your own Quantizer: Custom Build an 8-Bit Quantizer",
             ("w8_a16_forward", "W8A16LinearLayer")),
         Lab("L4-B", 11, "Building your own Quantizer: Replace PyTorch layers with Quantized Layers",
             ("replace_linear_with_target", "replace_linear_with_target_and_quantize")),
+        Lab("L5-B", 15, "Packing 2-bit Weights", ("pack_weights",)),
+        Lab("L5-C", 16, "Unpacking 2-Bit Weights", ("unpack_weights",)),
     )
 }
 

@@ -2,8 +2,10 @@
 
 - `CORRECT_STYLES`: ways of writing the functions that the course contract (LABS.md §2, §3, §7)
   accepts: the course's own code, vectorised one-liners, float64 arithmetic inside, multiplying by
-  the float32 reciprocal of the scale, `torch.quantize_per_tensor(...).int_repr()`, and in-place
-  arithmetic that mutates the inputs.
+  the float32 reciprocal of the scale, torch's quantizers (`quantize_per_tensor`,
+  `quantize_per_channel`, packing through `quint2x4`/`quint4x2`), and in-place arithmetic that
+  mutates the inputs. The later labs' functions are written in the same styles (amax with
+  keepdim, reshape into groups, shift-and-sum or Python-int bit tricks for packing).
 - `MISTAKES`: one entry per LABS.md §5 mistake of these labs (see quant_mistakes).
 - `STUB`: the notebook as handed out (every function raises NotImplementedError).
 
@@ -73,6 +75,36 @@ VECTORISED = _src(
 
     def quantization_error(tensor, dequantized_tensor):
         return F.mse_loss(dequantized_tensor, tensor)
+
+    def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+        others = [d for d in range(r_tensor.dim()) if d != dim % r_tensor.dim()]
+        absmax = r_tensor.abs().amax(dim=others, keepdim=True) if others else r_tensor.abs()
+        scale = absmax / torch.iinfo(dtype).max
+        return linear_q_with_scale_and_zero_point(r_tensor, scale, 0, dtype), scale
+
+    def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+        if tensor.dim() != 2 or tensor.shape[1] % group_size:
+            raise ValueError("the row length must be a multiple of group_size")
+        q, scale = linear_q_symmetric_per_channel(tensor.reshape(-1, group_size), 0, dtype)
+        return q.reshape(tensor.shape), scale
+
+    def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+        return (quantized_tensor.reshape(-1, group_size).float() * scale).reshape(quantized_tensor.shape)
+
+    def quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w):
+        # one scale for the whole weight: it can multiply the output instead
+        return (input @ (q_w.float() - z_w).T) * s_w
+
+    def pack_weights(uint8tensor, bits):
+        per_byte = 8 // bits
+        if uint8tensor.numel() % per_byte:
+            raise ValueError(f"length must be a multiple of {per_byte}")
+        shifts = torch.arange(0, 8, bits, dtype=torch.uint8)
+        return (uint8tensor.view(-1, per_byte) << shifts).sum(dim=1).to(torch.uint8)
+
+    def unpack_weights(uint8tensor, bits):
+        shifts = torch.arange(0, 8, bits, dtype=torch.uint8)
+        return ((uint8tensor.unsqueeze(1) >> shifts) & (2**bits - 1)).flatten()
     """
 )
 
@@ -112,6 +144,42 @@ FLOAT64_INSIDE = _src(
 
     def quantization_error(tensor, dequantized_tensor):
         return (dequantized_tensor.double() - tensor.double()).pow(2).mean().float()
+
+    def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+        info = torch.iinfo(dtype)
+        moved = r_tensor.double().movedim(dim, 0)
+        absmax = moved.reshape(moved.shape[0], -1).abs().max(dim=1).values
+        shape = [1] * r_tensor.dim()
+        shape[dim] = -1
+        scale = (absmax / info.max).float().reshape(shape)
+        q = (r_tensor.double() / scale.double()).round().clamp(info.min, info.max).to(dtype)
+        return q, scale
+
+    def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+        rows, columns = tensor.shape
+        if columns % group_size != 0:
+            raise ValueError(f"{columns} columns cannot be cut into groups of {group_size}")
+        q, scale = linear_q_symmetric_per_channel(tensor.reshape(rows * columns // group_size, group_size), 0, dtype)
+        return q.reshape(rows, columns), scale
+
+    def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+        grouped = quantized_tensor.double().reshape(-1, group_size)
+        return (scale.double() * grouped).float().reshape(quantized_tensor.shape)
+
+    def quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w):
+        weight = float(s_w) * (q_w.double() - int(z_w))
+        return (input.double() @ weight.T).float()
+
+    def pack_weights(uint8tensor, bits):
+        values, per_byte = uint8tensor.tolist(), 8 // bits
+        if len(values) % per_byte:
+            raise ValueError(f"{len(values)} values do not fill whole bytes")
+        packed = [sum(v << (bits * j) for j, v in enumerate(values[i:i + per_byte])) for i in range(0, len(values), per_byte)]
+        return torch.tensor(packed, dtype=torch.uint8)
+
+    def unpack_weights(uint8tensor, bits):
+        mask = (1 << bits) - 1
+        return torch.tensor([(b >> s) & mask for b in uint8tensor.tolist() for s in range(0, 8, bits)], dtype=torch.uint8)
     """
 )
 
@@ -164,6 +232,55 @@ QUANTIZE_PER_TENSOR = _src(
 
     def quantization_error(tensor, dequantized_tensor):
         return torch.mean(torch.square(tensor - dequantized_tensor))
+
+    def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+        dim = dim % r_tensor.dim()
+        channels = r_tensor.shape[dim]
+        scale = torch.tensor([get_q_scale_symmetric(r_tensor.select(dim, i), dtype) for i in range(channels)])
+        shape = [1] * r_tensor.dim()
+        shape[dim] = channels
+        if dtype in _QTYPES:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                zeros = torch.zeros(channels, dtype=torch.long)
+                q = torch.quantize_per_channel(r_tensor.float(), scale.double(), zeros, dim, _QTYPES[dtype])
+            return q.int_repr(), scale.reshape(shape)
+        return linear_q_with_scale_and_zero_point(r_tensor, scale.reshape(shape), 0, dtype), scale.reshape(shape)
+
+    def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+        assert tensor.dim() == 2 and tensor.shape[1] % group_size == 0, "group_size must divide the rows"
+        q, scale = linear_q_symmetric_per_channel(tensor.reshape(-1, group_size), 0, dtype)
+        return q.reshape(tensor.shape), scale
+
+    def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+        grouped = quantized_tensor.reshape(-1, group_size)
+        if grouped.dtype == torch.int8:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                zeros = torch.zeros(grouped.shape[0], dtype=torch.long)
+                q = torch._make_per_channel_quantized_tensor(grouped, scale.flatten().double(), zeros, 0)
+            return q.dequantize().reshape(quantized_tensor.shape)
+        return linear_dequantization(grouped, scale, 0).reshape(quantized_tensor.shape)
+
+    def quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            weight = torch._make_per_tensor_quantized_tensor(q_w, float(s_w), int(z_w)).dequantize()
+        return torch.nn.functional.linear(input, weight)
+
+    _PACKED = {2: torch.quint2x4, 4: torch.quint4x2}
+
+    def pack_weights(uint8tensor, bits):
+        if len(uint8tensor) % (8 // bits):
+            raise ValueError("the length must be a multiple of 8 // bits")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.quantize_per_tensor(uint8tensor.float(), 1.0, 0, _PACKED[bits]).int_repr()
+
+    def unpack_weights(uint8tensor, bits):
+        shifts = torch.arange(0, 8, bits, dtype=torch.uint8).repeat(uint8tensor.numel())
+        spread = torch.bitwise_right_shift(uint8tensor.repeat_interleave(8 // bits), shifts)
+        return torch.bitwise_and(spread, 2**bits - 1)
     """
 )
 
@@ -202,6 +319,51 @@ IN_PLACE = _src(
 
     def quantization_error(tensor, dequantized_tensor):
         return dequantized_tensor.sub_(tensor).square_().mean()
+
+    def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+        scale = torch.zeros(r_tensor.shape[dim])
+        for i in range(r_tensor.shape[dim]):
+            scale[i] = get_q_scale_symmetric(r_tensor.select(dim, i).clone(), dtype)
+        shape = [1] * r_tensor.dim()
+        shape[dim] = -1
+        scale = scale.view(shape)
+        return linear_q_with_scale_and_zero_point(r_tensor, scale, 0, dtype), scale
+
+    def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+        assert tensor.shape[1] % group_size == 0
+        q, scale = linear_q_symmetric_per_channel(tensor.view(-1, group_size), 0, dtype)
+        return q.view(tensor.shape), scale
+
+    def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+        out = quantized_tensor.view(-1, group_size).float().mul_(scale).view(quantized_tensor.shape)
+        quantized_tensor.zero_()
+        return out
+
+    def quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w):
+        weight = q_w.float().sub_(z_w).mul_(s_w)
+        q_w.zero_()
+        out = torch.nn.functional.linear(input, weight)
+        input.zero_()
+        return out
+
+    def pack_weights(uint8tensor, bits):
+        per_byte = 8 // bits
+        if uint8tensor.shape[0] % per_byte:
+            raise ValueError("incomplete byte")
+        groups = uint8tensor.view(-1, per_byte)
+        for j in range(1, per_byte):
+            groups[:, j] <<= bits * j
+        packed = groups[:, 0].clone()
+        for j in range(1, per_byte):
+            packed |= groups[:, j]
+        return packed
+
+    def unpack_weights(uint8tensor, bits):
+        values = []
+        for _ in range(8 // bits):
+            values.append(uint8tensor & (2**bits - 1))
+            uint8tensor >>= bits
+        return torch.stack(values, dim=1).flatten()
     """
 )
 
@@ -211,7 +373,10 @@ RECIPROCAL = COURSE_LITERAL + "\n" + _src(
     """
     def linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=torch.int8):
         info = torch.iinfo(dtype)
-        inverse = torch.tensor(1.0 / scale, dtype=torch.float32)
+        if isinstance(scale, torch.Tensor):
+            inverse = torch.reciprocal(scale.float())
+        else:
+            inverse = torch.tensor(1.0 / scale, dtype=torch.float32)
         return torch.round(torch.addcmul(torch.full_like(tensor, float(zero_point)), tensor, inverse)).clamp(info.min, info.max).to(dtype)
 
     def linear_dequantization(quantized_tensor, scale, zero_point):

@@ -35,6 +35,9 @@ __all__ = [
     "expect_raises",
     "expect_w8a16_output",
     "W8A16_TOLERANCE",
+    "expect_scales",
+    "expect_bytes",
+    "expect_output",
     "near_tie",
     "TIE_WINDOW",
 ]
@@ -301,22 +304,87 @@ def expect_w8a16_output(got: Any, input: torch.Tensor, int8_weights: torch.Tenso
     with the last dimension out_features, and within §7's tolerance of the float64 result."""
     dtypes = [input.dtype, scales.dtype] + ([bias.dtype] if bias is not None else [])
     dtype = functools.reduce(torch.promote_types, dtypes)
-    shape = (*input.shape[:-1], int8_weights.shape[0])
-    got = expect_tensor(got, what=what, dtype=dtype, shape=shape)
-    want = w8a16_ground_truth(input, int8_weights, scales, bias)
     # The least precise of the activations and the output sets how close a valid result comes.
     tolerance = max(W8A16_TOLERANCE.get(d, 1e-5) for d in (input.dtype, dtype))
-    scale = float(want.abs().max()) if want.numel() else 0.0
-    error = (got.double() - want).abs()
-    max_error = float(error.max()) if error.numel() else 0.0
-    record_metrics(max_abs_error=max_error, relative_error=max_error / scale if scale else max_error)
-    if not max_error <= tolerance * scale:
-        bad = error > tolerance * scale
+    want = w8a16_ground_truth(input, int8_weights, scales, bias)
+    return expect_output(got, want, what=what, tol=tolerance, dtype=dtype, reveal=reveal, hint=hint)
+
+
+def expect_scales(got: Any, want: torch.Tensor, *, what: str, layout: str, rtol: float = 1e-6,
+                  reveal: bool = True, hint: str = "") -> torch.Tensor:
+    """A float32 tensor of scales in exactly `want`'s broadcast shape, each within `rtol`.
+
+    `layout` says in words what the shape holds (for example "one scale per row, as a column"):
+    a scale with the right values in another shape is the commonest slip, so its message
+    explains the shape instead of only naming it.
+    """
+    if type(got) is torch.Tensor and got.dtype == want.dtype and _shape(got.shape) != _shape(want.shape):
+        wanted = list(_shape(want.shape))
+        message = f"The {what} has shape {list(got.shape)}, but it should be {wanted}: {layout}."
+        if got.numel() == want.numel():
+            message += (
+                f" It holds {want.numel()} value{'s' if want.numel() != 1 else ''}, as it should, but in shape "
+                f"{list(got.shape)} it broadcasts "
+                "against the wrong dimension of the tensor (or not at all), so each value is divided by the "
+                "wrong scale. Check that each scale is the largest |r| of one slice along the dim you were "
+                f"given, then reshape, for example with scale.view({', '.join(map(str, wanted))})."
+            )
+        else:
+            message += f" It should hold {want.numel()} scales, one for each slice, but it holds {got.numel()}."
+        raise CheckFailed(message + (f"\nHint: {hint}" if hint else ""))
+    got = expect_tensor(got, what=what, dtype=want.dtype, shape=want.shape)
+    error = (got.double() - want.double()).abs()
+    relative = error / want.double().abs()
+    record_metrics(scale_rel_error=float(relative.max()) if relative.numel() else 0.0)
+    # Written as `~(error <= ...)` so a NaN or infinite expected value never passes.
+    bad = ~(error <= rtol * want.double().abs()) | ~torch.isfinite(want)
+    if bool(bad.any()):
         message = (
-            f"The {what} is off by up to {max_error:.6g}, more than {tolerance:g} x the largest output "
-            f"({_positions(got, want.to(dtype), bad, reveal)})."
+            f"{int(bad.sum())} of {want.numel()} values in the {what} are off (relative tolerance {rtol:g}; "
+            f"{_positions(got, want, bad, reveal)})."
         )
-        raise CheckFailed(_with_details(message, got, want.to(dtype), reveal, hint))
+        raise CheckFailed(_with_details(message, got, want, reveal, hint))
+    return got
+
+
+def _bits(value: int) -> str:
+    return f"{value} (0b{value:08b})"
+
+
+def expect_bytes(got: Any, want: torch.Tensor, *, what: str, reveal: bool = True, hint: str = "") -> torch.Tensor:
+    """uint8 values that must match bit for bit; differing bytes are shown in binary."""
+    got = expect_tensor(got, what=what, dtype=want.dtype, shape=want.shape)
+    wrong = got != want
+    record_metrics(mismatched_codes=int(wrong.sum()))
+    if bool(wrong.any()):
+        parts = []
+        for i in torch.nonzero(wrong.reshape(-1)).flatten()[:_SHOWN].tolist():
+            part = f"at [{i}]: yours {_bits(int(got.reshape(-1)[i]))}"
+            parts.append(part + (f", expected {_bits(int(want.reshape(-1)[i]))}" if reveal else ""))
+        message = f"{int(wrong.sum())} of {want.numel()} values in the {what} differ ({'; '.join(parts)})."
+        raise CheckFailed(_with_details(message, got, want, reveal, hint))
+    return got
+
+
+def expect_output(got: Any, want: torch.Tensor, *, what: str, tol: float, dtype: torch.dtype = torch.float32,
+                  reveal: bool = True, hint: str = "") -> torch.Tensor:
+    """A layer output of `dtype` with `max|got - want| <= tol * max|want|` (LABS.md §7, forward passes).
+
+    `want` is a float64 ground truth; the metric `relative_error` is the left side over `max|want|`.
+    """
+    got = expect_tensor(got, what=what, dtype=dtype, shape=want.shape)
+    error = (got.double() - want.double()).abs()
+    max_error = float(error.max()) if error.numel() else 0.0
+    size = float(want.double().abs().max()) if want.numel() else 0.0
+    record_metrics(max_abs_error=max_error, relative_error=max_error / size if size else max_error)
+    bound = tol * size
+    bad = ~(error <= bound) | ~torch.isfinite(want.double())
+    if bool(bad.any()):
+        message = (
+            f"{int(bad.sum())} of {want.numel()} values in the {what} are off (largest error {max_error:.6g}, "
+            f"allowed {bound:.3g}, that is {tol:g} of the largest output; {_positions(got, want.to(got.dtype), bad, reveal)})."
+        )
+        raise CheckFailed(_with_details(message, got, want.to(got.dtype), reveal, hint))
     return got
 
 

@@ -2,7 +2,7 @@
 
 import torch
 
-__all__ = ["T", "W", "N", "L2B_RANDOM", "L3A_RANDOM"]
+__all__ = ["T", "W", "N", "L2B_RANDOM", "L3A_RANDOM", "G", "A"]
 
 
 def T() -> torch.Tensor:
@@ -42,3 +42,16 @@ def L3A_RANDOM() -> torch.Tensor:
             [-0.3368, -0.0152, 0.9039, 1.7705],
         ]
     )
+
+
+def G() -> torch.Tensor:
+    """The 6x6 tensor of lesson 8 (per group), seeded: torch.manual_seed(0); torch.rand((6, 6)).
+
+    Made with its own generator, so calling it leaves torch's global random state alone.
+    """
+    return torch.rand((6, 6), generator=torch.Generator().manual_seed(0))
+
+
+def A() -> torch.Tensor:
+    """A small 2x4 tensor for per-group quantization with group size 2."""
+    return torch.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]])

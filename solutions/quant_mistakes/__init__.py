@@ -1,4 +1,4 @@
-"""Known mistakes of the core labs (LABS.md §5), as code, with what to tell the student.
+"""Known mistakes of the graded labs (LABS.md §5), as code, with what to tell the student.
 
 Each mistake is notebook source for the wrong function(s), laid over the course-literal
 implementation (`COURSE_LITERAL`) and executed into one namespace, so a wrong helper also makes
@@ -37,6 +37,11 @@ QUESTIONS = {
     "L2-B": ("get_q_scale_and_zero_point", "linear_quantization"),
     "L3-A": ("get_q_scale_symmetric", "linear_q_symmetric"),
     "L3-B": ("linear_q_symmetric", "quantization_error"),
+    "L3-C": ("linear_q_symmetric_per_channel",),
+    "L3-D": ("linear_q_symmetric_per_group", "linear_dequantization_per_group"),
+    "L3-E": ("quantized_linear_W8A32_without_bias",),
+    "L5-B": ("pack_weights",),
+    "L5-C": ("unpack_weights",),
 }
 
 #: The functions every implementation defines.
@@ -48,6 +53,12 @@ FUNCTIONS = (
     "get_q_scale_symmetric",
     "linear_q_symmetric",
     "quantization_error",
+    "linear_q_symmetric_per_channel",
+    "linear_q_symmetric_per_group",
+    "linear_dequantization_per_group",
+    "quantized_linear_W8A32_without_bias",
+    "pack_weights",
+    "unpack_weights",
 )
 
 
@@ -58,7 +69,7 @@ def _src(text: str) -> str:
 # Correct implementations ---------------------------------------------------------------------------
 
 #: The course notebooks' code, with the project decisions of LABS.md §3 (z clipped as in the L2-B
-#: notebook, dtype forwarded).
+#: notebook, dtype forwarded, W8A32 dequantizing as s * (q - z)).
 COURSE_LITERAL = _src(
     """
     import torch
@@ -104,6 +115,67 @@ COURSE_LITERAL = _src(
 
     def quantization_error(tensor, dequantized_tensor):
         return (dequantized_tensor - tensor).abs().square().mean()
+
+    def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+        output_dim = r_tensor.shape[dim]
+        scale = torch.zeros(output_dim)
+        for index in range(output_dim):
+            sub_tensor = r_tensor.select(dim, index)
+            scale[index] = get_q_scale_symmetric(sub_tensor, dtype=dtype)
+        scale_shape = [1] * r_tensor.dim()
+        scale_shape[dim] = -1
+        scale = scale.view(scale_shape)
+        quantized_tensor = linear_q_with_scale_and_zero_point(r_tensor, scale=scale, zero_point=0, dtype=dtype)
+        return quantized_tensor, scale
+
+    def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+        t_shape = tensor.shape
+        assert t_shape[1] % group_size == 0
+        assert tensor.dim() == 2
+        tensor = tensor.view(-1, group_size)
+        quantized_tensor, scale = linear_q_symmetric_per_channel(tensor, dim=0, dtype=dtype)
+        quantized_tensor = quantized_tensor.view(t_shape)
+        return quantized_tensor, scale
+
+    def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+        q_shape = quantized_tensor.shape
+        quantized_tensor = quantized_tensor.view(-1, group_size)
+        dequantized_tensor = linear_dequantization(quantized_tensor, scale, 0)
+        dequantized_tensor = dequantized_tensor.view(q_shape)
+        return dequantized_tensor
+
+    def quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w):
+        assert input.dtype == torch.float32
+        assert q_w.dtype == torch.int8
+        dequantized_weight = s_w * (q_w.to(torch.float32) - z_w)
+        output = torch.nn.functional.linear(input, dequantized_weight)
+        return output
+
+    def pack_weights(uint8tensor, bits):
+        if uint8tensor.shape[0] * bits % 8 != 0:
+            raise ValueError(f"The input shape needs to be a mutiple of {8 / bits} - got {uint8tensor.shape[0]}")
+        num_values = uint8tensor.shape[0] * bits // 8
+        num_steps = 8 // bits
+        unpacked_idx = 0
+        packed_tensor = torch.zeros((num_values), dtype=torch.uint8)
+        for i in range(num_values):
+            for j in range(num_steps):
+                packed_tensor[i] |= uint8tensor[unpacked_idx] << (bits * j)
+                unpacked_idx += 1
+        return packed_tensor
+
+    def unpack_weights(uint8tensor, bits):
+        num_values = uint8tensor.shape[0] * 8 // bits
+        num_steps = 8 // bits
+        unpacked_tensor = torch.zeros((num_values), dtype=torch.uint8)
+        unpacked_idx = 0
+        mask = 2 ** bits - 1
+        for i in range(uint8tensor.shape[0]):
+            for j in range(num_steps):
+                unpacked_tensor[unpacked_idx] |= uint8tensor[i] >> (bits * j)
+                unpacked_idx += 1
+        unpacked_tensor &= mask
+        return unpacked_tensor
     """
 )
 
@@ -117,13 +189,22 @@ _LQA = "linear_quantization"
 _GSS = "get_q_scale_symmetric"
 _LQS = "linear_q_symmetric"
 _QE = "quantization_error"
+_PC = "linear_q_symmetric_per_channel"
+_PG = "linear_q_symmetric_per_group"
+_DPG = "linear_dequantization_per_group"
+_W8 = "quantized_linear_W8A32_without_bias"
+_PACK = "pack_weights"
+_UNPACK = "unpack_weights"
 
-#: Questions that quantize through the student's `linear_q_with_scale_and_zero_point`.
-_QUANTIZERS = {"L2-A": [_LQ], "L2-B": [_LQA], "L3-A": [_LQS], "L3-B": [_LQS]}
+#: Questions that quantize through the student's `linear_q_with_scale_and_zero_point` (per group
+#: through per channel, as the course's code does).
+_QUANTIZERS = {"L2-A": [_LQ], "L2-B": [_LQA], "L3-A": [_LQS], "L3-B": [_LQS], "L3-C": [_PC], "L3-D": [_PG]}
 #: ... and those with a non-zero zero point (symmetric mode has z = 0).
 _ASYMMETRIC_QUANTIZERS = {"L2-A": [_LQ], "L2-B": [_LQA]}
 _ASYMMETRIC_PARAMETERS = {"L2-B": [_GSZ, _LQA]}
-_SYMMETRIC = {"L3-A": [_GSS, _LQS], "L3-B": [_LQS]}
+_SYMMETRIC = {"L3-A": [_GSS, _LQS], "L3-B": [_LQS], "L3-C": [_PC], "L3-D": [_PG]}
+#: Questions that go through the student's `linear_q_symmetric_per_channel`.
+_PER_CHANNEL = {"L3-C": [_PC], "L3-D": [_PG]}
 
 
 def _quantizer(body: str) -> str:
@@ -168,6 +249,53 @@ def _error(expression: str) -> str:
             return {expression}
         """
     )
+
+
+def _w8a32(dequantized: str, weight: str = "dequantized_weight") -> str:
+    """The course's W8A32 with the weight dequantized by `dequantized` and passed on as `weight`."""
+    return _src(
+        f"""
+        def quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w):
+            dequantized_weight = {dequantized}
+            return torch.nn.functional.linear(input, {weight})
+        """
+    )
+
+
+def _pack(shift: str) -> str:
+    """The course's pack_weights, shifting value j of each byte by `shift`."""
+    return _src(
+        f"""
+        def pack_weights(uint8tensor, bits):
+            if uint8tensor.shape[0] * bits % 8 != 0:
+                raise ValueError(f"The input shape needs to be a mutiple of {{8 / bits}} - got {{uint8tensor.shape[0]}}")
+            num_values = uint8tensor.shape[0] * bits // 8
+            num_steps = 8 // bits
+            unpacked_idx = 0
+            packed_tensor = torch.zeros((num_values), dtype=torch.uint8)
+            for i in range(num_values):
+                for j in range(num_steps):
+                    packed_tensor[i] |= uint8tensor[unpacked_idx] << ({shift})
+                    unpacked_idx += 1
+            return packed_tensor
+        """
+    )
+
+
+def _unpack(shift: str, *, mask: bool = True) -> str:
+    """The course's unpack_weights, reading value j of each byte from `shift`, masked or not."""
+    return _src(
+        f"""
+        def unpack_weights(uint8tensor, bits):
+            num_steps = 8 // bits
+            unpacked_tensor = torch.zeros((uint8tensor.shape[0] * num_steps), dtype=torch.uint8)
+            unpacked_idx = 0
+            for i in range(uint8tensor.shape[0]):
+                for j in range(num_steps):
+                    unpacked_tensor[unpacked_idx] |= uint8tensor[i] >> ({shift})
+                    unpacked_idx += 1
+        """
+    ) + ("    unpacked_tensor &= 2 ** bits - 1\n" if mask else "") + "    return unpacked_tensor\n"
 
 
 _COURSE_CLIP = """
@@ -384,6 +512,106 @@ MISTAKES: dict[str, dict] = {
         "functions": {_QE: _error("(dequantized_tensor - tensor).square().mean().sqrt()")},
         "affects": {"L3-B": [_QE]},
     },
+    "per_channel_wrong_dim": {
+        "lab": "L3-C",
+        "functions": {
+            _PC: _src(
+                """
+                def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                    scale = r_tensor.abs().amax(dim=dim, keepdim=True) / torch.iinfo(dtype).max
+                    quantized_tensor = linear_q_with_scale_and_zero_point(r_tensor, scale=scale, zero_point=0, dtype=dtype)
+                    return quantized_tensor, scale
+                """
+            )
+        },
+        "affects": _PER_CHANNEL,
+    },
+    "per_channel_missing_reshape": {
+        "lab": "L3-C",
+        "functions": {
+            _PC: _src(
+                """
+                def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                    output_dim = r_tensor.shape[dim]
+                    scale = torch.zeros(output_dim)
+                    for index in range(output_dim):
+                        sub_tensor = r_tensor.select(dim, index)
+                        scale[index] = get_q_scale_symmetric(sub_tensor, dtype=dtype)
+                    quantized_tensor = linear_q_with_scale_and_zero_point(r_tensor, scale=scale, zero_point=0, dtype=dtype)
+                    return quantized_tensor, scale
+                """
+            )
+        },
+        "affects": _PER_CHANNEL,
+    },
+    "per_group_wrong_axis": {
+        "lab": "L3-D",
+        "functions": {
+            _PG: _src(
+                """
+                def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+                    t_shape = tensor.shape
+                    assert t_shape[1] % group_size == 0
+                    assert tensor.dim() == 2
+                    columns = tensor.t().reshape(-1, group_size)
+                    quantized_tensor, scale = linear_q_symmetric_per_channel(columns, dim=0, dtype=dtype)
+                    quantized_tensor = quantized_tensor.reshape(t_shape[1], t_shape[0]).t()
+                    return quantized_tensor, scale
+                """
+            ),
+            _DPG: _src(
+                """
+                def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+                    q_shape = quantized_tensor.shape
+                    columns = quantized_tensor.t().reshape(-1, group_size)
+                    dequantized_tensor = linear_dequantization(columns, scale, 0)
+                    return dequantized_tensor.reshape(q_shape[1], q_shape[0]).t()
+                """
+            ),
+        },
+        "affects": {"L3-D": [_PG, _DPG]},
+    },
+    "w8a32_missing_scale": {
+        "lab": "L3-E",
+        "functions": {_W8: _w8a32("q_w.to(torch.float32) - z_w")},
+        "affects": {"L3-E": [_W8]},
+    },
+    "w8a32_transposed_weight": {
+        "lab": "L3-E",
+        "functions": {_W8: _w8a32("s_w * (q_w.to(torch.float32) - z_w)", weight="dequantized_weight.T")},
+        "affects": {"L3-E": [_W8]},
+    },
+    "dequant_sign/w8a32_course": {
+        "lab": "L3-E",
+        # The course's own line: right only when the zero point is 0 (decision §3.3).
+        "functions": {_W8: _w8a32("q_w.to(torch.float32) * s_w + z_w")},
+        "affects": {"L3-E": [_W8]},
+    },
+    "pack_msb_first": {
+        "lab": "L5-B",
+        "functions": {_PACK: _pack("bits * (num_steps - 1 - j)")},
+        "affects": {"L5-B": [_PACK]},
+    },
+    "pack_wrong_shift": {
+        "lab": "L5-B",
+        "functions": {_PACK: _pack("j")},
+        "affects": {"L5-B": [_PACK]},
+    },
+    "pack_wrong_shift/constant": {
+        "lab": "L5-B",
+        "functions": {_PACK: _pack("bits")},
+        "affects": {"L5-B": [_PACK]},
+    },
+    "unpack_no_mask": {
+        "lab": "L5-C",
+        "functions": {_UNPACK: _unpack("bits * j", mask=False)},
+        "affects": {"L5-C": [_UNPACK]},
+    },
+    "unpack_msb_first": {
+        "lab": "L5-C",
+        "functions": {_UNPACK: _unpack("bits * (num_steps - 1 - j)")},
+        "affects": {"L5-C": [_UNPACK]},
+    },
 }
 
 #: The LABS.md §5 ids these labs must catch (variants share the id before the slash).
@@ -393,7 +621,9 @@ MISTAKE_IDS = (
     "scale_inverted", "zero_point_truncated", "zero_point_not_rounded", "zero_point_not_clipped",
     "zero_point_clip_to_qmin", "int8_range_hardcoded", "sym_scale_128", "sym_scale_127_5",
     "sym_scale_no_abs", "dtype_not_forwarded", "error_metric_mae", "error_metric_sum",
-    "error_metric_rmse",
+    "error_metric_rmse", "per_channel_wrong_dim", "per_channel_missing_reshape", "per_group_wrong_axis",
+    "w8a32_missing_scale", "w8a32_transposed_weight", "pack_msb_first", "pack_wrong_shift",
+    "unpack_no_mask", "unpack_msb_first",
 )
 
 
@@ -435,6 +665,28 @@ _CORE_EXPLANATIONS = {
     "error_metric_sum": "This is the sum of squared errors. Divide by the number of elements: take the mean.",
     "error_metric_rmse": "This is the root of the mean squared error. The lab's error is the MSE itself, "
     "without the square root.",
+    "per_channel_wrong_dim": "Your scales come from the other dimension: with dim=0 there should be one scale for "
+    "each row (the largest |r| in that row), but yours has one for each column. `amax(dim=dim)` reduces *over* "
+    "dim; per channel needs one value *for each index* along dim, so take the max over every other dimension "
+    "(or loop over `r_tensor.select(dim, i)`).",
+    "per_channel_missing_reshape": "Your scale is a flat 1-D tensor. Dividing by it broadcasts it along the "
+    "*last* dimension, so a row's scale is applied to a column. Reshape it to `[1] * r_tensor.dim()` with -1 at "
+    "`dim` (shape [rows, 1] for dim=0, [1, cols] for dim=1) before quantizing, and return it in that shape.",
+    "per_group_wrong_axis": "Your groups run down the columns. A group is group_size consecutive values of one "
+    "row: `tensor.view(-1, group_size)` (no transpose) makes each row of the view one group, and "
+    "dequantization must use the same view.",
+    "w8a32_missing_scale": "The weight goes into the layer as raw integer codes. Dequantize it first, "
+    "`s_w * (q_w.float() - z_w)`, and then apply the linear layer.",
+    "w8a32_transposed_weight": "The weight is transposed. `F.linear(input, weight)` already computes "
+    "`input @ weight.T` for a weight of shape (out_features, in_features): pass the dequantized weight as it is.",
+    "pack_msb_first": "The first value lands in the highest bits of the byte. This lab packs lowest bits first: "
+    "value j of a byte is shifted left by `bits * j`, so [1, 0, 3, 2] becomes 0b10_11_00_01 = 177.",
+    "pack_wrong_shift": "The shift is wrong. Value j of a byte must move left by `bits * j` bits (0, 2, 4 and 6 "
+    "for 2-bit values), so that the values sit in separate bit-fields instead of overlapping.",
+    "unpack_no_mask": "The higher values of the byte come along with the one you want. After shifting right, "
+    "keep only the low `bits` bits with `& (2 ** bits - 1)` (3 for 2-bit values, 15 for 4-bit).",
+    "unpack_msb_first": "The first value is read from the highest bits. Packing puts the first value in the "
+    "lowest bits, so value j of a byte is `(byte >> (bits * j)) & (2 ** bits - 1)`.",
 }
 
 
@@ -505,4 +757,69 @@ def probes() -> dict[str, list[tuple[tuple, dict]]]:
         "linear_q_symmetric": symmetric,
         "quantization_error": [((t, 3.5 * (codes.float() + 70)), {}), ((mixed, mixed * 1.5), {})],
         **_layers.probes(),
+        **_granularity_probes(),
+        **_w8a32_probes(),
+        **_packing_probes(),
+    }
+
+
+def _granularity_probes() -> dict:
+    """Square tensors, so a misshapen scale still broadcasts and shows what it computes."""
+    import torch
+    import quant_reference as ref
+    from quantlab import fixtures
+
+    t, g, a = fixtures.T(), fixtures.G(), fixtures.A()
+    negative_maxima = torch.tensor([[-2.0, 1.0, 0.5], [0.5, -1.0, 0.25], [3.0, -4.0, 1.0]])
+    # Row and group maxima 63.5, 31.75, 127 and 15.875: power-of-two scales, exact ties everywhere.
+    ties = torch.tensor([
+        [63.5, 0.25, 0.75, -1.25], [-31.75, 0.125, 2.375, -0.625],
+        [127.0, 2.5, -0.5, 3.5], [0.0625, 15.875, -1.1875, 4.3125],
+    ])
+    per_group = [(g, 3), (g, 6), (a, 2)]
+    return {
+        "linear_q_symmetric_per_channel": [
+            ((t, 0), {}), ((t, 1), {}), ((t, -1), {}), ((negative_maxima, 0), {}),
+            ((t, 0), {"dtype": torch.int16}), ((ties, 0), {}),
+        ],
+        "linear_q_symmetric_per_group": [((r, size), {}) for r, size in per_group] + [
+            ((g, 3), {"dtype": torch.int16}), ((ties, 4), {}), ((-g, 2), {}),
+        ],
+        "linear_dequantization_per_group": [
+            ((*ref.linear_q_symmetric_per_group(r, size), size), {}) for r, size in per_group
+        ],
+    }
+
+
+def _w8a32_probes() -> dict:
+    import torch
+    import quant_reference as ref
+    from quantlab import fixtures
+
+    w = fixtures.W()
+    x, batch = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([[1.0, 2.0, 3.0], [-0.5, 4.0, 1.5]])
+    q_w, s_w = ref.linear_q_symmetric(w)
+    q_a, s_a, z_a = ref.linear_quantization(w)
+    return {
+        "quantized_linear_W8A32_without_bias": [
+            ((x, q_w, s_w, 0), {}), ((batch, q_w, s_w, 0), {}), ((batch, q_a, s_a, z_a), {}),
+        ],
+    }
+
+
+def _packing_probes() -> dict:
+    import torch
+
+    def codes(values):
+        return torch.tensor(values, dtype=torch.uint8)
+
+    return {
+        "pack_weights": [
+            ((codes([1, 0, 3, 2]), 2), {}), ((codes([1, 0, 3, 2, 3, 3, 3, 3]), 2), {}),
+            ((codes([1, 15, 7, 0]), 4), {}), ((codes(list(range(8))), 4), {}),
+        ],
+        "unpack_weights": [
+            ((codes([177]), 2), {}), ((codes([177, 255]), 2), {}), ((codes([241, 7]), 4), {}),
+            ((codes([16, 50, 84, 118]), 4), {}),
+        ],
     }

@@ -1,5 +1,8 @@
-"""Hidden reference for "Quantization in Depth", labs L2-A, L2-B, L3-A and L3-B; the W8A16
-layer and layer replacement of L4-A and L4-B are in `layers.py`, re-exported here.
+"""Hidden reference for "Quantization in Depth".
+
+Labs L2-A, L2-B, L3-A and L3-B live here; L3-C and L3-D (per channel, per group) in
+`granularity`, L3-E (W8A32) in `w8a32`, L4-A and L4-B (the W8A16 layer, layer replacement) in
+`layers`, L5-B and L5-C (packing) in `packing`, all re-exported.
 
 Every function follows ../shared/course/LABS.md (§2 semantics, §3 project decisions) and raises
 ValueError for the inputs the project leaves undefined (§3.8, §8). It quantizes in float32
@@ -34,6 +37,12 @@ __all__ = [
     "W8A16LinearLayer",
     "replace_linear_with_target",
     "replace_linear_with_target_and_quantize",
+    "linear_q_symmetric_per_channel",
+    "linear_q_symmetric_per_group",
+    "linear_dequantization_per_group",
+    "quantized_linear_W8A32_without_bias",
+    "pack_weights",
+    "unpack_weights",
 ]
 
 # int32 is refused: its q_max does not survive the float32 clamp (2**31 - 1 rounds up, then wraps).
@@ -66,6 +75,11 @@ def linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=torch.in
     _check_dtype(dtype)
     _check_finite(tensor)
     _check_scale(float(scale))
+    return _quantize(tensor, scale, zero_point, dtype)
+
+
+def _quantize(tensor, scale, zero_point, dtype):
+    """The quantization itself; `scale` may be a float or a float32 tensor that broadcasts."""
     scaled_and_shifted = tensor.float() / scale + zero_point
     rounded = torch.round(scaled_and_shifted)
     info = torch.iinfo(dtype)
@@ -134,3 +148,14 @@ def quantization_error(tensor, dequantized_tensor):
             f"shapes differ: {tuple(tensor.shape)} and {tuple(dequantized_tensor.shape)}"
         )
     return (dequantized_tensor - tensor).abs().square().mean()
+
+
+# L3-C .. L5-C: in submodules (imported last: they use the helpers above) ---------------------------
+
+from quant_reference.granularity import (  # noqa: E402
+    linear_dequantization_per_group,
+    linear_q_symmetric_per_channel,
+    linear_q_symmetric_per_group,
+)
+from quant_reference.packing import pack_weights, unpack_weights  # noqa: E402
+from quant_reference.w8a32 import quantized_linear_W8A32_without_bias  # noqa: E402

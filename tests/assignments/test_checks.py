@@ -571,10 +571,120 @@ class TestExpectRaises:
                 raise KeyboardInterrupt
 
 
+# expect_scales, expect_bytes, expect_output (labs L3-C .. L5-C) ----------------------------------------
+
+T_ROW_SCALES = [[5.7370076179504395], [2.3267717361450195], [5.3905510902404785]]
+
+
+class TestExpectScales:
+    def test_reference_scales_pass_and_record_their_error(self):
+        _, s = ref.linear_q_symmetric_per_channel(fixtures.T(), 0)
+        with checks.collect_metrics() as metrics:
+            checks.expect_scales(s, torch.tensor(T_ROW_SCALES), what="scale", layout="one per row")
+        assert metrics == {"scale_rel_error": 0.0}
+
+    def test_float64_division_rounding_is_within_tolerance(self):
+        # amax / 127 in float32 or in float64: at most one float32 step apart (rtol 1e-6)
+        r = torch.randn(64, 64, generator=torch.Generator().manual_seed(1))
+        _, want = ref.linear_q_symmetric_per_channel(r, 1)
+        got = r.abs().amax(dim=0, keepdim=True) / 127
+        checks.expect_scales(got, want, what="scale", layout="one per column")
+
+    def test_flat_scale_gets_the_broadcasting_explanation(self):
+        # §5 per_channel_missing_reshape: the right values in shape [3]
+        flat = torch.tensor(T_ROW_SCALES).flatten()
+        with pytest.raises(CheckFailed) as failure:
+            checks.expect_scales(flat, torch.tensor(T_ROW_SCALES), what="scale of T", layout="one scale per row, shape [rows, 1]")
+        message = str(failure.value)
+        assert "shape [3], but it should be [3, 1]: one scale per row" in message
+        assert "broadcasts against the wrong dimension" in message and "scale.view(3, 1)" in message
+
+    def test_per_column_scale_for_dim_0_is_named_by_its_shape(self):
+        # §5 per_channel_wrong_dim: amax(dim=0) gives [1, 3]
+        _, s = ref.linear_q_symmetric_per_channel(fixtures.T(), 1)
+        with pytest.raises(CheckFailed, match=r"shape \[1, 3\], but it should be \[3, 1\]"):
+            checks.expect_scales(s, torch.tensor(T_ROW_SCALES), what="scale", layout="one per row")
+
+    def test_wrong_count_dtype_and_values(self):
+        want = torch.tensor(T_ROW_SCALES)
+        with pytest.raises(CheckFailed, match="should hold 3 scales, one for each slice, but it holds 2"):
+            checks.expect_scales(torch.ones(2, 1), want, what="scale", layout="one per row")
+        with pytest.raises(CheckFailed, match="dtype torch.float64"):
+            checks.expect_scales(want.double(), want, what="scale", layout="one per row")
+        with pytest.raises(CheckFailed, match="1 of 3 values in the scale are off"):
+            checks.expect_scales(want * torch.tensor([[1.0], [1.0], [128 / 127]]), want, what="scale", layout="x")
+        with pytest.raises(CheckFailed, match="NaN"):
+            checks.expect_scales(want * float("nan"), want, what="scale", layout="x")
+
+
+class TestExpectBytes:
+    def test_exact_bytes_pass(self):
+        with checks.collect_metrics() as metrics:
+            checks.expect_bytes(ref.pack_weights(codes([1, 0, 3, 2], UINT8), 2), codes([177], UINT8), what="packed")
+        assert metrics == {"mismatched_codes": 0}
+
+    def test_msb_first_is_shown_in_binary(self):
+        # §5 pack_msb_first: 78 instead of 177
+        with pytest.raises(CheckFailed) as failure:
+            checks.expect_bytes(codes([78], UINT8), codes([177], UINT8), what="packed tensor")
+        assert "yours 78 (0b01001110), expected 177 (0b10110001)" in str(failure.value)
+
+    def test_hidden_bytes_are_not_revealed(self):
+        with pytest.raises(CheckFailed) as failure:
+            checks.expect_bytes(codes([177, 44], UINT8), codes([1, 0], UINT8), what="unpacked", reveal=False)
+        assert "177 (0b10110001)" in str(failure.value) and "expected" not in str(failure.value)
+
+    def test_dtype_and_shape(self):
+        with pytest.raises(CheckFailed, match="torch.int64"):
+            checks.expect_bytes(torch.tensor([177]), codes([177], UINT8), what="packed")
+        with pytest.raises(CheckFailed, match="shape"):
+            checks.expect_bytes(codes([177, 0], UINT8), codes([177], UINT8), what="packed")
+
+
+class TestExpectOutput:
+    W_CODES = [[-118, -67, 25], [-89, 15, 96], [14, 80, 127]]
+
+    def _truth(self, x, q, s, z):
+        return x.double() @ (s * (q.double() - z)).T
+
+    def test_reference_and_rescaled_matmul_pass(self):
+        g = torch.Generator().manual_seed(2)
+        w = torch.randn(64, 256, generator=g)
+        q, s, z = ref.linear_quantization(w)
+        x = torch.randn(8, 256, generator=g)
+        want = self._truth(x, q, s, z)
+        checks.expect_output(ref.quantized_linear_W8A32_without_bias(x, q, s, z), want, what="output", tol=1e-5)
+        checks.expect_output((x @ (q.float() - z).T) * s, want, what="output", tol=1e-5)
+
+    def test_course_line_with_a_zero_point_fails(self):
+        # §3.3: q*s + z is wrong as soon as z != 0
+        q, s, z = ref.linear_quantization(fixtures.W())
+        x = torch.tensor([1.0, 2.0, 3.0])
+        with checks.collect_metrics() as metrics, pytest.raises(CheckFailed, match="3 of 3 values in the output are off"):
+            checks.expect_output(torch.nn.functional.linear(x, q.float() * s + z), self._truth(x, q, s, z),
+                                 what="output", tol=1e-5)
+        assert metrics["relative_error"] > 1
+
+    def test_missing_scale_and_transposed_weight_fail(self):
+        q, s = codes(self.W_CODES), 0.016929134609192376
+        x = torch.tensor([1.0, 2.0, 3.0])
+        want = self._truth(x, q, s, 0)
+        for wrong in (torch.nn.functional.linear(x, q.float()), torch.nn.functional.linear(x, (s * q.float()).T)):
+            with pytest.raises(CheckFailed):
+                checks.expect_output(wrong, want, what="output", tol=1e-5)
+
+    def test_dtype_is_checked(self):
+        q, s = codes(self.W_CODES), 0.016929134609192376
+        x = torch.tensor([1.0, 2.0, 3.0])
+        with pytest.raises(CheckFailed, match="torch.float64"):
+            checks.expect_output(self._truth(x, q, s, 0), self._truth(x, q, s, 0), what="output", tol=1e-5)
+
+
 def test_public_api():
     assert set(checks.__all__) >= {
         "CheckFailed", "collect_metrics", "record_metrics", "expect_tensor", "expect_codes", "expect_close",
         "expect_float", "expect_int", "expect_tuple", "expect_raises", "near_tie", "TIE_WINDOW",
+        "expect_scales", "expect_bytes", "expect_output",
     }
     assert collections.Counter(checks.__all__).most_common(1)[0][1] == 1
 

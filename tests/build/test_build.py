@@ -82,15 +82,17 @@ def _otter_run(zip_path: Path, submission: Path, folder: Path) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS.values(), ids=list(LABS))
-def test_otter_run_gives_a_correct_script_full_marks_and_a_stub_zero(dist, lab, tmp_path):
+def test_otter_run_gives_a_correct_script_full_marks_and_the_untouched_notebook_zero(dist, lab, tmp_path):
     zip_path = dist / "autograder" / f"{lab.id}.zip"
-    for name, source, full in (("good", mistakes.COURSE_LITERAL, True), ("stub", mistakes.STUB, False)):
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / f"{name}.py").write_text(source)
-        scores = _otter_run(zip_path, folder / f"{name}.py", folder)
+    good, untouched = tmp_path / "good", tmp_path / "untouched"
+    good.mkdir(), untouched.mkdir()
+    (good / "good.py").write_text(mistakes.COURSE_LITERAL)
+    # The hand-out itself, run in a kernel: its stubs raise, its demo cells stop, nothing scores.
+    (untouched / f"{lab.id}.ipynb").write_bytes((dist / "student" / lab.id / f"{lab.id}.ipynb").read_bytes())
+    for submission, full in ((good / "good.py", True), (untouched / f"{lab.id}.ipynb", False)):
+        scores = _otter_run(zip_path, submission, submission.parent)
         assert scores["max_score"] == sum(1 for _ in _all_cases(lab))
-        assert scores["score"] == (scores["max_score"] if full else 0), (name, scores)
+        assert scores["score"] == (scores["max_score"] if full else 0), (submission.name, scores)
 
 
 def _all_cases(lab: Lab):

@@ -36,7 +36,7 @@ def _submissions(folder: Path, lab: str) -> None:
     (folder / "syntax.py").write_text("def linear_q_symmetric(:\n")
     (folder / "importerror.py").write_text("import not_a_module_anywhere\n" + mistakes.COURSE_LITERAL)
     (folder / "stuck.py").write_text(mistakes.COURSE_LITERAL + HANG)
-    first, second = LABS[lab].questions
+    first, second = LABS[lab].questions[0], LABS[lab].questions[-1]
     (folder / "raises.py").write_text(mistakes.COURSE_LITERAL + f"\n\ndef {first}(*args, **kwargs):\n    raise ZeroDivisionError('oops')\n")
     (folder / "numpy_out.py").write_text(
         mistakes.COURSE_LITERAL + f"\n\nimport numpy as np\n\ndef {second}(*args, **kwargs):\n    return np.zeros(3)\n")
@@ -112,13 +112,16 @@ def test_untouched_stubs_and_broken_files_score_zero_with_a_message(batch):
 
 def test_an_exception_or_a_wrong_return_type_costs_only_that_function(batch):
     lab, results, _ = batch
-    first, second = LABS[lab].questions
+    first, second = LABS[lab].questions[0], LABS[lab].questions[-1]
     raised = _question(results["raises"], first)
     assert raised["score"] == 0
-    assert all("Your code raised ZeroDivisionError: oops" in t["message"] for t in raised["tests"])
+    assert all("ZeroDivisionError: oops" in t["message"] for t in raised["tests"])
     wrong_type = _question(results["numpy_out"], second)
-    assert wrong_type["score"] == 0 and all("numpy.ndarray" in t["message"] for t in wrong_type["tests"])
-    assert _question(results["numpy_out"], first)["score"] == _question(results["numpy_out"], first)["max_score"]
+    # A case that expects an exception reports that none came, rather than the numpy result.
+    assert wrong_type["score"] == 0 and all("numpy.ndarray" in t["message"] or "nothing was raised" in t["message"]
+                                            for t in wrong_type["tests"])
+    if first != second:  # two-question labs: the other question keeps its marks
+        assert _question(results["numpy_out"], first)["score"] == _question(results["numpy_out"], first)["max_score"]
 
 
 @pytest.mark.parametrize("lab", list(LABS))
@@ -134,7 +137,8 @@ def test_a_function_that_hangs_costs_only_its_question(batch):
     lab, results, _ = batch
     result = results["stuck"]
     for question in result["questions"]:
-        if question["name"] == "linear_dequantization":
+        # linear_dequantization_per_group calls linear_dequantization, as the course's code does.
+        if question["name"] in ("linear_dequantization", "linear_dequantization_per_group"):
             assert question["status"] == "timeout" and question["score"] == 0
         else:
             assert question["score"] == question["max_score"], question

@@ -1,4 +1,4 @@
-"""Tests of the hidden reference for the core labs (L2-A, L2-B, L3-A, L3-B) and L4-A, L4-B.
+"""Tests of the hidden reference (labs L2-A .. L4-B, L5-B, L5-C).
 
 Three kinds of evidence, all from /work/shared/course/LABS.md:
 
@@ -596,7 +596,7 @@ class TestNoMutation:
 
 
 def test_every_reference_function_is_covered():
-    assert set(ref.__all__) == {
+    assert set(ref.__all__) >= {
         "linear_q_with_scale_and_zero_point",
         "linear_dequantization",
         "get_q_scale_and_zero_point",
@@ -608,7 +608,14 @@ def test_every_reference_function_is_covered():
         "W8A16LinearLayer",
         "replace_linear_with_target",
         "replace_linear_with_target_and_quantize",
+        "linear_q_symmetric_per_channel",
+        "linear_q_symmetric_per_group",
+        "linear_dequantization_per_group",
+        "quantized_linear_W8A32_without_bias",
+        "pack_weights",
+        "unpack_weights",
     }
+    assert all(callable(getattr(ref, name)) for name in ref.__all__)
     assert math.isfinite(ref.get_q_scale_symmetric(fixtures.W()))
 
 
@@ -754,3 +761,333 @@ class TestL4B:
         x = torch.randn(4, 8, generator=torch.Generator().manual_seed(4))
         with torch.no_grad():
             assert (model(x) - original(x)).abs().max() < 0.05 * original(x).abs().max()
+# §2 L3-C .. L5-C: per channel, per group, W8A32, packing --------------------------------------------
+
+def scales(values) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32)
+
+
+class TestL3C:
+    @pytest.mark.parametrize("dim", [0, -2])
+    def test_per_row(self, dim):
+        q, s = ref.linear_q_symmetric_per_channel(fixtures.T(), dim)
+        assert_same(q, codes([[33, -2, 127], [40, 127, -79], [0, 127, 46]]))
+        assert s.dtype == torch.float32 and s.shape == (3, 1)
+        assert s.flatten().tolist() == pytest.approx([5.7370, 2.3268, 5.3906], abs=5e-5)
+        assert ref.quantization_error(fixtures.T(), s * q.float()).item() == 1.8084441423416138
+
+    @pytest.mark.parametrize("dim", [1, -1])
+    def test_per_column(self, dim):
+        q, s = ref.linear_q_symmetric_per_channel(fixtures.T(), dim)
+        assert_same(q, codes([[127, -3, 127], [61, 55, -32], [0, 127, 43]]))
+        assert s.dtype == torch.float32 and s.shape == (1, 3)
+        assert s.flatten().tolist() == pytest.approx([1.5087, 5.3906, 5.7370], abs=5e-5)
+        assert ref.quantization_error(fixtures.T(), s * q.float()).item() == 1.0781488418579102
+
+    def test_scales_are_the_course_loop_of_python_floats(self):
+        r = torch.randn(7, 9, generator=torch.Generator().manual_seed(3))
+        for dim in (0, 1):
+            _, s = ref.linear_q_symmetric_per_channel(r, dim)
+            loop = torch.zeros(r.shape[dim])
+            for i in range(r.shape[dim]):
+                loop[i] = ref.get_q_scale_symmetric(r.select(dim, i))
+            assert torch.equal(s.flatten(), loop)
+
+    def test_granularity_order(self):
+        # Sanity order of §2: per tensor > per row > per column on T.
+        t = fixtures.T()
+        q, s = ref.linear_q_symmetric(t)
+        per_tensor = ref.quantization_error(t, ref.linear_dequantization(q, s, 0)).item()
+        per_row, per_column = (
+            ref.quantization_error(t, s * q.float()).item()
+            for q, s in (ref.linear_q_symmetric_per_channel(t, d) for d in (0, 1))
+        )
+        assert per_tensor == 2.5091912746429443 and per_tensor > per_row > per_column
+
+    def test_mistake_figures_differ(self):
+        # §5 per_channel_missing_reshape: a 1-D scale broadcasts along the columns.
+        q, _ = ref.linear_q_symmetric_per_channel(fixtures.T(), 0)
+        assert not torch.equal(q, codes([[33, -6, 127], [16, 127, -34], [0, 127, 46]]))
+
+
+class TestL3D:
+    def test_seeded_G(self):
+        q, s = ref.linear_q_symmetric_per_group(fixtures.G(), 3)
+        assert fixtures.G()[0].tolist() == pytest.approx([0.4963, 0.7682, 0.0885, 0.1320, 0.3074, 0.6341], abs=5e-5)
+        assert_same(q, codes([[82, 127, 15, 26, 62, 127], [69, 127, 65, 127, 70, 81], [10, 73, 127, 82, 111, 127],
+                              [30, 53, 127, 127, 55, 121], [56, 74, 127, 12, 63, 127], [42, 127, 24, 127, 71, 15]]))
+        assert s.dtype == torch.float32 and s.shape == (12, 1)
+        dq = ref.linear_dequantization_per_group(q, s, 3)
+        assert dq.dtype == torch.float32 and dq.shape == (6, 6)
+        assert ref.quantization_error(fixtures.G(), dq).item() == 1.940846914294525e-06
+
+    def test_G_is_the_course_seed(self):
+        state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(0)
+            assert torch.equal(fixtures.G(), torch.rand((6, 6)))
+        finally:
+            torch.random.set_rng_state(state)
+
+    def test_small_A(self):
+        q, s = ref.linear_q_symmetric_per_group(fixtures.A(), 2)
+        assert_same(q, codes([[64, 127, 95, 127], [106, 127, 111, 127]]))
+        assert_same(s, scales([[2 / 127], [4 / 127], [6 / 127], [8 / 127]]))
+        # §5 per_group_wrong_axis: groups down the columns give other codes
+        assert not torch.equal(q, codes([[25, 42, 54, 64], [127, 127, 127, 127]]))
+
+    def test_group_of_a_whole_row_is_per_row(self):
+        g = fixtures.G()
+        q, s = ref.linear_q_symmetric_per_group(g, 6)
+        q_row, s_row = ref.linear_q_symmetric_per_channel(g, 0)
+        assert_same(q, q_row) and assert_same(s, s_row)
+
+    @pytest.mark.parametrize("shape, group_size", [((4, 6), 4), ((2, 3), 2), ((6, 6), 4), ((6,), 3), ((2, 2, 2), 2)])
+    def test_bad_shapes(self, shape, group_size):
+        with pytest.raises(ValueError):
+            ref.linear_q_symmetric_per_group(torch.ones(shape), group_size)
+
+    @pytest.mark.parametrize("group_size", [0, -2, 2.0, True])
+    def test_bad_group_size(self, group_size):
+        with pytest.raises(ValueError):
+            ref.linear_q_symmetric_per_group(torch.ones(2, 4), group_size)
+        with pytest.raises(ValueError):
+            ref.linear_dequantization_per_group(codes([[1, 2, 3, 4]]), torch.ones(2, 1), group_size)
+
+    def test_all_zero_group(self):
+        r = torch.ones(2, 4)
+        r[1, :2] = 0
+        with pytest.raises(ValueError, match="group"):
+            ref.linear_q_symmetric_per_group(r, 2)
+
+    def test_dequantization_needs_one_scale_per_group(self):
+        q = codes([[1, 2, 3, 4], [5, 6, 7, 8]])
+        for scale in (torch.ones(4), torch.ones(2, 1), torch.ones(1, 4), torch.zeros(4, 1), 0.5):
+            with pytest.raises(ValueError):
+                ref.linear_dequantization_per_group(q, scale, 2)
+        assert ref.linear_dequantization_per_group(q, torch.ones(4, 1), 2).tolist() == q.float().tolist()
+
+    def test_non_contiguous_input(self):
+        g = fixtures.G().t()
+        assert_same(ref.linear_q_symmetric_per_group(g, 3)[0], ref.linear_q_symmetric_per_group(g.contiguous(), 3)[0])
+
+
+W8A32_CODES = [[-118, -67, 25], [-89, 15, 96], [14, 80, 127]]
+
+
+def w8a32_truth(x, q, s, z):
+    return x.double() @ (s * (q.double() - z)).T
+
+
+class TestL3E:
+    def test_course_fixture(self):
+        q, s = ref.linear_q_symmetric(fixtures.W())
+        assert_same(q, codes(W8A32_CODES))
+        assert_scale(s, 0.016929134609192376)
+        y = ref.quantized_linear_W8A32_without_bias(torch.tensor([1.0, 2.0, 3.0]), q, s, 0)
+        assert y.dtype == torch.float32 and y.shape == (3,)
+        assert y.tolist() == pytest.approx([-2.9965, 3.8768, 9.3957], abs=5e-5)
+        unquantized = torch.nn.functional.linear(torch.tensor([1.0, 2.0, 3.0]), fixtures.W())
+        assert unquantized.tolist() == pytest.approx([-3.0, 3.85, 9.38], abs=1e-5)
+
+    def test_mistake_figures(self):
+        q, s = ref.linear_q_symmetric(fixtures.W())
+        y = ref.quantized_linear_W8A32_without_bias(torch.tensor([1.0, 2.0, 3.0]), q, s, 0)
+        assert not torch.allclose(y, torch.tensor([-177.0, 229.0, 555.0]))
+        assert not torch.allclose(y, torch.tensor([-4.3000, 3.4366, 10.1236]), atol=1e-3)
+
+    def test_zero_point_is_subtracted(self):
+        # decision §3.3: s (q - z); the course's q s + z differs as soon as z != 0
+        q, s, z = ref.linear_quantization(fixtures.W())
+        assert z == -5
+        x = torch.tensor([[1.0, 2.0, 3.0], [-0.5, 4.0, 1.5]])
+        y = ref.quantized_linear_W8A32_without_bias(x, q, s, z)
+        assert torch.equal(y, torch.nn.functional.linear(x, ref.linear_dequantization(q, s, z)))
+        course = torch.nn.functional.linear(x, q.float() * s + z)
+        assert (y - course).abs().max() > 1
+
+    def test_against_float64_ground_truth(self):
+        g = torch.Generator().manual_seed(9)
+        worst = 0.0
+        for i in range(200):
+            out_f, in_f = _randint(g, 1, 64), _randint(g, 1, 64)
+            w = torch.randn(out_f, in_f, generator=g) + (_uniform(g, -1, 1) if i % 2 else 0.0)
+            q, s, z = ref.linear_quantization(w) if i % 2 else (*ref.linear_q_symmetric(w), 0)
+            x = torch.randn(_randint(g, 1, 4), in_f, generator=g)
+            want = w8a32_truth(x, q, s, z)
+            got = ref.quantized_linear_W8A32_without_bias(x, q, s, z)
+            worst = max(worst, float((got.double() - want).abs().max() / want.abs().max()))
+        assert worst < 1e-6  # §7: valid fp32 code stays far inside the 1e-5 tolerance
+
+    @pytest.mark.parametrize("bad", ["input_dtype", "weight_dtype", "shape", "scale", "nan", "empty"])
+    def test_value_errors(self, bad):
+        q, s = codes(W8A32_CODES), 0.016929134609192376
+        x = torch.tensor([1.0, 2.0, 3.0])
+        args = {
+            "input_dtype": (x.double(), q, s, 0), "weight_dtype": (x, q.to(torch.int16), s, 0),
+            "shape": (torch.ones(4), q, s, 0), "scale": (x, q, 0.0, 0),
+            "nan": (torch.tensor([1.0, float("nan"), 3.0]), q, s, 0), "empty": (torch.ones(0, 3), q, s, 0),
+        }[bad]
+        with pytest.raises(ValueError):
+            ref.quantized_linear_W8A32_without_bias(*args)
+
+
+def packed(values) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.uint8)
+
+
+class TestPacking:
+    @pytest.mark.parametrize("bits, values, want", [
+        (2, [1, 0, 3, 2], [177]),
+        (2, [1, 0, 3, 2, 3, 3, 3, 3], [177, 255]),
+        (4, [1, 15, 7, 0], [241, 7]),
+        (4, list(range(8)), [16, 50, 84, 118]),
+    ])
+    def test_course_fixtures(self, bits, values, want):
+        assert_same(ref.pack_weights(packed(values), bits), packed(want))
+        assert_same(ref.unpack_weights(packed(want), bits), packed(values))
+
+    def test_mistake_figures_differ(self):
+        assert ref.pack_weights(packed([1, 0, 3, 2]), 2).item() not in (78, 29, 12)
+        assert ref.unpack_weights(packed([177]), 2).tolist() != [2, 3, 0, 1]
+
+    @pytest.mark.parametrize("bits, length", [(2, 1), (2, 3), (2, 6), (4, 1), (4, 7)])
+    def test_bad_length(self, bits, length):
+        with pytest.raises(ValueError):
+            ref.pack_weights(torch.zeros(length, dtype=torch.uint8), bits)
+
+    @pytest.mark.parametrize("bits", [0, 3, 5, 16, 2.0, True])
+    def test_bits_must_divide_8(self, bits):
+        with pytest.raises(ValueError):
+            ref.pack_weights(torch.zeros(8, dtype=torch.uint8), bits)
+        with pytest.raises(ValueError):
+            ref.unpack_weights(torch.zeros(8, dtype=torch.uint8), bits)
+
+    @pytest.mark.parametrize("bits, value", [(2, 4), (4, 16), (2, 255)])
+    def test_values_must_fit(self, bits, value):
+        with pytest.raises(ValueError):
+            ref.pack_weights(packed([value] + [0] * (8 // bits - 1)), bits)
+
+    @pytest.mark.parametrize("tensor", [
+        torch.zeros(0, dtype=torch.uint8), torch.zeros(2, 4, dtype=torch.uint8), torch.zeros(4, dtype=torch.int8),
+        torch.zeros(4), [1, 0, 3, 2],
+    ])
+    def test_not_a_1d_uint8_tensor(self, tensor):
+        with pytest.raises(ValueError):
+            ref.pack_weights(tensor, 2)
+        with pytest.raises(ValueError):
+            ref.unpack_weights(tensor, 2)
+
+    def test_round_trip_and_bits_one_and_eight(self):
+        g = torch.Generator().manual_seed(15)
+        for bits in (1, 2, 4, 8):
+            v = torch.randint(0, 2**bits, (64,), generator=g, dtype=torch.uint8)
+            p = ref.pack_weights(v, bits)
+            assert p.shape == (64 * bits // 8,)
+            assert_same(ref.unpack_weights(p, bits), v)
+
+
+@needs_oracle
+def test_per_channel_oracle():
+    # §6: torch.quantize_per_channel with the reference's scales, dims 0, 1, 2, -1.
+    g = torch.Generator().manual_seed(70)
+    stats = TieStats()
+    for i in range(60):
+        shape = [(_randint(g, 1, 24), _randint(g, 1, 24)), (_randint(g, 1, 6), _randint(g, 1, 8), _randint(g, 2, 10))][i % 2]
+        r = torch.randn(shape, generator=g) * 10 ** _uniform(g, -2, 2)
+        for dim in (0, 1, 2, -1) if len(shape) == 3 else (0, 1, -1):
+            for dtype, qtype in ((INT8, torch.qint8), (UINT8, torch.quint8)):
+                x = r.abs() if dtype == UINT8 else r
+                q, s = ref.linear_q_symmetric_per_channel(x, dim, dtype)
+                axis = dim % x.dim()
+                assert s.shape == tuple(x.shape[d] if d == axis else 1 for d in range(x.dim()))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    want = torch.quantize_per_channel(
+                        x, s.flatten().double(), torch.zeros(s.numel(), dtype=torch.long), axis, qtype
+                    ).int_repr()
+                difference = (q.long() - want.long()).abs()
+                exact = x.double() / s.double()
+                near = ((exact - exact.floor()) - 0.5).abs() <= 1e-3
+                assert int(difference.max()) <= 1 and bool(near[difference == 1].all())
+                stats.elements += x.numel()
+                stats.off_by_one += int(difference.sum())
+    assert stats.off_by_one / stats.elements < 1e-3
+
+
+@needs_oracle
+def test_per_group_oracle():
+    # §6: quantized_decomposed.quantize_per_channel_group and its inverse.
+    g = torch.Generator().manual_seed(80)
+    ops = torch.ops.quantized_decomposed
+    for i in range(100):
+        group_size = (2, 3, 4, 8, 16, 32)[i % 6]  # the oracle refuses group size 1
+        w = torch.randn(_randint(g, 1, 12), group_size * _randint(g, 1, 6), generator=g)
+        q, s = ref.linear_q_symmetric_per_group(w, group_size)
+        zeros = torch.zeros(s.numel(), dtype=torch.long)
+        want = ops.quantize_per_channel_group(w, s.flatten(), zeros, -128, 127, torch.int8, group_size)
+        difference = (q.long() - want.long()).abs()
+        exact = (w.double().reshape(-1, group_size) / s.double()).reshape(w.shape)
+        near = ((exact - exact.floor()) - 0.5).abs() <= 1e-3
+        assert int(difference.max()) <= 1 and bool(near[difference == 1].all())
+        dq = ref.linear_dequantization_per_group(q, s, group_size)
+        want_dq = ops.dequantize_per_channel_group(q, s.flatten(), None, -128, 127, torch.int8, group_size, torch.float32)
+        assert torch.allclose(dq, want_dq, rtol=1e-6, atol=0)
+
+
+@needs_oracle
+@pytest.mark.parametrize("bits", [2, 4])
+def test_packing_oracle(bits):
+    # §6: quint4x2 / quint2x4 store exactly the course layout (multiples of 8 // bits only).
+    qtype = {2: torch.quint2x4, 4: torch.quint4x2}[bits]
+    g = torch.Generator().manual_seed(bits)
+    for length in (8 // bits, 2 * 8 // bits, 12, 40, 256, 1000):
+        v = torch.randint(0, 2**bits, (length,), generator=g, dtype=torch.uint8)
+        want = torch.quantize_per_tensor(v.float(), 1.0, 0, qtype).int_repr()
+        assert_same(ref.pack_weights(v, bits), want)
+        assert_same(ref.unpack_weights(want, bits), v)
+
+
+class TestGranularityEdgeCases:
+    def test_all_zero_row(self):
+        # §8: per channel on [[0, 0], [1, -2]] is undefined (0/0).
+        with pytest.raises(ValueError, match="all zeros"):
+            ref.linear_q_symmetric_per_channel(torch.tensor([[0.0, 0.0], [1.0, -2.0]]), 0)
+        q, _ = ref.linear_q_symmetric_per_channel(torch.tensor([[0.0, 0.0], [1.0, -2.0]]), 1)
+        assert_same(q, codes([[0, 0], [127, -127]]))
+
+    @pytest.mark.parametrize("r", BAD_VALUES)
+    def test_nan_inf_empty(self, r):
+        with pytest.raises(ValueError):
+            ref.linear_q_symmetric_per_channel(r, 0)
+
+    @pytest.mark.parametrize("dim", [2, -3, 1.0, None])
+    def test_bad_dim(self, dim):
+        with pytest.raises(ValueError):
+            ref.linear_q_symmetric_per_channel(fixtures.T(), dim)
+
+    def test_half_precision_and_non_contiguous(self):
+        g = torch.Generator().manual_seed(12)
+        r = torch.randn(16, 24, generator=g)
+        for x in (r.half(), r.bfloat16(), r.t()):
+            for dim in (0, 1):
+                q, s = ref.linear_q_symmetric_per_channel(x, dim)
+                q32, s32 = ref.linear_q_symmetric_per_channel(x.float().contiguous(), dim)
+                assert_same(q, q32) and assert_same(s, s32)
+
+    def test_no_mutation(self):
+        g = torch.Generator().manual_seed(13)
+        r, t = torch.randn(6, 8, generator=g), fixtures.T().t()
+        q8, x = codes(W8A32_CODES), torch.randn(2, 3, generator=g)
+        v, p = packed([1, 0, 3, 2, 3, 3, 3, 3]), packed([177, 255])
+        before = [a.clone() for a in (r, t, q8, x, v, p)]
+        ref.linear_q_symmetric_per_channel(r, 1)
+        ref.linear_q_symmetric_per_channel(t, 0)
+        q, s = ref.linear_q_symmetric_per_group(r, 4)
+        s_before, q_before = s.clone(), q.clone()
+        ref.linear_dequantization_per_group(q, s, 4)
+        ref.quantized_linear_W8A32_without_bias(x, q8, 0.5, 3)
+        ref.pack_weights(v, 2)
+        ref.unpack_weights(p, 2)
+        for a, b in zip((r, t, q8, x, v, p, s, q), before + [s_before, q_before]):
+            assert torch.equal(a, b)
