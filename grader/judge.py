@@ -16,7 +16,8 @@ from otter.test_files.abstract_test import TestCaseResult
 from otter.test_files.exception_test import ExceptionTestFile
 
 from grader.labs import make_tests_importable
-from grader.sandbox.session import StudentCodeError, WorkerLost, WorkerSession
+from grader.sandbox import wire
+from grader.sandbox.session import StudentCodeError, UndefinedName, WorkerLost, WorkerSession
 
 MESSAGE_LIMIT = 4000
 
@@ -51,22 +52,72 @@ class MissingFunction(Exception):
     pass
 
 
+class RemoteOnly(TypeError):
+    """A test called a proxy of the student's class directly; classes are used through inspections."""
+
+
+def missing_message(name: str) -> str:
+    # Names in CamelCase are classes by Python's convention (W8A16LinearLayer).
+    what = f"the class `{name}`" if name[:1].isupper() else f"`{name}`"
+    return (
+        f"Your submission does not define {what}. Check the spelling of the name, "
+        "and that the cell defining it runs without an error."
+    )
+
+
 class StudentFunction:
-    """Calls the student's function `name` in the worker, within the question's deadline."""
+    """The student's function or class `name` in the worker, used within the question's deadline.
+
+    A function is called directly. Anything (a class, or a function that changes a model in
+    place) can be handed to a quantlab inspection (`quantlab.harness.beside_student_code`): the
+    whole inspection then runs in the worker, beside the student's objects, and only its
+    findings come back.
+    """
 
     def __init__(self, session: WorkerSession, name: str, deadline: float):
         self.session = session
         self.name = name
         self.deadline = deadline
 
-    def __call__(self, *args, **kwargs):
+    def _require_defined(self) -> str:
         kind = self.session.report.names.get(self.name)
         if kind is None:
-            raise MissingFunction(
-                f"Your submission does not define `{self.name}`. Check the spelling of the name, "
-                "and that the cell defining it runs without an error."
+            raise MissingFunction(missing_message(self.name))
+        return kind
+
+    def __call__(self, *args, **kwargs):
+        if self._require_defined() == "class":
+            raise RemoteOnly(
+                f"`{self.name}` is a class of the student's program: a test hands it to a quantlab "
+                "inspection (quantlab.harness.beside_student_code) instead of calling it."
             )
         return self.session.call(self.name, args, kwargs, timeout=self.deadline - time.monotonic())
+
+    def __quantlab_remote__(self, key: str, args: tuple, kwargs: dict):
+        """Run the inspection `key` in the worker, with the student's objects for every proxy."""
+        proxies: list[StudentFunction] = []
+        args, kwargs = _as_names(args, proxies), _as_names(kwargs, proxies)
+        for proxy in proxies:
+            proxy._require_defined()
+        names = ", ".join(dict.fromkeys(f"`{p.name}`" for p in proxies))
+        try:
+            return self.session.inspect(
+                key, args, kwargs, timeout=self.deadline - time.monotonic(), what=f"Your {names}"
+            )
+        except UndefinedName as error:
+            raise MissingFunction(missing_message(error.name)) from None
+
+
+def _as_names(value, proxies: list):
+    """`value` with every StudentFunction replaced by the wire tag that names it (collected in `proxies`)."""
+    if isinstance(value, StudentFunction):
+        proxies.append(value)
+        return wire.StudentName(value.name)
+    if type(value) in (list, tuple):
+        return type(value)(_as_names(v, proxies) for v in value)
+    if type(value) is dict:
+        return {k: _as_names(v, proxies) for k, v in value.items()}
+    return value
 
 
 def _cut(text: str) -> str:

@@ -34,6 +34,14 @@ class WorkerLost(Exception):
         self.timed_out = timed_out
 
 
+class UndefinedName(Exception):
+    """The student's program defines no object called `name` (asked for by an inspection)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
 class StudentCodeError(Exception):
     """An exception raised by the student's code, carried back as data.
 
@@ -191,12 +199,32 @@ class WorkerSession:
             timeout=timeout,
             what=f"Your function `{name}`",
         )
+        return self._value(answer, f"`{name}` returned")
+
+    def inspect(self, key: str, args: tuple, kwargs: dict, *, timeout: float, what: str = "Your code"):
+        """Run quantlab's inspection `key` in the worker; returns its findings as plain values.
+
+        `wire.StudentName` values in the arguments become the student's objects of those names.
+        An undefined name raises `UndefinedName`; an exception of the student's code (or of the
+        inspection, which runs in the student's process) raises as from `call`.
+        """
+        answer = self._ask(
+            {"op": "inspect", "key": key, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs))},
+            timeout=timeout,
+            what=what,
+        )
+        if "error" in answer and answer.get("missing") is not None:
+            raise UndefinedName(str(answer["missing"])[:200])
+        return self._value(answer, f"{what} gave")
+
+    @staticmethod
+    def _value(answer: dict, what: str):
         if "error" in answer:
             raise raised_by(dict(answer["error"]))
         try:
             return wire.decode(answer.get("value"))
         except (wire.WireError, ValueError, TypeError) as error:
-            raise WorkerLost(f"`{name}` returned something the grader cannot read ({error}).") from None
+            raise WorkerLost(f"{what} something the grader cannot read ({error}).") from None
 
     def _ask(self, request: dict, *, timeout: float, what: str) -> dict:
         if not self.alive:

@@ -6,7 +6,9 @@ the standard library and torch only.
 Python's None, bool, int, float and str travel as themselves (JSON keeps 3 and 3.0 apart and
 allows NaN). Everything else is an object with a "$" kind: plain tensors carry dtype, shape and
 raw bytes (a tensor subclass is foreign); tuples, lists and dicts carry their items; torch dtypes their name. Anything else is
-described, never rebuilt: `{"$": "foreign", "type": ..., "repr": ...}`.
+described, never rebuilt: `{"$": "foreign", "type": ..., "repr": ...}`. A `StudentName` names an
+object of the student's program (a class, a function) in a request, `{"$": "student", "name": ...}`:
+the worker puts the object itself in its place.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ class Foreign:
         return f"<{self.type}: {self.repr}>"
 
 
+@dataclass(frozen=True)
+class StudentName:
+    """Stands for the student's own object called `name` (the worker resolves it in its namespace)."""
+
+    name: str
+
+
 def _type_name(value) -> str:
     cls = type(value)
     module = getattr(cls, "__module__", None) or ""
@@ -89,6 +98,8 @@ def encode(value, _depth: int = 0):
         return {"$": "tensor", "dtype": _DTYPE_NAMES[value.dtype], "shape": list(value.shape), "data": data}
     if isinstance(value, torch.dtype) and value in _DTYPE_NAMES:
         return {"$": "dtype", "name": _DTYPE_NAMES[value]}
+    if kind is StudentName:
+        return {"$": "student", "name": value.name}
     if kind in (tuple, list):
         return {"$": kind.__name__, "items": [encode(v, _depth + 1) for v in value]}
     if kind is dict:
@@ -135,6 +146,11 @@ def decode(data, _depth: int = 0):
         return tuple(items) if kind == "tuple" else items
     if kind == "dict":
         return {decode(k, _depth + 1): decode(v, _depth + 1) for k, v in data.get("items", [])}
+    if kind == "student":
+        name = data.get("name")
+        if type(name) is not str or not name.isidentifier():
+            raise WireError("malformed student name")
+        return StudentName(name)
     if kind == "foreign":
         return Foreign(type=str(data.get("type", "?"))[:200], repr=str(data.get("repr", ""))[:REPR_LIMIT + 1])
     raise WireError(f"unknown kind {kind!r}")

@@ -7,7 +7,12 @@ student prints can corrupt them:
 
     {"op": "run", "cells": [{"index", "source"}], "cell_timeout"} -> {"cells": [...], "names": {...}, "notes": [...]}
     {"op": "call", "name", "args", "kwargs"}                      -> {"value": ...} or {"error": {...}}
+    {"op": "inspect", "key", "args", "kwargs"}                    -> {"value": ...} or {"error": {...}}
     {"op": "exit"}
+
+`inspect` runs one of quantlab's registered inspections (`quantlab.harness.REGISTRY`, imported
+from the scratch copy) with the student's own objects in place of `wire.StudentName` tags, and
+answers with its findings (see quantlab/harness.py).
 
 Everything here runs in the student's process, so nothing here is trusted by the grader: the
 grader only reads data from it, and enforces time limits from outside.
@@ -15,6 +20,7 @@ grader only reads data from it, and enforces time limits from outside.
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import signal
@@ -179,6 +185,62 @@ def _call(namespace: dict, request: dict) -> dict:
         return {"error": _error_of(error)}
 
 
+def _refused(message: str) -> dict:
+    return {"error": {"type": "InspectionRefused", "builtin": False, "message": _cut(message), "traceback": ""}}
+
+
+class _Undefined(Exception):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def _resolve(value, namespace: dict):
+    """`value` with every StudentName replaced by the student's object of that name."""
+    if isinstance(value, wire.StudentName):
+        if value.name not in namespace or value.name.startswith("_"):
+            raise _Undefined(value.name)
+        return namespace[value.name]
+    if type(value) in (list, tuple):
+        return type(value)(_resolve(v, namespace) for v in value)
+    if type(value) is dict:
+        return {k: _resolve(v, namespace) for k, v in value.items()}
+    return value
+
+
+def _inspection(key) -> object:
+    """The registered inspection `key` ("quantlab.<module>.<function>"), or None."""
+    if type(key) is not str or not key.startswith("quantlab.") or key.count(".") < 2:
+        return None
+    module_name = key.rsplit(".", 1)[0]
+    try:
+        importlib.import_module(module_name)
+        registry = importlib.import_module("quantlab.harness").REGISTRY
+    except Exception:  # noqa: BLE001 - anything that does not import is refused alike
+        return None
+    return registry.get(key)
+
+
+def _inspect(namespace: dict, request: dict) -> dict:
+    key = request.get("key")
+    inspection = _inspection(key)
+    if inspection is None:
+        return _refused(f"{str(key)[:200]!r} is not one of quantlab's inspections")
+    try:
+        args = wire.decode(request.get("args", {"$": "list", "items": []}))
+        kwargs = wire.decode(request.get("kwargs", {"$": "dict", "items": []}))
+        args, kwargs = _resolve(args, namespace), _resolve(kwargs, namespace)
+    except _Undefined as missing:
+        return {"error": {"type": "NameError", "builtin": True, "message": f"name {missing.name!r} is not defined",
+                          "traceback": ""}, "missing": missing.name}
+    except (wire.WireError, ValueError, TypeError) as error:
+        return _refused(f"malformed arguments: {error}")
+    try:
+        return {"value": wire.encode(inspection(*args, **kwargs))}
+    except BaseException as error:  # noqa: BLE001 - the student's code runs inside the inspection
+        return {"error": _error_of(error)}
+
+
 def serve(inbox: Connection, outbox: Connection) -> None:
     notes: list = []
     namespace = _fresh_namespace(notes)
@@ -195,6 +257,9 @@ def serve(inbox: Connection, outbox: Connection) -> None:
         elif op == "call":
             _seed()
             answer = _call(namespace, request)
+        elif op == "inspect":
+            _seed()
+            answer = _inspect(namespace, request)
         else:
             answer = {"error": {"type": "ProtocolError", "builtin": False, "message": f"unknown op {op!r}", "traceback": ""}}
         try:

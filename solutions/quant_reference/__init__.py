@@ -1,4 +1,5 @@
-"""Hidden reference for "Quantization in Depth", labs L2-A, L2-B, L3-A and L3-B.
+"""Hidden reference for "Quantization in Depth", labs L2-A, L2-B, L3-A and L3-B; the W8A16
+layer and layer replacement of L4-A and L4-B are in `layers.py`, re-exported here.
 
 Every function follows ../shared/course/LABS.md (§2 semantics, §3 project decisions) and raises
 ValueError for the inputs the project leaves undefined (§3.8, §8). It quantizes in float32
@@ -14,6 +15,13 @@ import math
 
 import torch
 
+from .layers import (
+    W8A16LinearLayer,
+    replace_linear_with_target,
+    replace_linear_with_target_and_quantize,
+    w8_a16_forward,
+)
+
 __all__ = [
     "linear_q_with_scale_and_zero_point",
     "linear_dequantization",
@@ -22,6 +30,10 @@ __all__ = [
     "get_q_scale_symmetric",
     "linear_q_symmetric",
     "quantization_error",
+    "w8_a16_forward",
+    "W8A16LinearLayer",
+    "replace_linear_with_target",
+    "replace_linear_with_target_and_quantize",
 ]
 
 # int32 is refused: its q_max does not survive the float32 clamp (2**31 - 1 rounds up, then wraps).

@@ -95,3 +95,13 @@ def test_quantized_and_sparse_tensors_are_described_by_dtype():
     for value in (quantized, torch.eye(2).to_sparse()):
         back = wire.decode(wire.encode(value))
         assert isinstance(back, wire.Foreign) and back.type.startswith("torch.Tensor of dtype")
+
+
+def test_student_names_cross_as_tags_and_only_as_identifiers():
+    value = [wire.StudentName("W8A16LinearLayer"), {"target": wire.StudentName("f")}]
+    encoded = json.loads(json.dumps(wire.encode(value)))
+    assert encoded["items"][0] == {"$": "student", "name": "W8A16LinearLayer"}
+    assert wire.decode(encoded) == value
+    for bad in ({"$": "student", "name": "os.system"}, {"$": "student", "name": 3}, {"$": "student"}):
+        with pytest.raises(wire.WireError):
+            wire.decode(bad)
