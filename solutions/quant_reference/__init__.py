@@ -1,5 +1,6 @@
 """Hidden reference for "Quantization in Depth", labs L2-A, L2-B, L3-A and L3-B; the W8A16
-layer and layer replacement of L4-A and L4-B are in `layers.py`, re-exported here.
+layer and layer replacement of L4-A and L4-B are in `layers.py`, whole-model quantization, saving
+and loading of L4-C and L4-D in `whole_model.py`, all re-exported here.
 
 Every function follows ../shared/course/LABS.md (§2 semantics, §3 project decisions) and raises
 ValueError for the inputs the project leaves undefined (§3.8, §8). It quantizes in float32
@@ -21,6 +22,12 @@ from .layers import (
     replace_linear_with_target_and_quantize,
     w8_a16_forward,
 )
+from .whole_model import (
+    load_quantized_model,
+    model_memory_footprint,
+    quantize_model,
+    save_quantized_state_dict,
+)
 
 __all__ = [
     "linear_q_with_scale_and_zero_point",
@@ -34,6 +41,10 @@ __all__ = [
     "W8A16LinearLayer",
     "replace_linear_with_target",
     "replace_linear_with_target_and_quantize",
+    "model_memory_footprint",
+    "quantize_model",
+    "save_quantized_state_dict",
+    "load_quantized_model",
 ]
 
 # int32 is refused: its q_max does not survive the float32 clamp (2**31 - 1 rounds up, then wraps).
