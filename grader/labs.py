@@ -64,6 +64,10 @@ LABS: dict[str, Lab] = {
             ("get_q_scale_symmetric", "linear_q_symmetric")),
         Lab("L3-B", 6, "Linear Quantization II: Finer Granularity for more Precision (per tensor)",
             ("linear_q_symmetric", "quantization_error")),
+        Lab("L4-C", 12, "Building your own Quantizer: Quantize any Open Source PyTorch Model",
+            ("model_memory_footprint", "quantize_model")),
+        Lab("L4-D", 13, "Building your own Quantizer: Load your Quantized Weights from Hugging Face Hub",
+            ("save_quantized_state_dict", "load_quantized_model")),
     )
 }
 

@@ -34,6 +34,9 @@ __all__ = [
     "PROMPT",
     "build",
     "model_inputs",
+    "outputs_of",
+    "original_findings",
+    "published_state_dict",
     "footprint_findings",
     "quantization_findings",
     "save_findings",
@@ -121,7 +124,7 @@ def _meta_tensors(model: nn.Module) -> list:
 
 
 @torch.no_grad()
-def _outputs(model, model_name: str, dtype: torch.dtype, config: dict | None) -> dict:
+def outputs_of(model, model_name: str, dtype: torch.dtype, config: dict | None) -> dict:
     """The model's outputs on the fixed inputs (and the greedy tokens of the decoder)."""
     inputs = model_inputs(model_name, dtype, config)
     if model_name == "codegen":
@@ -133,6 +136,42 @@ def _outputs(model, model_name: str, dtype: torch.dtype, config: dict | None) ->
     detection = model(inputs)
     return {"hidden": _plain(model.model(inputs)), "logits": _plain(detection.logits),
             "pred_boxes": _plain(detection.pred_boxes)}
+
+
+def original_findings(model_name, *, seed=0, dtype=torch.float32, config=None) -> dict:
+    """The model before anything is done to it: module types, its Linears, its outputs (no student code)."""
+    model = build(model_name, seed, dtype, config)
+    linears = {
+        path: {"in": m.in_features, "out": m.out_features, "bias": m.bias is not None,
+               "bytes": m.weight.element_size()}
+        for path, m in model.named_modules() if isinstance(m, nn.Linear)
+    }
+    return {"types": _types(model), "linears": linears, "state_dict": _state(model),
+            "outputs": outputs_of(model, model_name, dtype, config)}
+
+
+def published_state_dict(model_name, exclude, *, seed=0, dtype=torch.float32, config=None) -> dict:
+    """A state dict laid out as lesson 13's published file: made-up int8 codes, no quantization needed.
+
+    Every Linear whose own name is not in `exclude` becomes `int8_weights` (int8, (out, in)),
+    `scales` ((out,), in the weight dtype) and, if it had one, its original `bias` ((out,)), as
+    the course's functions leave them. Everything else is the model's own state.
+    """
+    model = build(model_name, seed, dtype, config)
+    generator = torch.Generator().manual_seed(seed + 1000)
+    state = {}
+    for key, tensor in model.state_dict().items():
+        path, _, leaf = key.rpartition(".")
+        module = model.get_submodule(path) if path else model
+        if isinstance(module, nn.Linear) and path.rsplit(".", 1)[-1] not in exclude and leaf == "weight":
+            out_features, in_features = tensor.shape
+            codes = torch.randint(-127, 128, (out_features, in_features), generator=generator, dtype=torch.int8)
+            scales = torch.rand(out_features, generator=generator) * 0.02 + 0.001
+            state[f"{path}.int8_weights"] = codes
+            state[f"{path}.scales"] = scales.to(tensor.dtype)
+        else:
+            state[key] = tensor.detach().clone()
+    return state
 
 
 def _returned(value, model) -> object:
@@ -163,7 +202,7 @@ def quantization_findings(quantize, target_class, model_name, exclude, *, seed=0
         "returned": _returned(returned, model),
         "types": _types(model),
         "state_dict": _state(model),
-        "outputs": _outputs(model, model_name, dtype, config),
+        "outputs": outputs_of(model, model_name, dtype, config),
     }
 
 
@@ -213,6 +252,7 @@ def save_findings(save, model_name, *, quantize_with=None, seed=0, dtype=torch.f
         "load_error": error,
         "loaded_type": type(loaded).__name__,
         "saved": {str(k): _plain(v) for k, v in loaded.items()} if is_mapping else None,
+        "expected_keys": list(expected),
         "matches_model": is_mapping and list(loaded) == list(expected) and all(
             isinstance(loaded[k], torch.Tensor) and loaded[k].dtype == t.dtype and torch.equal(loaded[k], t)
             for k, t in expected.items()
@@ -244,7 +284,7 @@ def _loaded_findings(model, built_on, expected: dict, model_name, dtype, config)
         unexpected_keys=sorted(set(keys) - set(expected)),
         meta_tensors=meta,
         state_dict=_state(model),
-        outputs=None if meta else _outputs(model, model_name, dtype, config),
+        outputs=None if meta else outputs_of(model, model_name, dtype, config),
     )
     return findings
 
@@ -276,7 +316,7 @@ def round_trip_findings(save, load, replace, target_class, model_name, exclude, 
     _, data = _write(save, model, "buffer")
     loaded, built_on = _load(load, target_class, model_name, exclude, config, io.BytesIO(data))
     findings = _loaded_findings(loaded, built_on, model.state_dict(), model_name, dtype, config)
-    before = _outputs(model, model_name, dtype, config)
+    before = outputs_of(model, model_name, dtype, config)
     after = findings.get("outputs")
     findings["identical_outputs"] = after is not None and all(
         isinstance(after[k], torch.Tensor) and after[k].dtype == v.dtype and torch.equal(after[k], v)
