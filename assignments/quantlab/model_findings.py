@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import warnings
 
 import torch
 from torch import nn
@@ -269,7 +270,10 @@ def _load(load, target_class, model_name, exclude, config, data_or_path) -> tupl
         built_on.append(torch.empty(0).device.type)  # "meta" inside `with torch.device("meta"):`
         return builder()
 
-    return load(build_model, data_or_path, target_class, list(exclude)), built_on
+    with warnings.catch_warnings():
+        # A load without assign=True warns once per tensor; the findings report it once.
+        warnings.simplefilter("ignore", UserWarning)
+        return load(build_model, data_or_path, target_class, list(exclude)), built_on
 
 
 def _loaded_findings(model, built_on, expected: dict, model_name, dtype, config) -> dict:
