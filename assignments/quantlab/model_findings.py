@@ -69,10 +69,8 @@ class _BufferZoo(nn.Module):
 
 
 def _zoo(seed: int = 0, dtype: torch.dtype = torch.float32, **config) -> nn.Module:
-    """The zoo keeps its own dtypes (`dtype` is ignored)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return _BufferZoo()
+    """The zoo keeps its own dtypes (`dtype` is ignored); only its shapes matter, so its values are not seeded."""
+    return _BufferZoo()
 
 
 #: Builders by name: inspections receive a name, never a model, so no model crosses a process boundary.

@@ -4,7 +4,8 @@ The course quantizes `Salesforce/codegen-350M-mono`, `facebook/detr-resnet-50` a
 `facebook/opt-125m`, downloaded from the Hub. These labs download nothing: the models below have
 the same layout where it matters (the names and nesting of their `nn.Linear` layers, their
 dtypes, their buffers) but are small enough to quantize, save and reload in well under a second
-on a CPU. Their weights are random, drawn from a seed, so every run builds the same model.
+on a CPU. Their weights are random, drawn from a seed by `decoder(...)` and `detector(...)`, so every run
+builds the same model.
 
 - `TinyCodeGenForCausalLM` (`decoder(...)`): a decoder-only language model like CodeGen: token and
   position embeddings, blocks whose attention has `qkv_proj` and `out_proj` and whose MLP has
@@ -43,11 +44,29 @@ __all__ = [
 
 
 def _seeded(build, seed: int, dtype: torch.dtype) -> nn.Module:
-    """`build()` with torch's random generator seeded, then cast; the global generator is left as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build()
+    """`build()`, every weight then drawn from a local generator seeded with `seed`, cast to `dtype`.
+
+    torch's global generator is never seeded: the grader builds models in several threads at
+    once, and a shared generator would hand each thread a different share of its numbers.
+    """
+    model = build()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            _initialise(module, generator)
+        model.initialise(generator)
     return model.to(dtype).eval()
+
+
+def _initialise(module: nn.Module, generator: torch.Generator) -> None:
+    """torch's default initialisation of Linear, Conv2d and Embedding layers, from `generator`."""
+    if isinstance(module, (nn.Linear, nn.Conv2d)):
+        bound = 1 / module.weight[0].numel() ** 0.5
+        module.weight.uniform_(-bound, bound, generator=generator)
+        if module.bias is not None:
+            module.bias.uniform_(-bound, bound, generator=generator)
+    elif isinstance(module, nn.Embedding):
+        module.weight.normal_(0.0, 1.0, generator=generator)
 
 
 # The decoder (lesson 12: CodeGen; lesson 13: OPT) --------------------------------------------------
@@ -136,11 +155,9 @@ class TinyCodeGenForCausalLM(nn.Module):
         self.transformer = CodeGenModel(self.config)
         # Not tied to the token embedding: it is a Linear of its own, excluded from quantization.
         self.lm_head = nn.Linear(self.config.hidden_size, self.config.vocab_size, bias=False)
-        if self.lm_head.weight.device.type != "meta":
-            self._memorise(MEMORISED_TEXT)
 
     @torch.no_grad()
-    def _memorise(self, text: str) -> None:
+    def initialise(self, generator: torch.Generator, text: str = MEMORISED_TEXT) -> None:
         """Point `lm_head` from each position's embedding to the next character of `text`.
 
         A random model's next-token scores are nearly tied, so greedy decoding would flip under
@@ -151,7 +168,10 @@ class TinyCodeGenForCausalLM(nn.Module):
         ids = TinyTokenizer().encode(text)[0] % self.config.vocab_size
         positions = self.transformer.wpe.weight
         # Orthogonal position embeddings (as far as the width allows) keep positions apart.
-        nn.init.orthogonal_(positions).mul_(self.config.hidden_size ** 0.5)
+        rows, width = positions.shape
+        square = torch.randn(max(rows, width), max(rows, width), generator=generator)
+        orthogonal, _ = torch.linalg.qr(square)
+        positions.copy_(orthogonal[:rows, :width] * width ** 0.5)
         self.transformer.wte.weight.mul_(0.5)
         length = min(len(ids) - 1, positions.shape[0])
         targets = torch.zeros_like(self.lm_head.weight)
@@ -368,16 +388,16 @@ class TinyDetrForObjectDetection(nn.Module):
         self.model = DetrModel(self.config)
         self.class_labels_classifier = nn.Linear(self.config.hidden_size, self.config.num_labels + 1)
         self.bbox_predictor = DetrMLPPredictionHead(self.config.hidden_size, self.config.hidden_size, 4, num_layers=3)
-        if self.class_labels_classifier.weight.device.type != "meta":
-            self._randomise_frozen_statistics()
 
-    def _randomise_frozen_statistics(self) -> None:
+    @torch.no_grad()
+    def initialise(self, generator: torch.Generator) -> None:
+        """Frozen statistics as a trained backbone would have them (not 0 and 1)."""
         for module in self.modules():
             if isinstance(module, FrozenBatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0.0, 0.1)
-                module.running_mean.normal_(0.0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
+                module.weight.uniform_(0.5, 1.5, generator=generator)
+                module.bias.normal_(0.0, 0.1, generator=generator)
+                module.running_mean.normal_(0.0, 0.1, generator=generator)
+                module.running_var.uniform_(0.5, 1.5, generator=generator)
 
     def forward(self, pixel_values: torch.Tensor) -> DetectionOutput:
         hidden = self.model(pixel_values)
