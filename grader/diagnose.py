@@ -6,6 +6,12 @@ outputs equal a mistake's outputs on every probe, and that mistake differs from 
 on at least one, the report explains that mistake. Anything else (a new kind of error, more than
 two mistakes that fit, a function that raises on every probe) gives no diagnosis: better none
 than a wrong one.
+
+A class or a function that changes a model in place (L4) is probed through its quantlab inspection
+(`quant_mistakes.probe_inspection`): the findings are the outputs compared, and a proxy of the
+student's object sends the inspection to the worker, as in the tests. Questions about whole models
+(L4-C, L4-D: `quant_mistakes.whole_model`) call several of the student's objects at once; their
+probes are functions of `lookup(name)`, run on the student's objects and on each mistake's code.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ def same(a, b) -> bool:
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, float):
         return math.isclose(a, b, rel_tol=1e-6) or (math.isnan(a) and math.isnan(b))
     return a == b
@@ -42,18 +48,27 @@ def _copy(value):
         return value.clone()
     if isinstance(value, (tuple, list)):
         return type(value)(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
     return value
 
 
 _RAISED = object()
 
 
-def _outputs(function: Callable, probes) -> list:
-    """One output per probe; `_RAISED` where the call raised."""
+def _outputs(function: Callable, probes, inspection: Callable | None = None) -> list:
+    """One output per probe; `_RAISED` where the call raised.
+
+    With `inspection` (for a class or an in-place function), a probe is `inspection(function, *args)`:
+    its findings are the output.
+    """
     outputs = []
     for args, kwargs in probes:
         try:
-            outputs.append(function(*_copy(args), **_copy(kwargs)))
+            if inspection is not None:
+                outputs.append(inspection(function, *_copy(args), **_copy(kwargs)))
+            else:
+                outputs.append(function(*_copy(args), **_copy(kwargs)))
         except Exception:  # noqa: BLE001 - compared as "raised"
             outputs.append(_RAISED)
     return outputs
@@ -111,9 +126,13 @@ def diagnose(lab: str, question: str, student: Callable, lookup: Callable | None
     candidates = [m for m, spec in quant_mistakes.MISTAKES.items() if question in spec["affects"].get(lab, ())]
     if not probes or not candidates:
         return None
-    theirs = _outputs(student, probes)
-    course = _outputs(quant_mistakes.model(None)[question], probes)
-    fits = {m.split("/")[0] for m in candidates if _fits(_outputs(quant_mistakes.model(m)[question], probes), course, theirs)}
+    inspection = quant_mistakes.probe_inspection(question)
+    theirs = _outputs(student, probes, inspection)
+    course = _outputs(quant_mistakes.model(None)[question], probes, inspection)
+    fits = {
+        m.split("/")[0] for m in candidates
+        if _fits(_outputs(quant_mistakes.model(m)[question], probes, inspection), course, theirs)
+    }
     if not 1 <= len(fits) <= 2:
         return None
     names = sorted(fits)

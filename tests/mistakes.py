@@ -219,17 +219,121 @@ RECIPROCAL = COURSE_LITERAL + "\n" + _src(
     """
 )
 
+# Labs L4-A and L4-B, appended to the styles above (COURSE_LITERAL already holds the course's code).
+
+#: matmul instead of F.linear; buffers registered as None when there is no bias; children replaced
+#: with add_module; the bias copied into the new layer's own (1, out) buffer.
+LAYERS_BUFFER_COPY = _src(
+    """
+    import torch
+    from torch import nn
+
+    def w8_a16_forward(weight, input, scales, bias=None):
+        out = torch.matmul(input, weight.to(input.dtype).t()) * scales
+        return out if bias is None else out + bias
+
+    class W8A16LinearLayer(nn.Module):
+        def __init__(self, in_features, out_features, bias=True, dtype=torch.float32):
+            super().__init__()
+            self.register_buffer("int8_weights", torch.zeros(out_features, in_features, dtype=torch.int8))
+            self.register_buffer("scales", torch.ones(out_features, dtype=dtype))
+            self.register_buffer("bias", torch.zeros(1, out_features, dtype=dtype) if bias else None)
+
+        def quantize(self, weights):
+            w = weights.detach().float()
+            self.scales = (w.abs().amax(dim=1) / 127).to(weights.dtype)
+            self.int8_weights = (w / self.scales.float()[:, None]).round().clamp(-128, 127).to(torch.int8)
+
+        def forward(self, input):
+            return w8_a16_forward(self.int8_weights, input, self.scales, self.bias)
+
+    def _swap(module, target_class, excluded, quantize):
+        for name, child in list(module.named_children()):
+            if type(child) is nn.Linear and name not in excluded:
+                layer = target_class(child.in_features, child.out_features, child.bias is not None, child.weight.dtype)
+                if quantize:
+                    layer.quantize(child.weight)
+                if child.bias is not None:
+                    with torch.no_grad():
+                        layer.bias.copy_(child.bias.reshape(layer.bias.shape))
+                module.add_module(name, layer)
+            else:
+                _swap(child, target_class, excluded, quantize)
+
+    def replace_linear_with_target(module, target_class, module_name_to_exclude):
+        _swap(module, target_class, set(module_name_to_exclude), quantize=False)
+
+    def replace_linear_with_target_and_quantize(module, target_class, module_name_to_exclude):
+        _swap(module, target_class, set(module_name_to_exclude), quantize=True)
+    """
+)
+
+#: Scales and codes computed in float64; the bias as a fresh Parameter copy; children replaced
+#: through `module._modules`.
+LAYERS_FLOAT64 = _src(
+    """
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    def w8_a16_forward(weight, input, scales, bias=None):
+        output = F.linear(input, weight.to(input.dtype), None)
+        output = output * scales
+        if bias is not None:
+            output += bias
+        return output
+
+    class W8A16LinearLayer(nn.Module):
+        def __init__(self, in_features, out_features, bias=True, dtype=torch.float32):
+            super().__init__()
+            self.register_buffer("int8_weights", torch.randint(-128, 127, (out_features, in_features), dtype=torch.int8))
+            self.register_buffer("scales", torch.randn(out_features, dtype=dtype))
+            if bias:
+                self.register_buffer("bias", torch.randn(1, out_features, dtype=dtype))
+            else:
+                self.bias = None
+
+        @torch.no_grad()
+        def quantize(self, weights):
+            row_max = weights.double().abs().max(dim=-1).values
+            scales = (row_max / 127).float().to(weights.dtype)
+            codes = torch.round(weights.double() / scales.double().unsqueeze(-1))
+            self.int8_weights = torch.clamp(codes, -128, 127).to(torch.int8)
+            self.scales = scales
+
+        def forward(self, input):
+            return w8_a16_forward(self.int8_weights, input, self.scales, self.bias)
+
+    def replace_linear_with_target(module, target_class, module_name_to_exclude, quantize=False):
+        for name, child in module._modules.items():
+            if isinstance(child, nn.Linear) and name not in module_name_to_exclude:
+                new = target_class(child.in_features, child.out_features, child.bias is not None, child.weight.dtype)
+                if quantize:
+                    new.quantize(child.weight)
+                if child.bias is not None:
+                    new.bias = nn.Parameter(child.bias.detach().clone())
+                module._modules[name] = new
+            elif child is not None:
+                replace_linear_with_target(child, target_class, module_name_to_exclude, quantize)
+
+    def replace_linear_with_target_and_quantize(module, target_class, module_name_to_exclude):
+        replace_linear_with_target(module, target_class, module_name_to_exclude, quantize=True)
+    """
+)
+
 CORRECT_STYLES = {
     "course_literal": COURSE_LITERAL,
     "reciprocal": RECIPROCAL,
-    "vectorised": VECTORISED,
-    "float64_inside": FLOAT64_INSIDE,
-    "quantize_per_tensor": QUANTIZE_PER_TENSOR,
-    "in_place": IN_PLACE,
+    "vectorised": VECTORISED + "\n" + LAYERS_BUFFER_COPY,
+    "float64_inside": FLOAT64_INSIDE + "\n" + LAYERS_FLOAT64,
+    "quantize_per_tensor": QUANTIZE_PER_TENSOR + "\n" + LAYERS_BUFFER_COPY,
+    "in_place": IN_PLACE + "\n" + LAYERS_FLOAT64,
 }
 
-STUB = "import torch\n\n" + "\n\n".join(
-    f"def {name}(*args, **kwargs):\n    raise NotImplementedError\n" for name in FUNCTIONS
+STUB = "import torch\nfrom torch import nn\n\n" + "\n\n".join(
+    f"class {name}(nn.Module):\n    def __init__(self, *args, **kwargs):\n        raise NotImplementedError\n"
+    if name[:1].isupper() else f"def {name}(*args, **kwargs):\n    raise NotImplementedError\n"
+    for name in FUNCTIONS
 )
 
 

@@ -39,6 +39,8 @@ PAIR_IDS = [f"{lab}:{question}" for lab, question in PAIRS]
 
 #: CPU seconds a case may take against the reference (aim: < 50 ms; generous for busy machines).
 CASE_SECONDS = 0.25
+#: Classes of an earlier lab that a case may take besides its own question's function (end to end).
+CARRIED_OVER = {"L4-B": ("W8A16LinearLayer",)}
 #: Random constructors that must be given a seeded generator.
 _RANDOM_CALLS = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like", "randn_like", "randint_like"}
 
@@ -190,8 +192,9 @@ def test_merged_file_shape(lab, question):
     names = [tc.name for tc in test_file.test_cases]
     assert len(names) == len(set(names)), "case names must be unique"
     for tc in test_file.test_cases:
-        assert tc.body._get_func_params() == [question], (
-            f"case {tc.name!r} may only take the student's {question}"
+        params = tc.body._get_func_params()
+        assert params[0] == question and set(params[1:]) <= set(CARRIED_OVER.get(lab, ())), (
+            f"case {tc.name!r} may only take the student's {question} (and the lab's carried-over classes)"
         )
     assert sum(tc.points for tc in test_file.test_cases) == len(test_file.test_cases)
 
@@ -262,6 +265,10 @@ def test_mistake(mistake, lab, question):
         assert any(isinstance(error, AssertionError) for error in failed.values()), (
             f"{mistake} only makes {lab}:{question} crash, no check reports it:\n{_describe(failures)}"
         )
+    elif question in mistakes.MISTAKES[mistake].get("carried_into", {}).get(lab, ()):
+        # The student's own class of an earlier lab is wrong: only the end-to-end cases that use it may fail.
+        carried = {tc.name for tc in load(lab, question).test_cases if tc.body._get_func_params()[1:]}
+        assert set(failed) <= carried, f"{mistake} should only change the end-to-end cases:\n{_describe(failures)}"
     else:
         assert not failed, f"{mistake} should not change {lab}:{question}, but:\n{_describe(failures)}"
 

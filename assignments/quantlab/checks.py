@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import math
 from typing import Any, Iterator
 
@@ -32,6 +33,8 @@ __all__ = [
     "expect_int",
     "expect_tuple",
     "expect_raises",
+    "expect_w8a16_output",
+    "W8A16_TOLERANCE",
     "near_tie",
     "TIE_WINDOW",
 ]
@@ -278,6 +281,42 @@ def expect_close(
             f"{_positions(got, want, bad, reveal)})."
         )
         raise CheckFailed(_with_details(message, got, want, reveal, hint))
+    return got
+
+
+#: §7: `max|y - y_ref| <= tol * max|y_ref|` against a float64 reference, by activation dtype.
+W8A16_TOLERANCE = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.5e-2}
+
+
+def w8a16_ground_truth(input, int8_weights, scales, bias=None) -> torch.Tensor:
+    """`x @ (W * s[:, None]).T + b` in float64: what a W8A16 layer's output approximates."""
+    weights = int8_weights.double() * scales.double().reshape(-1, 1)
+    output = input.double() @ weights.T
+    return output if bias is None else output + bias.double().reshape(-1)
+
+
+def expect_w8a16_output(got: Any, input: torch.Tensor, int8_weights: torch.Tensor, scales: torch.Tensor,
+                        bias: torch.Tensor | None = None, *, what: str, reveal: bool = True, hint: str = "") -> torch.Tensor:
+    """A W8A16 output: the dtype torch gives `F.linear(input, W) * scales + bias`, the input's shape
+    with the last dimension out_features, and within §7's tolerance of the float64 result."""
+    dtypes = [input.dtype, scales.dtype] + ([bias.dtype] if bias is not None else [])
+    dtype = functools.reduce(torch.promote_types, dtypes)
+    shape = (*input.shape[:-1], int8_weights.shape[0])
+    got = expect_tensor(got, what=what, dtype=dtype, shape=shape)
+    want = w8a16_ground_truth(input, int8_weights, scales, bias)
+    # The least precise of the activations and the output sets how close a valid result comes.
+    tolerance = max(W8A16_TOLERANCE.get(d, 1e-5) for d in (input.dtype, dtype))
+    scale = float(want.abs().max()) if want.numel() else 0.0
+    error = (got.double() - want).abs()
+    max_error = float(error.max()) if error.numel() else 0.0
+    record_metrics(max_abs_error=max_error, relative_error=max_error / scale if scale else max_error)
+    if not max_error <= tolerance * scale:
+        bad = error > tolerance * scale
+        message = (
+            f"The {what} is off by up to {max_error:.6g}, more than {tolerance:g} x the largest output "
+            f"({_positions(got, want.to(dtype), bad, reveal)})."
+        )
+        raise CheckFailed(_with_details(message, got, want.to(dtype), reveal, hint))
     return got
 
 

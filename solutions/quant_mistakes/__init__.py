@@ -27,6 +27,8 @@ __all__ = [
     "source",
     "model",
     "explain",
+    "probes",
+    "probe_inspection",
 ]
 
 #: The graded questions (= graded functions = test file names) of each lab.
@@ -398,7 +400,7 @@ MISTAKE_IDS = (
 
 
 #: What a student reads when their function behaves like the mistake (the id before any "/").
-EXPLANATIONS = {
+_CORE_EXPLANATIONS = {
     "round_truncate_cast": "Your codes look truncated, not rounded: `.to(dtype)` drops the fraction. "
     "Round with `torch.round` before clamping and casting.",
     "round_floor": "Your codes look rounded down (floor). Use `torch.round`, which rounds to the nearest integer.",
@@ -434,6 +436,23 @@ EXPLANATIONS = {
     "error_metric_rmse": "This is the root of the mean squared error. The lab's error is the MSE itself, "
     "without the square root.",
 }
+
+
+# Labs L4-A and L4-B (quant_mistakes/layers.py): the course-literal notebook holds their code too, so
+# one namespace serves every lab.
+from . import layers as _layers  # noqa: E402
+
+QUESTIONS = {**QUESTIONS, **_layers.QUESTIONS}
+FUNCTIONS = FUNCTIONS + _layers.FUNCTIONS
+COURSE_LITERAL = COURSE_LITERAL + "\n\n" + _layers.COURSE_LAYERS
+MISTAKES = {**MISTAKES, **_layers.MISTAKES}
+MISTAKE_IDS = MISTAKE_IDS + _layers.MISTAKE_IDS
+EXPLANATIONS = {**_CORE_EXPLANATIONS, **_layers.EXPLANATIONS}
+
+
+def probe_inspection(question: str):
+    """The quantlab inspection that probes `question` (a class, an in-place function), or None."""
+    return _layers.PROBE_INSPECTIONS().get(question)
 
 
 def source(mistake: str) -> str:
@@ -485,4 +504,5 @@ def probes() -> dict[str, list[tuple[tuple, dict]]]:
         "get_q_scale_symmetric": symmetric,
         "linear_q_symmetric": symmetric,
         "quantization_error": [((t, 3.5 * (codes.float() + 70)), {}), ((mixed, mixed * 1.5), {})],
+        **_layers.probes(),
     }

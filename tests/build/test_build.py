@@ -106,14 +106,24 @@ def _all_cases(lab: Lab):
 
 
 @pytest.mark.slow
-def test_otter_run_grades_a_correct_notebook_in_a_kernel(dist, tmp_path):
-    lab = LABS["L2-A"]
+@pytest.mark.parametrize("lab_id", ["L2-A", "L4-B"])  # L4-B: a class and in-place functions, inspected in the kernel
+def test_otter_run_grades_a_correct_notebook_in_a_kernel(dist, tmp_path, lab_id):
+    lab = LABS[lab_id]
     folder = tmp_path / "nb"
     folder.mkdir()
     notebook = folder / "alice.ipynb"
     notebook.write_bytes((Path(__file__).resolve().parents[2] / "examples" / lab.id / "alice.ipynb").read_bytes())
     scores = _otter_run(dist / "autograder" / f"{lab.id}.zip", notebook, folder)
     assert scores["score"] == scores["max_score"] == sum(1 for _ in _all_cases(lab))
+
+
+@pytest.mark.slow
+def test_otter_run_gives_the_untouched_class_notebook_zero(dist, tmp_path):
+    lab = LABS["L4-A"]
+    notebook = tmp_path / "untouched.ipynb"
+    notebook.write_bytes(lab.notebook.read_bytes())
+    scores = _otter_run(dist / "autograder" / f"{lab.id}.zip", notebook, tmp_path)
+    assert scores["score"] == 0 and scores["max_score"] == sum(1 for _ in _all_cases(lab))
 
 
 @pytest.mark.slow

@@ -1,11 +1,13 @@
-"""Tests of the hidden reference for the core labs (L2-A, L2-B, L3-A, L3-B).
+"""Tests of the hidden reference for the core labs (L2-A, L2-B, L3-A, L3-B) and L4-A, L4-B.
 
 Three kinds of evidence, all from /work/shared/course/LABS.md:
 
 - every course fixture of §2 and §3.2, with codes, scales and zero points exactly as printed;
 - agreement with the independent torch oracle of §6 (`torch.quantize_per_tensor`) on thousands of
   seeded random tensors, under the code rule of §7 (exact, except ±1 next to a .5 tie);
-- the ValueErrors of §3.8/§8, and that the reference never mutates its inputs.
+- the ValueErrors of §3.8/§8, and that the reference never mutates its inputs;
+- L4-A against `torch._weight_int8pack_mm` (§6) and a float64 ground truth (§7); L4-B's walk,
+  exclusion, arguments and bias on the seeded models of quantlab.models.
 """
 
 from __future__ import annotations
@@ -602,5 +604,153 @@ def test_every_reference_function_is_covered():
         "get_q_scale_symmetric",
         "linear_q_symmetric",
         "quantization_error",
+        "w8_a16_forward",
+        "W8A16LinearLayer",
+        "replace_linear_with_target",
+        "replace_linear_with_target_and_quantize",
     }
     assert math.isfinite(ref.get_q_scale_symmetric(fixtures.W()))
+
+
+# §2 L4-A, §3.4-§3.5 --------------------------------------------------------------------------------
+
+W_CODES = [[-127, -72, 27], [-118, 20, 127], [14, 80, 127]]
+W_SCALES = [0.015748031437397003, 0.012755905278027058, 0.016929134726524353]
+
+
+class TestL4A:
+    def test_course_fixture_float32(self):
+        layer = ref.W8A16LinearLayer(3, 3, bias=False)
+        layer.quantize(fixtures.W())
+        assert_same(layer.int8_weights, codes(W_CODES))
+        assert_same(layer.scales, torch.tensor(W_SCALES))
+        x = torch.tensor([[1.0, 2.0, 3.0]])
+        assert torch.allclose(layer(x), torch.tensor([[-2.9921, 3.8650, 9.3957]]), atol=5e-5, rtol=0)
+        layer.bias = torch.tensor([[0.5, -0.5, 1.0]])
+        assert torch.allclose(layer(x), torch.tensor([[-2.4921, 3.3650, 10.3957]]), atol=5e-5, rtol=0)
+
+    def test_course_fixture_bfloat16(self):
+        layer = ref.W8A16LinearLayer(3, 3, bias=False, dtype=torch.bfloat16)
+        layer.quantize(fixtures.W().to(torch.bfloat16))
+        assert_same(layer.int8_weights, codes(W_CODES))
+        assert_same(layer.scales, torch.tensor(W_SCALES).to(torch.bfloat16))
+        assert repr(layer.scales) == "tensor([0.0157, 0.0128, 0.0170], dtype=torch.bfloat16)"
+        out = layer(torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.bfloat16))
+        assert_same(out, torch.tensor([[-2.9844, 3.8750, 9.4375]], dtype=torch.bfloat16))
+
+    def test_layout_buffers_not_parameters(self):
+        layer = ref.W8A16LinearLayer(16, 32)
+        assert {n: (list(b.shape), b.dtype) for n, b in layer.named_buffers()} == {
+            "int8_weights": ([32, 16], torch.int8), "scales": ([32], torch.float32), "bias": ([1, 32], torch.float32)}
+        assert list(layer.named_parameters()) == []
+        out = layer(torch.randn(1, 6, 16, generator=torch.Generator().manual_seed(0)))
+        assert out.shape == (1, 6, 32) and out.dtype == torch.float32
+        assert ref.W8A16LinearLayer(3, 3, bias=False).bias is None
+
+    def test_output_dtype_is_torchs_promotion(self):
+        weight = codes(W_CODES)
+        x = torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.bfloat16)
+        assert ref.w8_a16_forward(weight, x, torch.tensor(W_SCALES)).dtype == torch.float32
+        assert ref.w8_a16_forward(weight, x, torch.tensor(W_SCALES).bfloat16()).dtype == torch.bfloat16
+
+    def test_bfloat16_row_that_the_course_wraps_is_clamped(self):
+        # §5 w8a16_lowprec_divide_no_clamp: max 2.6875, scale 0.0211181640625, w/s 127.26 in float32.
+        w = torch.tensor([[2.6875, -1.0, 0.5]], dtype=torch.bfloat16)
+        layer = ref.W8A16LinearLayer(3, 1, bias=False, dtype=torch.bfloat16)
+        layer.quantize(w)
+        assert layer.scales.item() == 0.0211181640625
+        assert layer.int8_weights[0, 0].item() == 127
+        course = torch.round(w / layer.scales.unsqueeze(1)).to(torch.int8)
+        assert course[0, 0].item() == -128
+
+    def test_buffers_are_detached(self):
+        w = torch.randn(4, 5, generator=torch.Generator().manual_seed(1), requires_grad=True)
+        layer = ref.W8A16LinearLayer(5, 4)
+        layer.quantize(w)
+        assert not layer.scales.requires_grad and not layer.int8_weights.requires_grad
+
+    @pytest.mark.parametrize("weights", [torch.tensor([[0.0, 0.0], [1.0, -2.0]]), torch.tensor([[1.0, float("nan")]]),
+                                         torch.zeros(0, 3)])
+    def test_undefined_weights_raise_value_error(self, weights):
+        with pytest.raises(ValueError):
+            ref.W8A16LinearLayer(weights.shape[1], weights.shape[0]).quantize(weights)
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+    def test_oracle_weight_int8pack_mm(self, dtype):
+        """§6: torch._weight_int8pack_mm (in a multiple of 16, out a multiple of 8, no bias) and §7's float64 truth."""
+        from quantlab.checks import W8A16_TOLERANCE, w8a16_ground_truth
+
+        g = torch.Generator().manual_seed(7)
+        for out_features, in_features in ((8, 16), (32, 64), (48, 128)):
+            w = (torch.randn(out_features, in_features, generator=g) / in_features ** 0.5).to(dtype)
+            layer = ref.W8A16LinearLayer(in_features, out_features, bias=False, dtype=dtype)
+            layer.quantize(w)
+            x = torch.randn(5, in_features, generator=g).to(dtype)
+            got = layer(x)
+            oracle = torch._weight_int8pack_mm(x, layer.int8_weights, layer.scales)
+            truth = w8a16_ground_truth(x, layer.int8_weights, layer.scales)
+            scale = truth.abs().max().item()
+            tolerance = W8A16_TOLERANCE[dtype]
+            assert got.dtype == oracle.dtype == dtype
+            assert (got.double() - truth).abs().max().item() <= tolerance * scale
+            assert (oracle.double() - truth).abs().max().item() <= tolerance * scale
+            assert (got.double() - oracle.double()).abs().max().item() <= 2 * tolerance * scale
+            # The codes: per-row symmetric int8 with float32 arithmetic, ±1 only next to a tie.
+            exact = w.double() / layer.scales.double()[:, None]
+            assert (layer.int8_weights.double() - exact.round().clamp(-128, 127)).abs().max() <= 1
+
+
+# §2 L4-B, §3.5-§3.6 --------------------------------------------------------------------------------
+
+class TestL4B:
+    def _types(self, model):
+        return {path: type(m).__name__ for path, m in model.named_modules() if path}
+
+    def test_dummy_model(self):
+        from quantlab import models
+
+        model = models.DummyModel()
+        assert ref.replace_linear_with_target(model, ref.W8A16LinearLayer, ["lm_head"]) is None
+        assert "(linear_1): W8A16LinearLayer()" in repr(model)
+        assert "(lm_head): Linear(in_features=1, out_features=1, bias=False)" in repr(model)
+        model = models.DummyModel()
+        ref.replace_linear_with_target_and_quantize(model, ref.W8A16LinearLayer, ["lm_head"])
+        assert list(model.state_dict()) == ["emb.weight", "linear_1.bias", "linear_1.int8_weights", "linear_1.scales",
+                                            "linear_2.int8_weights", "linear_2.scales", "lm_head.weight"]
+        assert model.linear_2.bias is None
+
+    def test_recursion_and_exclusion_by_immediate_name(self):
+        from quantlab import models
+
+        nested = models.build("nested")
+        ref.replace_linear_with_target(nested, ref.W8A16LinearLayer, [])
+        assert self._types(nested)["2.0"] == "W8A16LinearLayer"
+        eleven = models.build("eleven")
+        ref.replace_linear_with_target(eleven, ref.W8A16LinearLayer, ["1"])
+        assert [p for p, t in self._types(eleven).items() if t == "Linear"] == ["1"]
+        deep = models.build("deep")
+        ref.replace_linear_with_target(deep, ref.W8A16LinearLayer, ["lm_head", "0", "head.2"])
+        kept = sorted(p for p, t in self._types(deep).items() if t == "Linear")
+        assert kept == ["blocks.0.lm_head", "blocks.0.mlp.0", "blocks.1.lm_head", "blocks.1.mlp.0", "head.0", "lm_head"]
+
+    def test_positional_arguments_bias_and_quantize_in_place(self):
+        from quantlab import models
+        from quantlab.layer_findings import RecordingLinear
+
+        model = models.build("non_square", dtype=torch.bfloat16)
+        original = models.build("non_square", dtype=torch.bfloat16)
+        ref.replace_linear_with_target_and_quantize(model, RecordingLinear, [])
+        assert model[0].args == [16, 8, True, torch.bfloat16] and model[2].args == [8, 24, False, torch.bfloat16]
+        assert torch.equal(model[0].quantized_with[0], original[0].weight.detach())
+        assert torch.equal(model[3].bias.detach(), original[3].bias.detach())
+        x = torch.randn(2, 16, generator=torch.Generator().manual_seed(3)).bfloat16()
+        assert torch.equal(model(x), original(x))
+
+    def test_quantized_model_stays_close_to_the_original(self):
+        from quantlab import models
+
+        model, original = models.build("deep"), models.build("deep")
+        ref.replace_linear_with_target_and_quantize(model, ref.W8A16LinearLayer, ["lm_head"])
+        x = torch.randn(4, 8, generator=torch.Generator().manual_seed(4))
+        with torch.no_grad():
+            assert (model(x) - original(x)).abs().max() < 0.05 * original(x).abs().max()
