@@ -73,7 +73,8 @@ def expect_types(got: dict, want: dict, *, exclude=(), what: str = "model") -> N
     replaced_excluded = [p for p in wrong if want[p] == "Linear"]
     if kept:
         message = f"{len(kept)} Linear layer(s) of the {what} were not replaced: {_listed(kept)}."
-        if all(got[p] == "Linear" for p in want if want[p] != "Linear" and p in got):
+        target = want[kept[0]]
+        if all(got[p] == "Linear" for p in want if want[p] == target):
             message += " None was replaced: is the model changed in place (no copy of it)?"
         else:
             message += " Every nn.Linear whose own name is not excluded should be replaced, at any depth."
