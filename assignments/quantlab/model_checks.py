@@ -15,6 +15,7 @@ from quantlab import checks
 
 __all__ = [
     "OUTPUT_TOLERANCE",
+    "expect_bytes",
     "expect_footprints",
     "expect_types",
     "expect_outputs",
@@ -44,13 +45,23 @@ def footprint_after(before: int, linears: dict, exclude) -> int:
     return before - saved
 
 
+def expect_bytes(got, want: int, *, what: str, reveal: bool = True, metric: str = "footprint_error") -> int:
+    """A footprint: a Python int, the number of bytes."""
+    if isinstance(got, (float, torch.Tensor)) and not isinstance(got, bool):
+        raise checks.CheckFailed(
+            f"The {what} should be a Python int, the number of bytes, but it is a {type(got).__name__}"
+            f" ({got!r}). Sum integers (numel() * element_size() is one) and do not divide by 1e6."
+        )
+    return checks.expect_int(got, want, what=what, reveal=reveal, metric=metric)
+
+
 def expect_footprints(got, before: int, after: int, *, what: str, reveal: bool = True) -> None:
     """`got` must be the tuple (footprint before, footprint after) of Python ints, in bytes."""
     got = checks.expect_tuple(got, 2, what="footprint before, footprint after")
-    checks.expect_int(got[0], before, what=f"footprint before quantizing {what} (bytes)", reveal=reveal,
-                      metric="footprint_before_error")
-    checks.expect_int(got[1], after, what=f"footprint after quantizing {what} (bytes)", reveal=reveal,
-                      metric="footprint_after_error")
+    expect_bytes(got[0], before, what=f"footprint before quantizing {what} (bytes)", reveal=reveal,
+                 metric="footprint_before_error")
+    expect_bytes(got[1], after, what=f"footprint after quantizing {what} (bytes)", reveal=reveal,
+                 metric="footprint_after_error")
 
 
 def _listed(paths) -> str:

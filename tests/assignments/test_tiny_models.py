@@ -87,3 +87,11 @@ def test_loaded_model_messages():
         model_checks.expect_loaded({**good, "missing_keys": ["a.scales"]}, what="model")
     with pytest.raises(checks.CheckFailed, match="forget a `return`"):
         model_checks.expect_loaded({"returned": "NoneType", "built_on": ["meta"]}, what="model")
+
+
+def test_a_footprint_in_megabytes_is_told_to_count_bytes():
+    with pytest.raises(checks.CheckFailed, match="number of bytes.*1e6"):
+        model_checks.expect_bytes(0.464896, 464896, what="footprint")
+    with pytest.raises(checks.CheckFailed, match="464000"):
+        model_checks.expect_bytes(464000, 464896, what="footprint")
+    assert model_checks.expect_bytes(464896, 464896, what="footprint") == 464896

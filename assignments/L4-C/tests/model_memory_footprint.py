@@ -1,6 +1,6 @@
 from otter.test_files import test_case
 import torch
-from quantlab import checks
+from quantlab import checks, model_checks
 from quantlab.model_findings import footprint_findings
 
 OK_FORMAT = False
@@ -15,7 +15,7 @@ _HINT = (
 def _footprint_check(model_memory_footprint, model_name, dtype, want, what):
     got = footprint_findings(model_memory_footprint, model_name, dtype=dtype)["footprint"]
     try:
-        checks.expect_int(got, want, what=f"footprint of {what} (bytes)", metric="footprint_error")
+        model_checks.expect_bytes(got, want, what=f"footprint of {what} (bytes)")
     except checks.CheckFailed as failure:
         raise checks.CheckFailed(str(failure) + _HINT) from None
 

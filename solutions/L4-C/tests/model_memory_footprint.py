@@ -1,14 +1,13 @@
 from otter.test_files import test_case
 import torch
-from quantlab import checks
+from quantlab import model_checks
 import quant_reference as ref
 
 
 def _footprint_compare(student, model_name, **options):
     want = footprint_findings(ref.model_memory_footprint, model_name, **options)["footprint"]
     got = footprint_findings(student, model_name, **options)["footprint"]
-    checks.expect_int(got, want, what=f"footprint of a {model_name} model (bytes)", reveal=False,
-                      metric="footprint_error")
+    model_checks.expect_bytes(got, want, what=f"footprint of a {model_name} model (bytes)", reveal=False)
 
 
 @test_case(name="hidden: parameters and buffers of many dtypes, a non-persistent buffer, a shared weight", points=1, hidden=True)
