@@ -9,7 +9,9 @@ than a wrong one.
 
 A class or a function that changes a model in place (L4) is probed through its quantlab inspection
 (`quant_mistakes.probe_inspection`): the findings are the outputs compared, and a proxy of the
-student's object sends the inspection to the worker, as in the tests.
+student's object sends the inspection to the worker, as in the tests. Questions about whole models
+(L4-C, L4-D: `quant_mistakes.whole_model`) call several of the student's objects at once; their
+probes are functions of `lookup(name)`, run on the student's objects and on each mistake's code.
 """
 
 from __future__ import annotations
@@ -80,7 +82,34 @@ def _fits(model: list, course: list, theirs: list) -> bool:
     return any(not same(model[i], course[i]) for i in answered)
 
 
-def diagnose(lab: str, question: str, student: Callable) -> tuple[str, str] | None:
+def _findings(probes, get: Callable) -> list:
+    """One result per inspection probe (a function of `get(name)`); `_RAISED` where it raised."""
+    outputs = []
+    for probe in probes:
+        try:
+            outputs.append(probe(get))
+        except Exception:  # noqa: BLE001 - compared as "raised"
+            outputs.append(_RAISED)
+    return outputs
+
+
+def _diagnose_by_inspection(catalogue, lab: str, question: str, lookup: Callable | None) -> tuple[str, str] | None:
+    """As `diagnose`, for questions about models: the probes are inspections of the student's objects."""
+    probes = catalogue.probes().get(question)
+    candidates = [m for m, spec in catalogue.MISTAKES.items() if question in spec["affects"].get(lab, ())]
+    if lookup is None or not probes or not candidates:
+        return None
+    theirs = _findings(probes, lookup)
+    course = _findings(probes, catalogue.model(None).__getitem__)
+    fits = {m.split("/")[0] for m in candidates
+            if _fits(_findings(probes, catalogue.model(m).__getitem__), course, theirs)}
+    if not 1 <= len(fits) <= 2:
+        return None
+    names = sorted(fits)
+    return " or ".join(names), catalogue.explain(*names)
+
+
+def diagnose(lab: str, question: str, student: Callable, lookup: Callable | None = None) -> tuple[str, str] | None:
     """(mistake id, explanation for the student), or None when no known mistake fits.
 
     Probes on which the student's code raised are left out (that is a different problem, which
@@ -89,7 +118,10 @@ def diagnose(lab: str, question: str, student: Callable) -> tuple[str, str] | No
     """
     make_tests_importable()
     import quant_mistakes
+    from quant_mistakes import whole_model
 
+    if lab in whole_model.QUESTIONS:
+        return _diagnose_by_inspection(whole_model, lab, question, lookup)
     probes = quant_mistakes.probes().get(question)
     candidates = [m for m, spec in quant_mistakes.MISTAKES.items() if question in spec["affects"].get(lab, ())]
     if not probes or not candidates:

@@ -74,6 +74,10 @@ LABS: dict[str, Lab] = {
             ("w8_a16_forward", "W8A16LinearLayer")),
         Lab("L4-B", 11, "Building your own Quantizer: Replace PyTorch layers with Quantized Layers",
             ("replace_linear_with_target", "replace_linear_with_target_and_quantize")),
+        Lab("L4-C", 12, "Building your own Quantizer: Quantize any Open Source PyTorch Model",
+            ("model_memory_footprint", "quantize_model")),
+        Lab("L4-D", 13, "Building your own Quantizer: Load your Quantized Weights from Hugging Face Hub",
+            ("save_quantized_state_dict", "load_quantized_model")),
         Lab("L5-B", 15, "Packing 2-bit Weights", ("pack_weights",)),
         Lab("L5-C", 16, "Unpacking 2-Bit Weights", ("unpack_weights",)),
     )

@@ -55,8 +55,9 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
 
 
 def _diagnose(lab: Lab, question: judge.QuestionResult, session: WorkerSession, limits: Limits) -> None:
-    student = judge.StudentFunction(session, question.name, time.monotonic() + limits.question)
-    found = diagnose(lab.id, question.name, student)
+    deadline = time.monotonic() + limits.question
+    student = judge.StudentFunction(session, question.name, deadline)
+    found = diagnose(lab.id, question.name, student, lookup=lambda name: judge.StudentFunction(session, name, deadline))
     if found:
         question.mistake, question.diagnosis = found
 

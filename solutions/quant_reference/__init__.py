@@ -2,7 +2,8 @@
 
 Labs L2-A, L2-B, L3-A and L3-B live here; L3-C and L3-D (per channel, per group) in
 `granularity`, L3-E (W8A32) in `w8a32`, L4-A and L4-B (the W8A16 layer, layer replacement) in
-`layers`, L5-B and L5-C (packing) in `packing`, all re-exported.
+`layers`, L4-C and L4-D (whole-model quantization, saving, loading) in `whole_model`, L5-B and
+L5-C (packing) in `packing`, all re-exported.
 
 Every function follows ../shared/course/LABS.md (§2 semantics, §3 project decisions) and raises
 ValueError for the inputs the project leaves undefined (§3.8, §8). It quantizes in float32
@@ -24,6 +25,12 @@ from .layers import (
     replace_linear_with_target_and_quantize,
     w8_a16_forward,
 )
+from .whole_model import (
+    load_quantized_model,
+    model_memory_footprint,
+    quantize_model,
+    save_quantized_state_dict,
+)
 
 __all__ = [
     "linear_q_with_scale_and_zero_point",
@@ -43,6 +50,10 @@ __all__ = [
     "quantized_linear_W8A32_without_bias",
     "pack_weights",
     "unpack_weights",
+    "model_memory_footprint",
+    "quantize_model",
+    "save_quantized_state_dict",
+    "load_quantized_model",
 ]
 
 # int32 is refused: its q_max does not survive the float32 clamp (2**31 - 1 rounds up, then wraps).

@@ -52,7 +52,7 @@ def _submissions(folder: Path, lab: str) -> None:
     nbformat.write(notebook, folder / "messy.ipynb")
 
 
-@pytest.fixture(scope="module", params=list(LABS))
+@pytest.fixture(scope="module", params=list(mistakes.QUESTIONS))  # L4-C/L4-D: test_grade_whole_model.py
 def batch(request, tmp_path_factory):
     lab = request.param
     folder = tmp_path_factory.mktemp(f"{lab}-submissions")

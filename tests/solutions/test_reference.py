@@ -7,7 +7,9 @@ Three kinds of evidence, all from /work/shared/course/LABS.md:
   seeded random tensors, under the code rule of §7 (exact, except ±1 next to a .5 tie);
 - the ValueErrors of §3.8/§8, and that the reference never mutates its inputs;
 - L4-A against `torch._weight_int8pack_mm` (§6) and a float64 ground truth (§7); L4-B's walk,
-  exclusion, arguments and bias on the seeded models of quantlab.models.
+  exclusion, arguments and bias on the seeded models of quantlab.models;
+- L4-C/L4-D (§4): footprints counted by hand, the saving of each replaced Linear, a save and a
+  strict meta load that reproduce the model bit for bit, and the size mismatch of a wrong layout.
 """
 
 from __future__ import annotations
@@ -614,6 +616,10 @@ def test_every_reference_function_is_covered():
         "quantized_linear_W8A32_without_bias",
         "pack_weights",
         "unpack_weights",
+        "model_memory_footprint",
+        "quantize_model",
+        "save_quantized_state_dict",
+        "load_quantized_model",
     }
     assert all(callable(getattr(ref, name)) for name in ref.__all__)
     assert math.isfinite(ref.get_q_scale_symmetric(fixtures.W()))
@@ -1091,3 +1097,62 @@ class TestGranularityEdgeCases:
         ref.unpack_weights(p, 2)
         for a, b in zip((r, t, q8, x, v, p, s, q), before + [s_before, q_before]):
             assert torch.equal(a, b)
+
+
+# §4 L4-C, L4-D ------------------------------------------------------------------------------------
+
+class TestWholeModel:
+    def test_footprint_counts_parameters_and_buffers_once(self):
+        model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2)).to(torch.float32)
+        model[0].to(torch.bfloat16)
+        # Linear bf16: (6 + 2) * 2; BatchNorm: weight, bias, running_mean, running_var (4 * 2 * 4) + int64 counter.
+        assert ref.model_memory_footprint(model) == 16 + 32 + 8
+        tied = torch.nn.Sequential(torch.nn.Embedding(5, 4), torch.nn.Linear(4, 5, bias=False))
+        tied[1].weight = tied[0].weight
+        assert ref.model_memory_footprint(tied) == 80
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+    def test_each_replaced_linear_saves_b_in_out_minus_in_out_plus_b_out(self, dtype):
+        model = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.Linear(8, 24, bias=False)).to(dtype)
+        b = torch.empty((), dtype=dtype).element_size()
+        before, after = ref.quantize_model(model, ref.W8A16LinearLayer, [])
+        saved = sum(b * i * o - (i * o + b * o) for i, o in ((16, 8), (8, 24)))
+        assert (before, after) == (b * (16 * 8 + 8 + 8 * 24), b * (16 * 8 + 8 + 8 * 24) - saved)
+        assert type(model[0]).__name__ == "W8A16LinearLayer"
+
+    @pytest.mark.parametrize("to_path", [False, True])
+    def test_save_and_strict_meta_load_reproduce_the_model(self, tmp_path, to_path):
+        import io
+        from quantlab import tiny_models
+
+        model = tiny_models.decoder(dtype=torch.bfloat16)
+        ref.quantize_model(model, ref.W8A16LinearLayer, ["lm_head"])
+        file = tmp_path / "quantized_state_dict.pth" if to_path else io.BytesIO()
+        assert ref.save_quantized_state_dict(model, file) is None
+        if not to_path:
+            file.seek(0)
+        built_on = []
+
+        def build():
+            built_on.append(torch.empty(0).device.type)
+            return tiny_models.TinyCodeGenForCausalLM()
+
+        loaded = ref.load_quantized_model(build, file, ref.W8A16LinearLayer, ["lm_head"])
+        assert built_on == ["meta"]
+        assert not any(t.is_meta for t in loaded.state_dict().values())
+        ids = tiny_models.TinyTokenizer().encode("def hello_world():")
+        assert torch.equal(loaded(ids), model(ids))
+
+    def test_a_layout_that_differs_fails_the_strict_load(self):
+        import io
+        from quantlab import tiny_models
+
+        model = tiny_models.decoder()
+        ref.quantize_model(model, ref.W8A16LinearLayer, ["lm_head"])
+        state = model.state_dict()
+        state["transformer.h.0.attn.qkv_proj.scales"] = state["transformer.h.0.attn.qkv_proj.scales"].reshape(1, -1)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        buffer.seek(0)
+        with pytest.raises(RuntimeError, match="size mismatch"):
+            ref.load_quantized_model(tiny_models.TinyCodeGenForCausalLM, buffer, ref.W8A16LinearLayer, ["lm_head"])
