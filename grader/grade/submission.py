@@ -46,7 +46,8 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
                 cannot_run = f"Not run: a whole submission may take at most {limits.submission:g} seconds, and that time ran out."
             if cannot_run is None and not session.alive:
                 try:
-                    notes = notes or _load_notes(session.start(), program.kind)
+                    report = session.start()  # not inside `notes or ...`: a restart must happen every time
+                    notes = notes or _load_notes(report, program.kind)
                 except WorkerLost as error:
                     cannot_run = f"Your code could not be run: {error.reason}"
             if cannot_run is not None:

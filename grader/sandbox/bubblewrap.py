@@ -123,7 +123,7 @@ class Bubblewrap(Isolation):
         ]
         drop = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                 "--bounding-set=-all", "--no-new-privs", "--"]
-        inner = [self.bwrap, "--bind", "/", "/", "--dev", "/dev", *user_namespace, "--die-with-parent", "--chdir", SCRATCH, "--"]
+        inner = [self.bwrap, "--bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", *user_namespace, "--die-with-parent", "--chdir", SCRATCH, "--"]
         return [*outer, *drop, *inner, *argv]
 
     def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
@@ -156,7 +156,7 @@ SELF_TEST = """
 import os, socket
 assert os.getuid() == 65534, "not the unprivileged user"
 open("/scratch/probe", "w").write("ok")
-for path in ("/probe", "/usr/probe", "/tmp/probe"):
+for path in ("/probe", "/usr/probe", "/tmp/probe", "/dev/probe", "/dev/shm/probe"):
     try:
         open(path, "w")
     except OSError:
