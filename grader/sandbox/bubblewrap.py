@@ -91,6 +91,7 @@ class _View:
 
     def scratch(self, host_scratch: Path, size: int) -> None:
         self.arguments += ["--perms", "0777", "--size", str(max(size, 1 << 20)), "--tmpfs", SCRATCH]
+        self.made.add(SCRATCH)
         for entry in sorted(host_scratch.iterdir()) if host_scratch.is_dir() else ():
             self.read_only(entry, f"{SCRATCH}/{entry.name}")
         self.read_only(WORKER, f"{WORKER_DIR}/worker.py")
@@ -110,6 +111,8 @@ class Bubblewrap(Isolation):
         view.system()
         view.python()
         view.scratch(host_scratch, limits.output)
+        # An unprivileged bwrap makes / and /dev tmpfs the sandbox's user owns: no writing there.
+        view.arguments += ["--remount-ro", "/dev", "--remount-ro", "/"]
         common = ["--die-with-parent", "--new-session", "--hostname", "sandbox", "--chdir", SCRATCH]
         user_namespace = ["--unshare-user", "--disable-userns", "--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID)]
         if os.geteuid() != 0:

@@ -95,3 +95,26 @@ def test_quantized_and_sparse_tensors_are_described_by_dtype():
     for value in (quantized, torch.eye(2).to_sparse()):
         back = wire.decode(wire.encode(value))
         assert isinstance(back, wire.Foreign) and back.type.startswith("torch.Tensor of dtype")
+
+
+def test_subclasses_of_plain_types_arrive_as_descriptions():
+    class Yes(int):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = int.__hash__
+
+    class Loud(str):
+        def __repr__(self):
+            return "<script>" * 1000
+
+    values = [Yes(3), type("F", (float,), {})(2.5), Loud("x"), type("L", (list,), {})([1]),
+              type("D", (dict,), {})(a=1), type("T", (tuple,), {})((1,))]
+    for value, back in zip(values, wire.decode(wire.encode(values))):
+        assert isinstance(back, wire.Foreign), value
+        assert len(back.repr) <= wire.REPR_LIMIT + 1
+
+
+def test_a_message_nested_past_what_json_parses_is_refused():
+    with pytest.raises(wire.WireError):
+        wire.loads(b"[" * 100_000 + b"]" * 100_000)
