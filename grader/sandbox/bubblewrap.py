@@ -126,7 +126,9 @@ class Bubblewrap(Isolation):
         ]
         drop = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                 "--bounding-set=-all", "--no-new-privs", "--"]
-        inner = [self.bwrap, "--bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", *user_namespace, "--die-with-parent", "--chdir", SCRATCH, "--"]
+        # A fresh /dev: the outer one, bound again inside a user namespace, would open no device.
+        inner = [self.bwrap, "--bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", *user_namespace,
+                 "--die-with-parent", "--chdir", SCRATCH, "--"]
         return [*outer, *drop, *inner, *argv]
 
     def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:

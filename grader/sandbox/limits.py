@@ -30,7 +30,7 @@ class Limits:
     #: Bytes of address space per process (torch itself needs about 0.8 GiB).
     memory: int = 2 * GiB
     #: Processes and threads the sandbox may hold at once (enforced under bubblewrap only).
-    processes: int = 64
+    processes: int = 32
     #: Bytes the submission may write: the size of its scratch folder and of any one file.
     output: int = 64 * MiB
 
