@@ -80,7 +80,12 @@ class Listener:
 
 
 def _sandbox_processes() -> list[str]:
-    """Host processes that a sandbox started: a sandbox uid, or the sleepers' marker."""
+    """Host processes that this process's sandboxes started: their uids, or the sleepers' marker.
+
+    Sandbox uids are allotted per grader process (see `bubblewrap._host_uid`), so sandboxes of
+    tests running beside this one, in other processes, are not counted.
+    """
+    first = HOST_UID_BASE + (os.getpid() % 1000) * 1000
     left = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -90,7 +95,7 @@ def _sandbox_processes() -> list[str]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, IndexError, ValueError):
             continue
-        if HOST_UID_BASE <= uid < HOST_UID_BASE + 1_000_000 or SLEEPER in command:
+        if first <= uid < first + 1000 or SLEEPER in command:
             left.append(f"{entry.name} uid={uid} {command[:100]}")
     return left
 
