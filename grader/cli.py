@@ -9,17 +9,40 @@ from pathlib import Path
 from grader import __version__
 from grader.config import BuildConfig, CheckConfig, DemoConfig, GradeConfig, default_jobs
 from grader.labs import LABS
-from grader.sandbox.session import Limits
+from grader.sandbox.isolation import UNSAFE_FLAG
+from grader.sandbox.limits import Limits, format_size, parse_size
 
 LAB_HELP = f"lab id, one of: {', '.join(LABS)}"
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    return Limits(question=args.question_timeout, load=args.load_timeout, cell=args.cell_timeout)
+    return Limits(question=args.question_timeout, load=args.load_timeout, cell=args.cell_timeout,
+                  submission=args.submission_timeout, question_cpu=args.question_cpu,
+                  submission_cpu=args.submission_cpu, memory=args.memory, processes=args.max_processes,
+                  output=args.max_output)
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
     defaults = Limits()
+    parser.add_argument("--submission-timeout", type=float, default=defaults.submission, metavar="S",
+                        help=f"seconds one submission may take in all (default {defaults.submission:g})")
+    parser.add_argument("--question-cpu", type=float, default=defaults.question_cpu, metavar="S",
+                        help=f"CPU seconds a question's calls may use (default {defaults.question_cpu:g})")
+    parser.add_argument("--submission-cpu", type=float, default=defaults.submission_cpu, metavar="S",
+                        help=f"CPU seconds one worker process may use in all (default {defaults.submission_cpu:g})")
+    parser.add_argument("--memory", type=_size, default=defaults.memory, metavar="SIZE",
+                        help=f"address space per process, e.g. 2G, 512M (default {format_size(defaults.memory)})")
+    parser.add_argument("--max-processes", type=int, default=defaults.processes, metavar="N",
+                        help=f"processes and threads in one sandbox (default {defaults.processes})")
+    parser.add_argument("--max-output", type=_size, default=defaults.output, metavar="SIZE",
+                        help=f"bytes a submission may write to its scratch folder (default {format_size(defaults.output)})")
     parser.add_argument("--question-timeout", type=float, default=defaults.question, metavar="S",
                         help=f"seconds a question's test cases may take in all (default {defaults.question:g})")
     parser.add_argument("--load-timeout", type=float, default=defaults.load, metavar="S",
@@ -47,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission; by default a rerun skips those already graded "
                             "(same file, same tests) in the output folder")
+    grade.add_argument(UNSAFE_FLAG, action="store_true",
+                       help="UNSAFE: when no sandbox (bubblewrap) works here, run student code as a plain "
+                            "process with your own rights instead of refusing; results record isolation 'process'")
     _add_limits(grade)
 
     check = commands.add_parser("check", help="run the public tests on one file (what a student runs)")
@@ -69,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grade":
         from grader import grade
         return grade.main(GradeConfig(lab=args.lab, submissions=args.submissions, output=args.output,
-                                      jobs=args.jobs, limits=_limits(args), force=args.force))
+                                      jobs=args.jobs, limits=_limits(args), force=args.force,
+                                      unsafe_no_sandbox=args.unsafe_no_sandbox))
     if args.command == "check":
         from grader import check
         return check.main(CheckConfig(lab=args.lab, file=args.file, limits=_limits(args)))

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sandbox.session import Limits
+from grader.sandbox.limits import Limits
 
 
 def default_jobs() -> int:
@@ -27,6 +27,8 @@ class GradeConfig:
     jobs: int = field(default_factory=default_jobs)
     limits: Limits = field(default_factory=Limits)
     force: bool = False  # regrade submissions whose results are already in `output`
+    #: Run student code as a plain process when no sandbox works (never the default).
+    unsafe_no_sandbox: bool = False
 
 
 @dataclass

@@ -147,6 +147,7 @@ def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budg
     from quantlab.checks import collect_metrics
 
     deadline = time.monotonic() + budget
+    session.budget = test_file.name
     question = QuestionResult(name=test_file.name, score=0.0, max_score=float(test_file.possible))
     test_file.test_case_results = []
     lost: WorkerLost | None = None

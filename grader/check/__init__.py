@@ -13,6 +13,7 @@ from grader import judge
 from grader.config import CheckConfig
 from grader.grade.submission import grade_submission
 from grader.labs import UnknownLab, get_lab
+from grader.sandbox.isolation import for_checking
 
 __all__ = ["main", "run_check"]
 
@@ -21,8 +22,12 @@ def run_check(config: CheckConfig) -> tuple[dict, str]:
     """Grade `config.file` on the public tests; returns the result and the text to print."""
     lab = get_lab(config.lab)
     test_files = judge.load_tests(lab, hidden=False)
-    result = grade_submission(config.file, lab, test_files, limits=config.limits)
-    lines = [f"{lab.id}: {lab.title}", f"Checking {config.file.name} with the public tests.", ""]
+    isolation = for_checking()
+    result = grade_submission(config.file, lab, test_files, limits=config.limits, isolation=isolation)
+    lines = [f"{lab.id}: {lab.title}", f"Checking {config.file.name} with the public tests."]
+    if not isolation.sandboxed:
+        lines.append("(Ran without a sandbox: bubblewrap is not available here. Fine for your own code.)")
+    lines.append("")
     if result["status"] == "unreadable":
         lines += [result["message"], ""]
     for note in result.get("notes", []):

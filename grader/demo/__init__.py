@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import sys
+
 from grader import build, grade
 from grader.config import BuildConfig, DemoConfig, GradeConfig
 from grader.labs import EXAMPLES, LABS
+from grader.sandbox.isolation import SandboxUnavailable, choose
 
 __all__ = ["main"]
 
 
 def main(config: DemoConfig) -> int:
+    try:
+        isolation = choose()  # the demo grades in the real sandbox, or not at all
+    except SandboxUnavailable as error:
+        print(f"grader demo: {error}", file=sys.stderr)
+        return 2
     dist = config.output / "dist"
     build.build(BuildConfig(output=dist))
     print(f"Hand-outs and autograder zips: {dist}")
@@ -18,7 +26,7 @@ def main(config: DemoConfig) -> int:
         if not examples.is_dir():
             continue
         output = config.output / lab_id
-        results = grade.grade_batch(GradeConfig(lab=lab_id, submissions=examples, output=output, jobs=config.jobs))
+        results = grade.grade_batch(GradeConfig(lab=lab_id, submissions=examples, output=output, jobs=config.jobs), isolation)
         print(f"\n{lab_id}: graded {len(results)} example submission(s)")
         for result in sorted(results, key=lambda r: r["student"]):
             print(f"  {result['student']:<10} {result['score']:>5g} / {result['max_score']:g}  {result['status']}")

@@ -25,7 +25,8 @@ from grader.grade import resume
 from grader.grade.submission import grade_submission, internal_error_result
 from grader.labs import Lab, UnknownLab, get_lab
 from grader.load import SUFFIXES
-from grader.sandbox.session import Isolation, Limits
+from grader.sandbox.isolation import UNSAFE_FLAG, Isolation, SandboxUnavailable, choose
+from grader.sandbox.session import Limits
 
 __all__ = ["main", "grade_batch", "find_submissions"]
 
@@ -82,7 +83,10 @@ def _reuse(output: Path, path: Path, student: str, fingerprint: str) -> dict | N
 def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list[dict]:
     lab = get_lab(config.lab)
     files = find_submissions(config.submissions)
-    isolation = isolation or Isolation()
+    isolation = isolation or choose(unsafe_no_sandbox=config.unsafe_no_sandbox)
+    if not isolation.sandboxed:
+        print(f"WARNING ({UNSAFE_FLAG}): student code runs WITHOUT a sandbox, with your rights; "
+              "results record isolation 'process'.", file=sys.stderr)
     ids = _student_ids(files)
     config.output.mkdir(parents=True, exist_ok=True)
     resume.remove_temporaries(config.output)
@@ -122,7 +126,7 @@ def _now() -> str:
 def main(config: GradeConfig) -> int:
     try:
         results = grade_batch(config)
-    except (GradingError, UnknownLab) as error:
+    except (GradingError, UnknownLab, SandboxUnavailable) as error:
         print(f"grader grade: {error}", file=sys.stderr)
         return 2
     unreadable = sum(r["status"] == "unreadable" for r in results)

@@ -12,7 +12,8 @@ from grader import judge
 from grader.diagnose import diagnose
 from grader.labs import SUPPORT, Lab
 from grader.load import Program, Unreadable, load_submission
-from grader.sandbox.session import Isolation, Limits, WorkerLost, WorkerSession
+from grader.sandbox.isolation import Isolation, choose
+from grader.sandbox.session import Limits, WorkerLost, WorkerSession
 
 
 def grade_submission(path: Path, lab: Lab, test_files: list, *, limits: Limits,
@@ -20,8 +21,9 @@ def grade_submission(path: Path, lab: Lab, test_files: list, *, limits: Limits,
     """The result dict (see README) for one file; never raises for anything the file holds.
 
     `test_files` come from `judge.load_tests` and record each case's outcome as otter would.
+    Without `isolation`, the sandbox is used, or `SandboxUnavailable` raised.
     """
-    isolation = isolation or Isolation()
+    isolation = isolation or choose()
     result = _empty_result(path, lab, test_files, isolation)
     try:
         program = load_submission(path)
@@ -39,13 +41,16 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
     cannot_run: str | None = None  # once running the program fails, it is not tried again
     with WorkerSession(program.cells, support=[SUPPORT], limits=limits, isolation=isolation) as session:
         for test_file in test_files:
+            if cannot_run is None and session.out_of_time:
+                cannot_run = f"Not run: a whole submission may take at most {limits.submission:g} seconds, and that time ran out."
             if cannot_run is None and not session.alive:
                 try:
-                    notes = notes or _load_notes(session.start(), program.kind)
+                    report = session.start()  # not inside `notes or ...`: a restart must happen every time
+                    notes = notes or _load_notes(report, program.kind)
                 except WorkerLost as error:
                     cannot_run = f"Your code could not be run: {error.reason}"
             if cannot_run is not None:
-                questions.append(_not_run(test_file, cannot_run))
+                questions.append(_not_run(test_file, cannot_run, timeout=session.out_of_time))
                 continue
             question = judge.judge_question(test_file, session, budget=limits.question)
             if question.status == "ok" and question.score < question.max_score:
@@ -56,6 +61,7 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
 
 def _diagnose(lab: Lab, question: judge.QuestionResult, session: WorkerSession, limits: Limits) -> None:
     deadline = time.monotonic() + limits.question
+    session.budget = f"{question.name} (diagnosis)"
     student = judge.StudentFunction(session, question.name, deadline)
     found = diagnose(lab.id, question.name, student, lookup=lambda name: judge.StudentFunction(session, name, deadline))
     if found:
@@ -73,14 +79,14 @@ def _load_notes(report, kind: str) -> list[str]:
     return notes + list(report.notes)
 
 
-def _not_run(test_file, reason: str) -> dict:
+def _not_run(test_file, reason: str, *, timeout: bool = False) -> dict:
     tests = [
         judge.TestResult(name=c.name, hidden=bool(c.hidden), passed=False, score=0.0,
                          max_score=float(c.points or 0), message=reason)
         for c in test_file.test_cases
     ]
     return judge.QuestionResult(name=test_file.name, score=0.0, max_score=float(test_file.possible),
-                                status="crashed", message=reason, tests=tests).to_dict()
+                                status="timeout" if timeout else "crashed", message=reason, tests=tests).to_dict()
 
 
 def _empty_result(path: Path, lab: Lab, test_files, isolation: Isolation) -> dict:

@@ -13,15 +13,17 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from grader.sandbox import wire
+from grader.sandbox.isolation import WORKER, Isolation, choose, death_reason
+from grader.sandbox.limits import Limits
 
-WORKER = Path(__file__).resolve().parent / "worker.py"
+__all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession", "raised_by"]
 MESSAGE_LIMIT = 256 * 1024 * 1024
 
 
@@ -72,44 +74,12 @@ def raised_by(error: dict) -> StudentCodeError:
 
 
 @dataclass
-class Limits:
-    """Time limits, in seconds of wall-clock time."""
-
-    cell: float = 60.0
-    load: float = 180.0
-    question: float = 30.0
-
-
-@dataclass
 class LoadReport:
     """What running the program's cells left behind."""
 
     names: dict[str, str] = field(default_factory=dict)
     cell_errors: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Isolation:
-    """How the worker is confined. The grader records `name` in every result."""
-
-    name: str = "process"
-
-    def command(self, scratch: Path, fds: tuple[int, int]) -> list[str]:
-        return [sys.executable, "-I", str(WORKER), str(fds[0]), str(fds[1])]
-
-    def environment(self, scratch: Path) -> dict[str, str]:
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(scratch),
-            "TMPDIR": str(scratch),
-            "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": str(scratch / ".matplotlib"),
-            "PYTHONHASHSEED": "0",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "LANG": "C.UTF-8",
-        }
 
 
 class WorkerSession:
@@ -119,10 +89,18 @@ class WorkerSession:
         self.cells = cells
         self.support = support
         self.limits = limits
-        self.isolation = isolation or Isolation()
+        self.isolation = isolation or choose()  # the sandbox, or SandboxUnavailable
         self.process: subprocess.Popen | None = None
         self.scratch: Path | None = None
         self.report = LoadReport()
+        #: The whole submission's wall-clock budget runs from here, across restarts of the worker.
+        self.deadline = time.monotonic() + limits.submission
+        #: Which question the calls belong to: the calls of one question share its CPU-time cap.
+        self.budget = ""
+
+    @property
+    def out_of_time(self) -> bool:
+        return time.monotonic() >= self.deadline
 
     # Lifecycle ------------------------------------------------------------------------------------
 
@@ -156,7 +134,7 @@ class WorkerSession:
         answer_read, answer_write = os.pipe()
         try:
             self.process = subprocess.Popen(
-                self.isolation.command(self.scratch, (request_read, answer_write)),
+                self.isolation.command(self.scratch, (request_read, answer_write), self.limits),
                 pass_fds=(request_read, answer_write),
                 cwd=self.scratch,
                 env=self.isolation.environment(self.scratch),
@@ -195,7 +173,8 @@ class WorkerSession:
     def call(self, name: str, args: tuple, kwargs: dict, *, timeout: float):
         """Call the student's `name` with copies of the arguments; returns plain values."""
         answer = self._ask(
-            {"op": "call", "name": name, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs))},
+            {"op": "call", "name": name, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
+             "cpu": self.limits.question_cpu, "budget": self.budget},
             timeout=timeout,
             what=f"Your function `{name}`",
         )
@@ -209,7 +188,8 @@ class WorkerSession:
         inspection, which runs in the student's process) raises as from `call`.
         """
         answer = self._ask(
-            {"op": "inspect", "key": key, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs))},
+            {"op": "inspect", "key": key, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
+             "cpu": self.limits.question_cpu, "budget": self.budget},
             timeout=timeout,
             what=what,
         )
@@ -229,28 +209,30 @@ class WorkerSession:
     def _ask(self, request: dict, *, timeout: float, what: str) -> dict:
         if not self.alive:
             raise WorkerLost("The process running your code had already stopped.")
+        left = self.deadline - time.monotonic()
+        late = f"{what} did not finish within {timeout:.0f} seconds."
+        if left < timeout:
+            timeout = left
+            late = f"{what} did not finish: a whole submission may take at most {self.limits.submission:g} seconds."
         try:
             self._requests.send_bytes(wire.dumps(request))
             if not self._answers.poll(max(timeout, 0.0)):
                 self.close()
-                raise WorkerLost(f"{what} did not finish within {timeout:.0f} seconds.", timed_out=True)
+                raise WorkerLost(late, timed_out=True)
             raw = self._answers.recv_bytes(MESSAGE_LIMIT)
         except (EOFError, OSError, BrokenPipeError):
-            code = self.process.poll() if self.process else None
+            code = self._exit_code()
             self.close()
-            raise WorkerLost(self._death_reason(what, code)) from None
+            raise WorkerLost(death_reason(self.isolation, what, code, self.limits)) from None
         try:
             return wire.loads(raw)
         except ValueError:
             self.close()
             raise WorkerLost(f"{what} sent back data the grader cannot read.") from None
 
-    @staticmethod
-    def _death_reason(what: str, code: int | None) -> str:
-        if code is not None and code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return f"{what} stopped the process running your code ({name})."
-        return f"{what} stopped the process running your code (exit status {code})."
+    def _exit_code(self) -> int | None:
+        # The pipe closes a moment before the process is reaped.
+        try:
+            return self.process.wait(timeout=2) if self.process else None
+        except subprocess.TimeoutExpired:
+            return None

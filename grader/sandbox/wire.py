@@ -161,7 +161,10 @@ def dumps(message: dict) -> bytes:
 
 
 def loads(raw: bytes) -> dict:
-    message = json.loads(raw.decode("utf-8"))
+    try:
+        message = json.loads(raw.decode("utf-8"))
+    except RecursionError:  # hand-written bytes on the pipe, nested past what json can parse
+        raise WireError("nested too deeply") from None
     if type(message) is not dict:
         raise WireError("a message must be an object")
     return message

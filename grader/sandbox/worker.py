@@ -1,13 +1,15 @@
 """The worker: runs one student's code in its own process and answers calls as plain data.
 
-Started by `session.WorkerSession` as `python -I worker.py IN_FD OUT_FD`, with its working
-directory set to a private scratch folder. It imports nothing from the grader but `wire.py`
-beside it. Requests and answers are length-prefixed JSON messages on two pipes, so nothing the
+Started by `session.WorkerSession` as `python -I worker.py IN_FD OUT_FD LIMITS`, with its
+working directory set to a private scratch folder (inside the sandbox, see `bubblewrap.py`).
+LIMITS is a JSON object of `resource.RLIMIT_*` names to values; the worker sets each as both its
+soft and hard limit before it reads any request, so the student's code can never raise them.
+It imports nothing from the grader but `wire.py` beside it. Requests and answers are length-prefixed JSON messages on two pipes, so nothing the
 student prints can corrupt them:
 
     {"op": "run", "cells": [{"index", "source"}], "cell_timeout"} -> {"cells": [...], "names": {...}, "notes": [...]}
-    {"op": "call", "name", "args", "kwargs"}                      -> {"value": ...} or {"error": {...}}
-    {"op": "inspect", "key", "args", "kwargs"}                    -> {"value": ...} or {"error": {...}}
+    {"op": "call", "name", "args", "kwargs", "cpu"}               -> {"value": ...} or {"error": {...}}
+    {"op": "inspect", "key", "args", "kwargs", "cpu"}             -> {"value": ...} or {"error": {...}}
     {"op": "exit"}
 
 `inspect` runs one of quantlab's registered inspections (`quantlab.harness.REGISTRY`, imported
@@ -21,6 +23,8 @@ grader only reads data from it, and enforces time limits from outside.
 from __future__ import annotations
 
 import importlib
+import json
+import math
 import os
 import random
 import signal
@@ -241,7 +245,27 @@ def _inspect(namespace: dict, request: dict) -> dict:
         return {"error": _error_of(error)}
 
 
+def _limit_cpu(request: dict, budget: dict) -> None:
+    """The calls of one question (its `budget` tag) share `cpu` seconds: past them, SIGXCPU ends the worker."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    if request.get("op") in ("call", "inspect") and request.get("cpu"):
+        tag = request.get("budget") or request.get("name") or request.get("key")
+        if budget.get("tag") != tag:
+            budget.update(tag=tag, start=used)
+        soft = math.ceil(budget["start"] + float(request["cpu"]))
+    else:
+        soft = hard
+    soft = max(soft, math.ceil(used) + 1)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
 def serve(inbox: Connection, outbox: Connection) -> None:
+    cpu_budget: dict = {}
     notes: list = []
     namespace = _fresh_namespace(notes)
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -250,6 +274,7 @@ def serve(inbox: Connection, outbox: Connection) -> None:
         op = request.get("op")
         if op == "exit":
             return
+        _limit_cpu(request, cpu_budget)
         if op == "run":
             _seed()
             cells = _run_cells(namespace, request["cells"], float(request.get("cell_timeout", 60)))
@@ -274,6 +299,8 @@ def main() -> None:
 
     # Here rather than in a preexec_fn, which is unsafe while the grader runs threads.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for name, value in json.loads(sys.argv[3] if len(sys.argv) > 3 else "{}").items():
+        resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (int(value), int(value)))
     inbox = Connection(int(sys.argv[1]), writable=False)
     outbox = Connection(int(sys.argv[2]), readable=False)
     # What the student prints goes nowhere: the report shows verdicts, not console noise.

@@ -18,6 +18,9 @@ from grader.grade import grade_batch
 from grader.labs import EXAMPLES, ROOT
 from grader.sandbox.session import Limits
 
+# The uninterrupted batch is graded once: the module's tests share one xdist worker (make test runs --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("resume")
+
 LIMITS = Limits(question=20.0, load=60.0, cell=20.0)
 #: Correct code that also draws unseeded random numbers while it runs.
 NOISY = mistakes.COURSE_LITERAL + "\n\nimport random\nimport numpy as np\nnoise = (torch.rand(3), random.random(), np.random.rand())\n"

@@ -97,11 +97,12 @@ def test_arguments_are_copies_so_mutation_cannot_leak():
 
 
 def test_the_worker_runs_in_a_scratch_folder_that_is_removed():
-    with session_for("import os\ndef where():\n    return os.getcwd()") as s:
+    with session_for("import os\ndef where():\n    return os.getcwd(), os.path.exists('quantlab/checks.py')") as s:
         s.start()
-        scratch = Path(s.call("where", (), {}, timeout=10))
-        assert scratch.is_dir() and (scratch / "quantlab" / "checks.py").exists()
-        pid = s.process.pid
+        inside, has_support = s.call("where", (), {}, timeout=10)
+        assert inside == "/scratch" and has_support
+        scratch, pid = s.scratch, s.process.pid
+        assert scratch.is_dir()
     assert not scratch.exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -105,3 +105,26 @@ def test_student_names_cross_as_tags_and_only_as_identifiers():
     for bad in ({"$": "student", "name": "os.system"}, {"$": "student", "name": 3}, {"$": "student"}):
         with pytest.raises(wire.WireError):
             wire.decode(bad)
+
+
+def test_subclasses_of_plain_types_arrive_as_descriptions():
+    class Yes(int):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = int.__hash__
+
+    class Loud(str):
+        def __repr__(self):
+            return "<script>" * 1000
+
+    values = [Yes(3), type("F", (float,), {})(2.5), Loud("x"), type("L", (list,), {})([1]),
+              type("D", (dict,), {})(a=1), type("T", (tuple,), {})((1,))]
+    for value, back in zip(values, wire.decode(wire.encode(values))):
+        assert isinstance(back, wire.Foreign), value
+        assert len(back.repr) <= wire.REPR_LIMIT + 1
+
+
+def test_a_message_nested_past_what_json_parses_is_refused():
+    with pytest.raises(wire.WireError):
+        wire.loads(b"[" * 100_000 + b"]" * 100_000)

@@ -1,0 +1,110 @@
+"""How the worker is confined: the seam between the session and the sandbox.
+
+`Isolation` (recorded as `process`) is a plain child process: its own process group, a private
+scratch folder and a scrubbed environment. It keeps the grader's state out of the student's
+reach but is no security boundary. `bubblewrap.Bubblewrap` is the real sandbox. `choose` picks
+the sandbox, and refuses to fall back to a bare process unless told to, loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.sandbox.limits import Limits
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "worker.py"
+WIRE = HERE / "wire.py"
+UNSAFE_FLAG = "--unsafe-no-sandbox"
+
+
+class SandboxUnavailable(Exception):
+    """No sandbox on this machine, and running student code without one was not allowed."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """A bare worker process (no sandbox). The grader records `name` in every result."""
+
+    name: str = "process"
+    sandboxed = False
+
+    def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
+        return [sys.executable, "-I", str(WORKER), *self.worker_arguments(fds, limits)]
+
+    def worker_arguments(self, fds: tuple[int, int], limits: Limits | None) -> list[str]:
+        rlimits = (limits or Limits()).rlimits()
+        if not self.sandboxed:
+            # Counted per user on the host: outside a sandbox it would count the grader's own processes.
+            rlimits.pop("NPROC")
+        return [str(fds[0]), str(fds[1]), json.dumps(rlimits, separators=(",", ":"))]
+
+    def environment(self, scratch: Path) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(scratch),
+            "TMPDIR": str(scratch),
+            **self.common_environment(scratch),
+        }
+
+    @staticmethod
+    def common_environment(scratch: Path) -> dict[str, str]:
+        return {
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": str(scratch / ".matplotlib"),
+            "PYTHONHASHSEED": "0",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "LANG": "C.UTF-8",
+        }
+
+    def exit_signal(self, code: int | None) -> int | None:
+        """The signal that ended the worker, if one did (a sandbox reports it as 128 + n)."""
+        return -code if code is not None and code < 0 else None
+
+    def describe(self) -> str:
+        return "no sandbox: the student's code ran as a plain process with the grader's rights"
+
+
+def death_reason(isolation: Isolation, what: str, code: int | None, limits: Limits) -> str:
+    """Why the worker stopped, in words for the student."""
+    number = isolation.exit_signal(code)
+    if number is None:
+        return f"{what} stopped the process running your code (exit status {code})."
+    if number == signal.SIGXCPU:
+        return (f"{what} used more CPU time than allowed ({limits.question_cpu:g} seconds per question, "
+                f"{limits.submission_cpu:g} in all), so it was stopped.")
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    return f"{what} stopped the process running your code ({name})."
+
+
+def choose(*, unsafe_no_sandbox: bool = False) -> Isolation:
+    """The sandbox if it works here; a bare process only when explicitly allowed."""
+    from grader.sandbox import bubblewrap
+
+    sandbox, problem = bubblewrap.available()
+    if sandbox is not None:
+        return sandbox
+    if unsafe_no_sandbox:
+        return Isolation()
+    raise SandboxUnavailable(
+        f"no sandbox is available, so student code will not be run: {problem}. "
+        "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or, only for code you "
+        f"trust, pass {UNSAFE_FLAG} to run it as a plain process with your own rights."
+    )
+
+
+def for_checking() -> Isolation:
+    """`grader check` (a student's own code on their own machine): the sandbox when there is one."""
+    from grader.sandbox import bubblewrap
+
+    sandbox, _ = bubblewrap.available()
+    return sandbox or Isolation()

@@ -1,0 +1,235 @@
+"""Hostile submissions (tests/hostile/submissions/, real files) graded in one batch in the sandbox.
+
+Each is graded on what it really computes, leaves no process, file or network trace, and cannot
+change another submission's grade. Some report what they saw from inside the sandbox by raising
+`RuntimeError("PROBE {json}")` at the end of their code: the message reaches the result's notes.
+"""
+
+import json
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import mistune
+import pytest
+
+from grader.config import GradeConfig
+from grader.grade import grade_batch
+from grader.labs import LABS
+from grader.sandbox.bubblewrap import HOST_UID_BASE
+from grader.sandbox.limits import Limits
+
+# One batch and one loopback listener for the module: its tests share one xdist worker (make test runs --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("hostile")
+
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+LIMITS = Limits(question=10.0, load=60.0, cell=30.0)
+LISTENER_PORT = 39217  # network.py tries to reach it
+SLEEPER = "HOSTILE-" + "SLEEPER-3b7c"
+FAKE_RESULT = "HOSTILE-" + "WRITE-9d1e"
+QUANTIZE, DEQUANTIZE = LABS["L2-A"].questions
+#: Which of the two questions each file answers correctly, whatever else it does.
+CORRECT = {
+    "victim": (True, True),
+    "patcher": (True, False),     # wrong dequantization, every comparison monkeypatched to agree
+    "eqobject": (True, False),    # an object whose __eq__ always says yes
+    "liar": (False, True),        # a tensor subclass that lies in comparisons
+    "searcher": (True, True),
+    "writer": (True, True),
+    "exits": (False, True),       # os._exit
+    "sysexit": (False, True),     # sys.exit, SystemExit in a cell
+    "segfault": (True, False),
+    "spins": (False, True),       # an infinite loop
+    "hog": (False, True),         # far more memory than the cap
+    "spawner": (True, True),      # detached and double-forked processes, a fork bomb
+    "network": (True, True),
+    "mutator": (True, True),      # destroys its inputs
+    "sloppy": (False, False),     # float codes instead of int8; a NaN
+    "shapes": (False, False),     # a shape that only broadcasts; a numpy array
+    "printer": (True, True),      # tens of megabytes printed
+    "markup": (False, True),      # markup printed and raised
+}
+
+
+class Listener:
+    """A TCP server on the host's loopback that no sandbox should ever reach."""
+
+    def __init__(self, port: int):
+        self.connections = 0
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", port))
+        self.server.listen()
+        self.server.settimeout(0.2)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            connection.close()
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join()
+        self.server.close()
+
+
+def _sandbox_processes() -> list[str]:
+    """Host processes that this process's sandboxes started: their uids, or the sleepers' marker.
+
+    Sandbox uids are allotted per grader process (see `bubblewrap._host_uid`), so sandboxes of
+    tests running beside this one, in other processes, are not counted.
+    """
+    first = HOST_UID_BASE + (os.getpid() % 1000) * 1000
+    left = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            uid = int((entry / "status").read_text().split("\nUid:\t")[1].split()[0])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if first <= uid < first + 1000 or SLEEPER in command:
+            left.append(f"{entry.name} uid={uid} {command[:100]}")
+    return left
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile-submissions")
+    for path in SUBMISSIONS.iterdir():
+        shutil.copy(path, folder / path.name)
+    output = tmp_path_factory.mktemp("hostile-out")
+    assert not Path("/tmp/writer.json").exists()
+    listener = Listener(LISTENER_PORT)
+    try:
+        results = grade_batch(GradeConfig(lab="L2-A", submissions=folder, output=output, jobs=2, limits=LIMITS))
+    finally:
+        listener.stop()
+    return {r["student"]: r for r in results}, output, folder, listener.connections
+
+
+def _probe(result: dict) -> dict:
+    for note in result["notes"]:
+        if "PROBE " in note:
+            return json.loads(note.split("PROBE ", 1)[1].rsplit("}", 1)[0] + "}")
+    raise AssertionError(f"no probe in {result['notes']}")
+
+
+def _question(result: dict, name: str) -> dict:
+    return next(q for q in result["questions"] if q["name"] == name)
+
+
+def test_the_batch_completes_in_the_sandbox(batch):
+    results, output, _, _ = batch
+    assert sorted(results) == sorted(CORRECT)
+    for student, result in results.items():
+        assert result["status"] == "graded", student
+        assert result["grader"]["isolation"] == "bubblewrap"
+        assert json.loads((output / "results" / f"{student}.json").read_text()) == result
+    assert "<code>bubblewrap</code>" in (output / "summary.html").read_text()
+
+
+def test_each_is_graded_on_what_it_really_computes(batch):
+    results, _, _, _ = batch
+    for student, expected in CORRECT.items():
+        for name, right in zip((QUANTIZE, DEQUANTIZE), expected):
+            question = _question(results[student], name)
+            if right:
+                failed = [t["message"] for t in question["tests"] if not t["passed"]]
+                assert question["score"] == question["max_score"] > 0, (student, name, failed)
+            else:
+                assert question["score"] == 0, (student, name)
+
+
+def test_deaths_cost_only_their_question(batch):
+    results, _, _, _ = batch
+    assert _question(results["exits"], QUANTIZE)["status"] == "crashed"
+    assert "SIGSEGV" in _question(results["segfault"], DEQUANTIZE)["message"]
+    assert _question(results["spins"], QUANTIZE)["status"] == "timeout"
+    sysexit = _question(results["sysexit"], QUANTIZE)
+    assert all("SystemExit: bye" in t["message"] for t in sysexit["tests"])
+
+
+def test_a_neighbour_never_changes_a_grade(batch, tmp_path):
+    results, _, folder, _ = batch
+    (tmp_path / "alone").mkdir()
+    shutil.copy(folder / "victim.py", tmp_path / "alone")
+    [alone] = grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "alone", output=tmp_path / "out", limits=LIMITS))
+    strip = lambda r: [(q["name"], q["score"], [(t["name"], t["passed"], t["message"]) for t in q["tests"]]) for q in r["questions"]]
+    assert strip(alone) == strip(results["victim"])
+
+
+def test_the_disk_holds_nothing_to_find(batch):
+    results, _, _, _ = batch
+    found = _probe(results["searcher"])
+    assert found["names"] == [] and found["contents"] == [], found
+    assert "home" not in found["roots"] and "scratch" in found["roots"], found["roots"]
+    assert not [p for p in found["processes"] if "pytest" in p or "grader" in p], found["processes"]
+
+
+def test_fake_results_land_nowhere_outside_the_scratch(batch):
+    results, output, folder, _ = batch
+    written = _probe(results["writer"])["written"]
+    assert written and all(path.startswith("/scratch/") for path in written), written
+    assert results["writer"]["score"] == results["writer"]["max_score"]  # its own result, not the fake 100
+    assert not Path("/tmp/writer.json").exists()
+    for place in (output, folder, Path(__file__).resolve().parents[2]):
+        assert not [p for p in place.rglob("*") if FAKE_RESULT in p.name or p.name == "writer.json" and "results" not in p.parts], place
+    assert not [p for p in Path("/tmp").iterdir() if FAKE_RESULT in p.name]
+
+
+def test_no_process_is_left_behind(batch):
+    results, _, _, _ = batch
+    forked = _probe(results["spawner"])["forked"]
+    assert 0 < forked < LIMITS.processes
+    assert _sandbox_processes() == []
+
+
+def test_the_network_is_unreachable(batch):
+    results, _, _, connections = batch
+    assert _probe(results["network"]) == {"reached": []}
+    assert connections == 0
+
+
+def test_memory_beyond_the_cap_is_refused(batch):
+    results, _, _, _ = batch
+    attempts = _probe(results["hog"])
+    assert attempts and all(outcome != "allocated" for outcome in attempts.values()), attempts
+
+
+def test_markup_reaches_no_report_unescaped(batch):
+    results, output, _, _ = batch
+    texts = " ".join([*results["markup"]["notes"], *(t["message"] for q in results["markup"]["questions"] for t in q["tests"])])
+    assert "<script>" in texts  # the submission's own words are kept in the data...
+    html = (output / "reports" / "markup.html").read_text()
+    assert "<script" not in html.lower() and "onerror" not in html.replace("onerror=alert", "")
+    assert "&lt;script&gt;" in html
+    # ...and a Markdown renderer that lets raw HTML through (as some LMSs do) still shows them as text.
+    rendered = mistune.create_markdown(escape=False)((output / "reports" / "markup.md").read_text())
+    assert "<script" not in rendered.lower() and "<img" not in rendered.lower() and "<b>" not in rendered
+    assert "<script" not in (output / "summary.html").read_text().lower()
+
+
+def test_big_output_costs_nothing(batch):
+    results, output, _, _ = batch
+    assert results["printer"]["score"] == results["printer"]["max_score"]
+    for path in output.rglob("*"):
+        if path.is_file() and path.name != "summary.html":
+            assert path.stat().st_size < 200_000, path
+
+
+def test_notes_and_messages_are_cut_to_a_bounded_size(batch):
+    results, _, _, _ = batch
+    for result in results.values():
+        for text in [*result["notes"], *(t["message"] for q in result["questions"] for t in q["tests"])]:
+            assert len(text) <= 4100
