@@ -211,8 +211,10 @@ def expect_layer(got: dict, want: dict, *, call: str, weights=None, inputs=(), b
         exact = weights.double() / want_scales.double().reshape(-1, 1) if weights is not None else None
         checks.expect_codes(got["int8_weights"], want_codes, what=f"int8_weights after quantize ({call})",
                             exact=exact, reveal=reveal,
-                            hint="Per output row: scale = max|w| / 127; codes = round(w / scale), clamped to "
-                            "[-128, 127], computed in float32.")
+                            hint="Per output row: scale = max|w| / 127, cast to the weights' dtype (that is "
+                            "the scale you store); codes = round(w / stored scale), clamped to [-128, 127], "
+                            "computed in float32. Dividing by the scale before the cast gives other codes in "
+                            "float16 and bfloat16.")
         exact_scales = want_scales.dtype != torch.float32
         checks.expect_close(got["scales"], want_scales, what=f"scales after quantize ({call})",
                             rtol=0.0 if exact_scales else 1e-6, reveal=reveal,

@@ -123,6 +123,12 @@ def expect_tokens(got, want: torch.Tensor, *, what: str, decode=None) -> None:
         raise checks.CheckFailed(message)
 
 
+_CODES_HINT = (
+    "These codes come from your W8A16LinearLayer.quantize (lab L4-A): per output row, scale = max|w| / 127, "
+    "cast to the weights' dtype and stored; codes = round(w / stored scale) in float32, clamped to [-128, 127]."
+)
+
+
 def expect_state_dict(got: dict, want: dict, *, originals: dict | None = None, what: str = "model",
                       reveal: bool = False) -> None:
     """Same keys, dtypes and shapes; int8 codes exact (±1 next to a tie), scales and the rest equal.
@@ -147,7 +153,7 @@ def expect_state_dict(got: dict, want: dict, *, originals: dict | None = None, w
                 weight, scales = originals.get(prefix + "weight"), want.get(prefix + "scales")
                 if weight is not None and scales is not None:
                     exact = weight.float() / scales.float().reshape(-1, 1)
-            checks.expect_codes(value, reference, what=f"`{key}`", exact=exact, reveal=reveal)
+            checks.expect_codes(value, reference, what=f"`{key}`", exact=exact, reveal=reveal, hint=_CODES_HINT)
         elif reference.is_floating_point():
             rtol = 1e-6 if reference.dtype == torch.float32 else 0.0
             checks.expect_close(value, reference, what=f"`{key}`", rtol=rtol, reveal=reveal)
