@@ -19,6 +19,8 @@ from __future__ import annotations
 import functools
 import textwrap
 
+from .layers import COURSE_LAYERS
+
 __all__ = ["QUESTIONS", "FUNCTIONS", "SOLUTION", "MISTAKES", "EXPLANATIONS", "source", "model", "explain", "probes"]
 
 QUESTIONS = {
@@ -53,52 +55,10 @@ def model_memory_footprint(model):
     return {expression}
 """
 
-#: The course's code of lessons 10 to 13, with the project decisions of LABS.md §3.4-§3.6.
-SOLUTION = _src(
+#: The course's code of lessons 10 to 13, with the project decisions of LABS.md §3.4-§3.6: the
+#: layer and the replacements of L4-A/L4-B as `layers` has them, then the graded functions.
+SOLUTION = COURSE_LAYERS + "\n\n" + _src(
     """
-    import torch
-    from torch import nn
-    import torch.nn.functional as F
-
-    def w8_a16_forward(weight, input, scales, bias=None):
-        casted_weights = weight.to(input.dtype)
-        output = F.linear(input, casted_weights) * scales
-        if bias is not None:
-            output = output + bias
-        return output
-
-    class W8A16LinearLayer(nn.Module):
-        def __init__(self, in_features, out_features, bias=True, dtype=torch.float32):
-            super().__init__()
-            self.register_buffer("int8_weights", torch.randint(-128, 127, (out_features, in_features), dtype=torch.int8))
-            self.register_buffer("scales", torch.randn((out_features), dtype=dtype))
-            if bias:
-                self.register_buffer("bias", torch.randn((1, out_features), dtype=dtype))
-            else:
-                self.bias = None
-
-        def quantize(self, weights):
-            w_fp32 = weights.clone().to(torch.float32)
-            scales = (w_fp32.abs().max(dim=-1).values / 127).to(weights.dtype)
-            self.int8_weights = torch.round(w_fp32 / scales.float().unsqueeze(1)).clamp(-128, 127).to(torch.int8)
-            self.scales = scales
-
-        def forward(self, input):
-            return w8_a16_forward(self.int8_weights, input, self.scales, self.bias)
-
-    def replace_linear_with_target_and_quantize(module, target_class, module_name_to_exclude):
-        for name, child in module.named_children():
-            if isinstance(child, nn.Linear) and not any([x == name for x in module_name_to_exclude]):
-                old_bias = child.bias
-                old_weight = child.weight
-                new_module = target_class(child.in_features, child.out_features, old_bias is not None, child.weight.dtype)
-                setattr(module, name, new_module)
-                getattr(module, name).quantize(old_weight)
-                if old_bias is not None:
-                    getattr(module, name).bias = old_bias
-            else:
-                replace_linear_with_target_and_quantize(child, target_class, module_name_to_exclude)
-
     def quantize_model(model, target_class, module_name_to_exclude):
         previous_memory_footprint = model_memory_footprint(model)
         replace_linear_with_target_and_quantize(model, target_class, module_name_to_exclude)
@@ -115,7 +75,7 @@ SOLUTION = _src(
         model.load_state_dict(state_dict, strict=True, assign=True)
         return model
     """
-) + _src(_REPLACE.format(arguments="child.in_features, child.out_features, old_bias is not None, child.weight.dtype")) + _src(
+) + _src(
     _FOOTPRINT.format(
         expression="sum(p.numel() * p.element_size() for p in model.parameters()) + "
         "sum(b.numel() * b.element_size() for b in model.buffers())"
