@@ -32,7 +32,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox.isolation import WIRE, WORKER, Isolation
+from grader.sandbox.isolation import PYTHON_FLAGS, WIRE, WORKER, Isolation
 from grader.sandbox.limits import Limits
 
 SCRATCH = "/scratch"
@@ -133,7 +133,7 @@ class Bubblewrap(Isolation):
 
     def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
         limits = limits or Limits()
-        worker = [sys.executable, "-I", f"{WORKER_DIR}/worker.py", *self.worker_arguments(fds, limits)]
+        worker = [sys.executable, *PYTHON_FLAGS, f"{WORKER_DIR}/worker.py", *self.worker_arguments(fds, limits)]
         return self.wrap(scratch, worker, limits)
 
     def environment(self, scratch: Path) -> dict[str, str]:

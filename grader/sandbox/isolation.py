@@ -21,6 +21,10 @@ HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
 WIRE = HERE / "wire.py"
 UNSAFE_FLAG = "--unsafe-no-sandbox"
+#: `-I` without its `-E`: no user site-packages (-s), no script folder on sys.path (-P), but the
+#: environment is read, so PYTHONHASHSEED fixes str hashes and set order. That environment is
+#: built from nothing by `environment` (no PYTHONPATH or other PYTHON* of the host's).
+PYTHON_FLAGS = ("-s", "-P")
 
 
 class SandboxUnavailable(Exception):
@@ -35,7 +39,7 @@ class Isolation:
     sandboxed = False
 
     def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
-        return [sys.executable, "-I", str(WORKER), *self.worker_arguments(fds, limits)]
+        return [sys.executable, *PYTHON_FLAGS, str(WORKER), *self.worker_arguments(fds, limits)]
 
     def worker_arguments(self, fds: tuple[int, int], limits: Limits | None) -> list[str]:
         rlimits = (limits or Limits()).rlimits()
