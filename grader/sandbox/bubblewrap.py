@@ -22,6 +22,7 @@ bwrap does it all as that user.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import os
@@ -32,6 +33,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.sandbox import cgroup
 from grader.sandbox.isolation import PYTHON_FLAGS, WIRE, WORKER, Isolation
 from grader.sandbox.limits import Limits
 
@@ -104,6 +106,7 @@ class Bubblewrap(Isolation):
     sandboxed = True
     bwrap: str = "bwrap"
     setpriv: str = "setpriv"
+    cgroups: bool = False
 
     def wrap(self, host_scratch: Path, argv: list[str], limits: Limits) -> list[str]:
         """`argv` run inside a fresh sandbox whose scratch shows `host_scratch`'s entries."""
@@ -152,8 +155,8 @@ class Bubblewrap(Isolation):
         return super().exit_signal(code)
 
     def describe(self) -> str:
-        return ("bubblewrap: unprivileged user, no network, read-only system view, private scratch, "
-                "own process tree, resource limits")
+        caps = "memory and process caps on the whole sandbox (cgroup)" if self.cgroups else "per-process resource limits"
+        return f"bubblewrap: unprivileged user, no network, read-only system view, private scratch, own process tree, {caps}"
 
 
 #: Run inside a fresh sandbox by `available`: it must be confined, or the sandbox is not used.
@@ -199,4 +202,6 @@ def available() -> tuple[Bubblewrap | None, str]:
     if done.returncode != 0 or "sandbox ok" not in done.stdout:
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
         return None, f"bubblewrap failed its self-test ({detail})"
+    if cgroup.available()[0] is not None:  # otherwise the rlimits alone cap memory and processes
+        sandbox = dataclasses.replace(sandbox, name="bubblewrap+cgroup", cgroups=True)
     return sandbox, ""
