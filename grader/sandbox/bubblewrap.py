@@ -18,6 +18,10 @@ runs as root, an outer bwrap builds the view (root can bind folders, like a root
 that no other user could reach), `setpriv` drops to an unused host uid from a private range with
 no capabilities, and an inner bwrap adds the user namespace. When the grader is not root, one
 bwrap does it all as that user.
+
+Caps. When root can make cgroups (`cgroup.available`), the sandbox is `bubblewrap+cgroup`: each
+worker's session puts the sandbox in a group of its own that caps the memory and processes of
+all it holds (see cgroup.py); otherwise it is `bubblewrap`, capped by per-process rlimits only.
 """
 
 from __future__ import annotations

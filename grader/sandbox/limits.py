@@ -2,7 +2,8 @@
 
 Wall-clock limits are enforced by the grader from outside (it kills the worker). The others are
 kernel resource limits (rlimits) that the worker sets on itself, soft and hard, before any of
-the student's code runs; a process cannot raise its own hard limits again.
+the student's code runs; a process cannot raise its own hard limits again. When the sandbox has
+a cgroup (see cgroup.py), memory and processes are also capped for all its processes together.
 """
 
 from __future__ import annotations
