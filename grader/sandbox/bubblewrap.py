@@ -159,8 +159,9 @@ class Bubblewrap(Isolation):
         return super().exit_signal(code)
 
     def describe(self) -> str:
-        caps = "memory and process caps on the whole sandbox (cgroup)" if self.cgroups else "per-process resource limits"
-        return f"bubblewrap: unprivileged user, no network, read-only system view, private scratch, own process tree, {caps}"
+        caps = "memory and process caps on the whole sandbox (cgroup)" if self.cgroups else "resource limits"
+        return ("bubblewrap: unprivileged user, no network, read-only system view, private scratch, "
+                f"own process tree, {caps}")
 
 
 #: Run inside a fresh sandbox by `available`: it must be confined, or the sandbox is not used.

@@ -31,7 +31,8 @@ GROUP = "quant-grader"
 OVERHEAD_PROCESSES = 3
 _counter = itertools.count()
 #: `enter`'s wrapper: $1.. are the groups' `cgroup.procs` files, then the command to exec.
-_ENTER = 'for procs in "$@"; do [ "$procs" = -- ] && break; echo $$ > "$procs" || exit 125; shift; done; shift; exec "$@"'
+_ENTER = ('for procs in "$@"; do [ "$procs" = -- ] && break; echo $$ > "$procs" || exit 125; shift; done; '
+          'shift; exec "$@"')
 
 
 def _own_group(controller: str, mount: Path = MOUNT) -> Path | None:

@@ -92,7 +92,8 @@ class Isolation:
         return "no sandbox: the student's code ran as a plain process with the grader's rights"
 
 
-def death_reason(isolation: Isolation, what: str, code: int | None, limits: Limits, *, out_of_memory: bool = False) -> str:
+def death_reason(isolation: Isolation, what: str, code: int | None, limits: Limits, *,
+                 out_of_memory: bool = False) -> str:
     """Why the worker stopped, in words for the student."""
     if out_of_memory:
         return (f"{what} used more than the {describe_size(limits.memory)} memory cap, so the process "

@@ -232,7 +232,8 @@ class WorkerSession:
             code = self._exit_code()
             out_of_memory = self.cgroup is not None and self.cgroup.out_of_memory
             self.close()
-            raise WorkerLost(death_reason(self.isolation, what, code, self.limits, out_of_memory=out_of_memory)) from None
+            reason = death_reason(self.isolation, what, code, self.limits, out_of_memory=out_of_memory)
+            raise WorkerLost(reason) from None
         try:
             return wire.loads(raw)
         except ValueError:
