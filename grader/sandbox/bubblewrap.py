@@ -18,10 +18,15 @@ runs as root, an outer bwrap builds the view (root can bind folders, like a root
 that no other user could reach), `setpriv` drops to an unused host uid from a private range with
 no capabilities, and an inner bwrap adds the user namespace. When the grader is not root, one
 bwrap does it all as that user.
+
+Caps. When root can make cgroups (`cgroup.available`), the sandbox is `bubblewrap+cgroup`: each
+worker's session puts the sandbox in a group of its own that caps the memory and processes of
+all it holds (see cgroup.py); otherwise it is `bubblewrap`, capped by per-process rlimits only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import os
@@ -32,7 +37,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox.isolation import WIRE, WORKER, Isolation
+from grader.sandbox import cgroup
+from grader.sandbox.isolation import PYTHON_FLAGS, WIRE, WORKER, Isolation
 from grader.sandbox.limits import Limits
 
 SCRATCH = "/scratch"
@@ -104,6 +110,7 @@ class Bubblewrap(Isolation):
     sandboxed = True
     bwrap: str = "bwrap"
     setpriv: str = "setpriv"
+    cgroups: bool = False
 
     def wrap(self, host_scratch: Path, argv: list[str], limits: Limits) -> list[str]:
         """`argv` run inside a fresh sandbox whose scratch shows `host_scratch`'s entries."""
@@ -133,7 +140,7 @@ class Bubblewrap(Isolation):
 
     def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
         limits = limits or Limits()
-        worker = [sys.executable, "-I", f"{WORKER_DIR}/worker.py", *self.worker_arguments(fds, limits)]
+        worker = [sys.executable, *PYTHON_FLAGS, f"{WORKER_DIR}/worker.py", *self.worker_arguments(fds, limits)]
         return self.wrap(scratch, worker, limits)
 
     def environment(self, scratch: Path) -> dict[str, str]:
@@ -152,8 +159,9 @@ class Bubblewrap(Isolation):
         return super().exit_signal(code)
 
     def describe(self) -> str:
+        caps = "memory and process caps on the whole sandbox (cgroup)" if self.cgroups else "resource limits"
         return ("bubblewrap: unprivileged user, no network, read-only system view, private scratch, "
-                "own process tree, resource limits")
+                f"own process tree, {caps}")
 
 
 #: Run inside a fresh sandbox by `available`: it must be confined, or the sandbox is not used.
@@ -199,4 +207,6 @@ def available() -> tuple[Bubblewrap | None, str]:
     if done.returncode != 0 or "sandbox ok" not in done.stdout:
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
         return None, f"bubblewrap failed its self-test ({detail})"
+    if cgroup.available()[0] is not None:  # otherwise the rlimits alone cap memory and processes
+        sandbox = dataclasses.replace(sandbox, name="bubblewrap+cgroup", cgroups=True)
     return sandbox, ""

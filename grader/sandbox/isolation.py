@@ -14,13 +14,21 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grader.sandbox.limits import Limits
+from grader.sandbox.limits import Limits, describe_size
+
+if TYPE_CHECKING:
+    from grader.sandbox.cgroup import Cgroup
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
 WIRE = HERE / "wire.py"
 UNSAFE_FLAG = "--unsafe-no-sandbox"
+#: `-I` without its `-E`: no user site-packages (-s), no script folder on sys.path (-P), but the
+#: environment is read, so PYTHONHASHSEED fixes str hashes and set order. That environment is
+#: built from nothing by `environment` (no PYTHONPATH or other PYTHON* of the host's).
+PYTHON_FLAGS = ("-s", "-P")
 
 
 class SandboxUnavailable(Exception):
@@ -33,12 +41,14 @@ class Isolation:
 
     name: str = "process"
     sandboxed = False
+    #: Whether each worker gets a cgroup capping the memory and processes of all it starts.
+    cgroups = False
 
     def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
-        return [sys.executable, "-I", str(WORKER), *self.worker_arguments(fds, limits)]
+        return [sys.executable, *PYTHON_FLAGS, str(WORKER), *self.worker_arguments(fds, limits)]
 
     def worker_arguments(self, fds: tuple[int, int], limits: Limits | None) -> list[str]:
-        rlimits = (limits or Limits()).rlimits()
+        rlimits = (limits or Limits()).rlimits(memory_in_cgroup=self.cgroups)
         if not self.sandboxed:
             # Counted per user on the host: outside a sandbox it would count the grader's own processes.
             rlimits.pop("NPROC")
@@ -63,6 +73,17 @@ class Isolation:
             "LANG": "C.UTF-8",
         }
 
+    def cgroup(self, limits: Limits) -> Cgroup | None:
+        """A new capped cgroup for one worker (its caller closes it), or None without cgroups."""
+        if not self.cgroups:
+            return None
+        from grader.sandbox import cgroup
+
+        bases, problem = cgroup.available()
+        if bases is None:
+            raise SandboxUnavailable(f"the sandbox's cgroups stopped working: {problem}")
+        return cgroup.Cgroup(bases, limits)
+
     def exit_signal(self, code: int | None) -> int | None:
         """The signal that ended the worker, if one did (a sandbox reports it as 128 + n)."""
         return -code if code is not None and code < 0 else None
@@ -71,8 +92,12 @@ class Isolation:
         return "no sandbox: the student's code ran as a plain process with the grader's rights"
 
 
-def death_reason(isolation: Isolation, what: str, code: int | None, limits: Limits) -> str:
+def death_reason(isolation: Isolation, what: str, code: int | None, limits: Limits, *,
+                 out_of_memory: bool = False) -> str:
     """Why the worker stopped, in words for the student."""
+    if out_of_memory:
+        return (f"{what} used more than the {describe_size(limits.memory)} memory cap, so the process "
+                "running your code was stopped.")
     number = isolation.exit_signal(code)
     if number is None:
         return f"{what} stopped the process running your code (exit status {code})."

@@ -2,7 +2,8 @@
 
 Wall-clock limits are enforced by the grader from outside (it kills the worker). The others are
 kernel resource limits (rlimits) that the worker sets on itself, soft and hard, before any of
-the student's code runs; a process cannot raise its own hard limits again.
+the student's code runs; a process cannot raise its own hard limits again. When the sandbox has
+a cgroup (see cgroup.py), memory and processes are also capped for all its processes together.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 _UNITS = {"": 1, "K": 1024, "M": MiB, "G": GiB}
+#: Address space a process may hold beyond the memory cap when a cgroup caps the memory itself.
+ADDRESS_SPACE_SLACK = 2 * GiB
 
 
 @dataclass
@@ -27,17 +30,23 @@ class Limits:
     #: CPU seconds (all threads): one question's calls; everything one worker process runs.
     question_cpu: float = 60.0
     submission_cpu: float = 300.0
-    #: Bytes of address space per process (torch itself needs about 0.8 GiB).
+    #: Bytes of memory: of the whole sandbox when a cgroup caps it (see cgroup.py), else of address
+    #: space per process (torch itself needs about 0.7 GiB of that).
     memory: int = 2 * GiB
     #: Processes and threads the sandbox may hold at once (enforced under bubblewrap only).
     processes: int = 32
     #: Bytes the submission may write: the size of its scratch folder and of any one file.
     output: int = 64 * MiB
 
-    def rlimits(self) -> dict[str, int]:
-        """The kernel limits the worker sets on itself (names of `resource.RLIMIT_*`)."""
+    def rlimits(self, *, memory_in_cgroup: bool = False) -> dict[str, int]:
+        """The kernel limits the worker sets on itself (names of `resource.RLIMIT_*`).
+
+        With `memory_in_cgroup`, a cgroup caps the real memory of the whole sandbox at `memory`;
+        the address space of each process is then only a loose second line, `memory` plus
+        `ADDRESS_SPACE_SLACK`, since reserved address space is not memory (torch reserves 0.6 GiB).
+        """
         return {
-            "AS": int(self.memory),
+            "AS": int(self.memory) + (ADDRESS_SPACE_SLACK if memory_in_cgroup else 0),
             "NPROC": int(self.processes),
             "CPU": max(1, round(self.submission_cpu)),
             "FSIZE": int(self.output),
@@ -52,6 +61,14 @@ def parse_size(text: str) -> int:
         raise ValueError(f"not a size: {text!r} (use for example 2G, 512M or a number of bytes)")
     number, unit = match.groups()
     return int(float(number) * _UNITS[unit.upper()])
+
+
+def describe_size(size: int) -> str:
+    """2147483648 -> '2 GiB', for people."""
+    for unit in ("G", "M", "K"):
+        if size >= _UNITS[unit]:
+            return f"{round(size / _UNITS[unit], 1):g} {unit}iB"
+    return f"{size} bytes"
 
 
 def format_size(size: int) -> str:

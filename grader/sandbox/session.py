@@ -91,6 +91,7 @@ class WorkerSession:
         self.limits = limits
         self.isolation = isolation or choose()  # the sandbox, or SandboxUnavailable
         self.process: subprocess.Popen | None = None
+        self.cgroup = None  # the worker's cgroup.Cgroup, when the isolation caps with cgroups
         self.scratch: Path | None = None
         self.report = LoadReport()
         #: The whole submission's wall-clock budget runs from here, across restarts of the worker.
@@ -133,8 +134,12 @@ class WorkerSession:
         request_read, request_write = os.pipe()
         answer_read, answer_write = os.pipe()
         try:
+            argv = self.isolation.command(self.scratch, (request_read, answer_write), self.limits)
+            self.cgroup = self.isolation.cgroup(self.limits)
+            if self.cgroup is not None:
+                argv = self.cgroup.enter(argv)  # it joins the group before any student code exists
             self.process = subprocess.Popen(
-                self.isolation.command(self.scratch, (request_read, answer_write), self.limits),
+                argv,
                 pass_fds=(request_read, answer_write),
                 cwd=self.scratch,
                 env=self.isolation.environment(self.scratch),
@@ -150,7 +155,7 @@ class WorkerSession:
         self._answers = Connection(answer_read, writable=False)
 
     def close(self) -> None:
-        """Kill the worker's whole process group and remove its scratch folder."""
+        """Kill the worker's whole process group (and all of its cgroup) and remove its scratch folder."""
         if self.process is not None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -160,6 +165,9 @@ class WorkerSession:
             self._requests.close()
             self._answers.close()
             self.process = None
+        if self.cgroup is not None:
+            self.cgroup.close()
+            self.cgroup = None
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
@@ -222,8 +230,10 @@ class WorkerSession:
             raw = self._answers.recv_bytes(MESSAGE_LIMIT)
         except (EOFError, OSError, BrokenPipeError):
             code = self._exit_code()
+            out_of_memory = self.cgroup is not None and self.cgroup.out_of_memory
             self.close()
-            raise WorkerLost(death_reason(self.isolation, what, code, self.limits)) from None
+            reason = death_reason(self.isolation, what, code, self.limits, out_of_memory=out_of_memory)
+            raise WorkerLost(reason) from None
         try:
             return wire.loads(raw)
         except ValueError:

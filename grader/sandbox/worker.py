@@ -1,6 +1,6 @@
 """The worker: runs one student's code in its own process and answers calls as plain data.
 
-Started by `session.WorkerSession` as `python -I worker.py IN_FD OUT_FD LIMITS`, with its
+Started by `session.WorkerSession` as `python -s -P worker.py IN_FD OUT_FD LIMITS`, with its
 working directory set to a private scratch folder (inside the sandbox, see `bubblewrap.py`).
 LIMITS is a JSON object of `resource.RLIMIT_*` names to values; the worker sets each as both its
 soft and hard limit before it reads any request, so the student's code can never raise them.

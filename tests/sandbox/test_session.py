@@ -88,6 +88,23 @@ def test_a_cell_that_runs_forever_is_cut_and_later_cells_still_run():
         assert s.call("f", (), {}, timeout=10) == "after"
 
 
+def test_string_hashes_and_set_order_are_the_same_in_every_session():
+    source = """
+    import os
+    def hashed():
+        return hash("abc"), hash(b"abc"), list({"alpha", "beta", "gamma", "delta", "epsilon", "zeta"})
+    def python_variables():
+        return sorted(name for name in os.environ if name.startswith("PYTHON"))
+    """
+    answers = []
+    for _ in range(2):
+        with session_for(source) as session:
+            session.start()
+            answers.append(session.call("hashed", (), {}, timeout=10))
+            assert session.call("python_variables", (), {}, timeout=10) == ["PYTHONHASHSEED"]
+    assert answers[0] == answers[1]
+
+
 def test_arguments_are_copies_so_mutation_cannot_leak():
     with session_for("def f(t):\n    t.zero_()\n    return t") as s:
         s.start()
