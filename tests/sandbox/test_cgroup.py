@@ -13,7 +13,9 @@ from grader.sandbox.limits import GiB, Limits, MiB
 from grader.sandbox.session import WorkerLost, WorkerSession
 
 BASES, PROBLEM = cgroup.available()
-needs_cgroups = pytest.mark.skipif(BASES is None, reason=f"no cgroups here: {PROBLEM}")
+# Outside CI (a non-root developer) these tests may skip; CI runs as root with cgroups, so there
+# they never skip: a sandbox that lost its cgroup fails them.
+needs_cgroups = pytest.mark.skipif(BASES is None and not os.environ.get("CI"), reason=f"no cgroups here: {PROBLEM}")
 
 
 def sandboxed(*sources: str, **limits) -> WorkerSession:
