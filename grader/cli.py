@@ -38,7 +38,8 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--submission-cpu", type=float, default=defaults.submission_cpu, metavar="S",
                         help=f"CPU seconds one worker process may use in all (default {defaults.submission_cpu:g})")
     parser.add_argument("--memory", type=_size, default=defaults.memory, metavar="SIZE",
-                        help=f"address space per process, e.g. 2G, 512M (default {format_size(defaults.memory)})")
+                        help=f"memory of the whole sandbox (of each process where no cgroup is available), "
+                             f"e.g. 2G, 512M (default {format_size(defaults.memory)})")
     parser.add_argument("--max-processes", type=int, default=defaults.processes, metavar="N",
                         help=f"processes and threads in one sandbox (default {defaults.processes})")
     parser.add_argument("--max-output", type=_size, default=defaults.output, metavar="SIZE",
