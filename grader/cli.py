@@ -9,7 +9,7 @@ from pathlib import Path
 from grader import __version__
 from grader.config import BuildConfig, CheckConfig, DemoConfig, GradeConfig, default_jobs
 from grader.labs import LABS
-from grader.sandbox.isolation import UNSAFE_FLAG
+from grader.sandbox import UNSAFE_FLAG
 from grader.sandbox.limits import Limits, format_size, parse_size
 
 LAB_HELP = f"lab id, one of: {', '.join(LABS)}"

@@ -60,7 +60,7 @@ def build_student(lab: Lab, output: Path) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=f".{lab.id}.", dir=final.parent))
     (staged / "tests").mkdir()
-    for question in lab.questions:
+    for question in lab.question_names:
         source = lab.test_source(question, hidden=False)
         problems = hidden_case_problems(source)
         if problems:
@@ -78,7 +78,7 @@ def build_autograder(lab: Lab, output: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="qbuild-") as folder:
         staging = Path(folder)
         (staging / "tests").mkdir()
-        for question in lab.questions:
+        for question in lab.question_names:
             (staging / "tests" / f"{question}.py").write_text(lab.test_source(question, hidden=True), encoding="utf-8")
         for package in (SUPPORT, REFERENCE):
             shutil.copytree(package, staging / package.name, ignore=_IGNORE)

@@ -13,7 +13,7 @@ from grader import judge
 from grader.config import CheckConfig
 from grader.grade.submission import grade_submission
 from grader.labs import UnknownLab, get_lab
-from grader.sandbox.isolation import for_checking
+from grader.sandbox import for_checking
 
 __all__ = ["main", "run_check"]
 

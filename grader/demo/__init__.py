@@ -7,7 +7,7 @@ import sys
 from grader import build, grade
 from grader.config import BuildConfig, DemoConfig, GradeConfig
 from grader.labs import EXAMPLES, LABS
-from grader.sandbox.isolation import SandboxUnavailable, choose
+from grader.sandbox import SandboxUnavailable, choose
 
 __all__ = ["main"]
 

@@ -25,7 +25,7 @@ from grader.grade import resume
 from grader.grade.submission import grade_submission, internal_error_result
 from grader.labs import Lab, UnknownLab, get_lab
 from grader.load import SUFFIXES
-from grader.sandbox.isolation import UNSAFE_FLAG, Isolation, SandboxUnavailable, choose
+from grader.sandbox import UNSAFE_FLAG, Isolation, SandboxUnavailable, choose
 from grader.sandbox.session import Limits
 
 __all__ = ["main", "grade_batch", "find_submissions"]
@@ -108,7 +108,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list
 
     with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
         results = list(pool.map(work, files))
-    export.write_atomic(config.output / "grades.csv", export.grades_csv(results, lab.questions))
+    export.write_atomic(config.output / "grades.csv", export.grades_csv(results, lab.question_names))
     export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, results))
     run = {
         "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "isolation": isolation.name,

@@ -26,7 +26,7 @@ def file_sha256(path: Path) -> str:
 def material_fingerprint(lab: Lab) -> str:
     """A hash of everything that decides `lab`'s grades; it changes when any of it changes."""
     digest = hashlib.sha256(lab.id.encode())
-    for question in lab.questions:
+    for question in lab.question_names:
         digest.update(lab.test_source(question, hidden=True).encode("utf-8"))
     for folder in _MATERIAL:
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and _is_source(p)):

@@ -12,7 +12,7 @@ from grader import judge
 from grader.diagnose import diagnose
 from grader.labs import SUPPORT, Lab
 from grader.load import Program, Unreadable, load_submission
-from grader.sandbox.isolation import Isolation, choose
+from grader.sandbox import Isolation, choose
 from grader.sandbox.session import Limits, WorkerLost, WorkerSession
 
 

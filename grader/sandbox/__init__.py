@@ -1,0 +1,48 @@
+"""Where student code runs: the sandbox, its caps, and the choice between sandbox and bare process.
+
+The package's face: `choose` picks the isolation for grading (the bubblewrap sandbox, or a bare
+process only when explicitly allowed), `for_checking` the one for a student's own check, and
+`SandboxUnavailable` says why grading cannot run here. Inside:
+
+    limits.py      the caps (`Limits`), as rlimits and cgroup settings
+    isolation.py   the seam: a bare worker process (`Isolation`), and why a worker died
+    bubblewrap.py  the real sandbox, built on that seam
+    cgroup.py      caps on a whole sandbox where root can make cgroups
+    session.py     one submission's worker: start, call, inspect, restart, close
+    wire.py        the data that crosses between grader and worker (never pickles)
+    worker.py      the process inside the sandbox that runs the student's cells
+"""
+
+from __future__ import annotations
+
+from grader.sandbox import bubblewrap
+from grader.sandbox.isolation import Isolation
+from grader.sandbox.limits import Limits
+
+__all__ = ["UNSAFE_FLAG", "Isolation", "Limits", "SandboxUnavailable", "choose", "for_checking"]
+
+UNSAFE_FLAG = "--unsafe-no-sandbox"
+
+
+class SandboxUnavailable(Exception):
+    """No sandbox on this machine, and running student code without one was not allowed."""
+
+
+def choose(*, unsafe_no_sandbox: bool = False) -> Isolation:
+    """The sandbox if it works here; a bare process only when explicitly allowed."""
+    sandbox, problem = bubblewrap.available()
+    if sandbox is not None:
+        return sandbox
+    if unsafe_no_sandbox:
+        return Isolation()
+    raise SandboxUnavailable(
+        f"no sandbox is available, so student code will not be run: {problem}. "
+        "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or, only for code you "
+        f"trust, pass {UNSAFE_FLAG} to run it as a plain process with your own rights."
+    )
+
+
+def for_checking() -> Isolation:
+    """`grader check` (a student's own code on their own machine): the sandbox when there is one."""
+    sandbox, _ = bubblewrap.available()
+    return sandbox or Isolation()

@@ -23,6 +23,10 @@ from pathlib import Path
 
 from grader.sandbox.limits import Limits
 
+
+class CgroupsUnavailable(RuntimeError):
+    """The cgroups a sandbox was set up with stopped working mid-run."""
+
 MOUNT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids")
 GROUP = "quant-grader"

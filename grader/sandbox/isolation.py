@@ -2,8 +2,8 @@
 
 `Isolation` (recorded as `process`) is a plain child process: its own process group, a private
 scratch folder and a scrubbed environment. It keeps the grader's state out of the student's
-reach but is no security boundary. `bubblewrap.Bubblewrap` is the real sandbox. `choose` picks
-the sandbox, and refuses to fall back to a bare process unless told to, loudly.
+reach but is no security boundary. `bubblewrap.Bubblewrap`, built on it, is the real sandbox;
+the package's face (`grader.sandbox.choose`) picks between them.
 """
 
 from __future__ import annotations
@@ -24,15 +24,10 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
 WIRE = HERE / "wire.py"
-UNSAFE_FLAG = "--unsafe-no-sandbox"
 #: `-I` without its `-E`: no user site-packages (-s), no script folder on sys.path (-P), but the
 #: environment is read, so PYTHONHASHSEED fixes str hashes and set order. That environment is
 #: built from nothing by `environment` (no PYTHONPATH or other PYTHON* of the host's).
 PYTHON_FLAGS = ("-s", "-P")
-
-
-class SandboxUnavailable(Exception):
-    """No sandbox on this machine, and running student code without one was not allowed."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +76,7 @@ class Isolation:
 
         bases, problem = cgroup.available()
         if bases is None:
-            raise SandboxUnavailable(f"the sandbox's cgroups stopped working: {problem}")
+            raise cgroup.CgroupsUnavailable(f"the sandbox's cgroups stopped working: {problem}")
         return cgroup.Cgroup(bases, limits)
 
     def exit_signal(self, code: int | None) -> int | None:
@@ -109,27 +104,3 @@ def death_reason(isolation: Isolation, what: str, code: int | None, limits: Limi
     except ValueError:
         name = f"signal {number}"
     return f"{what} stopped the process running your code ({name})."
-
-
-def choose(*, unsafe_no_sandbox: bool = False) -> Isolation:
-    """The sandbox if it works here; a bare process only when explicitly allowed."""
-    from grader.sandbox import bubblewrap
-
-    sandbox, problem = bubblewrap.available()
-    if sandbox is not None:
-        return sandbox
-    if unsafe_no_sandbox:
-        return Isolation()
-    raise SandboxUnavailable(
-        f"no sandbox is available, so student code will not be run: {problem}. "
-        "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or, only for code you "
-        f"trust, pass {UNSAFE_FLAG} to run it as a plain process with your own rights."
-    )
-
-
-def for_checking() -> Isolation:
-    """`grader check` (a student's own code on their own machine): the sandbox when there is one."""
-    from grader.sandbox import bubblewrap
-
-    sandbox, _ = bubblewrap.available()
-    return sandbox or Isolation()

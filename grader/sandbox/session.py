@@ -20,7 +20,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from grader.sandbox import wire
-from grader.sandbox.isolation import WORKER, Isolation, choose, death_reason
+from grader.sandbox import choose
+from grader.sandbox.isolation import WORKER, Isolation, death_reason
 from grader.sandbox.limits import Limits
 
 __all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession", "raised_by"]

@@ -28,7 +28,7 @@ def dist(tmp_path_factory):
 
 def _hidden_case_names(lab: Lab) -> list[str]:
     names = []
-    for question in lab.questions:
+    for question in lab.question_names:
         source = lab.hidden_tests(question).read_text()
         names += [line.split("name=")[1].split('"')[1] for line in source.splitlines() if "@test_case(name=" in line]
     return names
@@ -47,7 +47,7 @@ def test_student_folder_holds_no_hidden_case_nor_reference(dist, lab):
     notebook = nbformat.read(folder / f"{lab.id}.ipynb", as_version=4)
     assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
     stubs = [c.source for c in notebook.cells if c.cell_type == "code" and "NotImplementedError" in c.source]
-    assert len(stubs) >= len(lab.questions)
+    assert len(stubs) >= len(lab.question_names)
 
 
 @pytest.mark.parametrize("lab", LABS.values(), ids=list(LABS))
@@ -56,10 +56,10 @@ def test_autograder_zip_layout(dist, lab):
         names = set(archive.namelist())
         assert {"run_autograder", "setup.sh", "otter_config.json", "files/quant_reference/__init__.py",
                 "files/quantlab/checks.py"} <= names
-        assert {f"tests/{q}.py" for q in lab.questions} <= names
+        assert {f"tests/{q}.py" for q in lab.question_names} <= names
         # A .py directly under files/ would sit beside a .py submission and make otter refuse it.
         assert not [n for n in names if n.startswith("files/") and n.count("/") == 1]
-        for question in lab.questions:
+        for question in lab.question_names:
             assert "hidden=True" in archive.read(f"tests/{question}.py").decode()
         assert json.loads(archive.read("otter_config.json"))["lang"] == "python"
 
@@ -67,7 +67,7 @@ def test_autograder_zip_layout(dist, lab):
 def test_build_refuses_a_public_file_with_a_hidden_case(tmp_path, monkeypatch):
     lab = LABS["L2-A"]
     leaky = tmp_path / "leaky.py"
-    leaky.write_text(lab.public_tests(lab.questions[0]).read_text() + "\n@test_case(points=1, hidden=True)\ndef x(f):\n    pass\n")
+    leaky.write_text(lab.public_tests(lab.question_names[0]).read_text() + "\n@test_case(points=1, hidden=True)\ndef x(f):\n    pass\n")
     monkeypatch.setattr(Lab, "public_tests", lambda self, q: leaky)
     with pytest.raises(BuildError, match="hidden"):
         build_student(lab, tmp_path / "dist")
@@ -102,7 +102,7 @@ def test_otter_run_gives_a_correct_script_full_marks_and_the_untouched_notebook_
 
 
 def _all_cases(lab: Lab):
-    for question in lab.questions:
+    for question in lab.question_names:
         for source in (lab.public_tests(question).read_text(), lab.hidden_tests(question).read_text()):
             yield from (line for line in source.splitlines() if line.startswith("@test_case("))
 

@@ -21,7 +21,7 @@ def test_a_correct_script_passes_every_public_test(tmp_path, capsys):
     path.write_text(mistakes.COURSE_LITERAL)
     assert cli_main(["check", "L3-A", str(path)]) == 0
     out = capsys.readouterr().out
-    for question in LABS["L3-A"].questions:
+    for question in LABS["L3-A"].question_names:
         assert f"{question} results: All test cases passed!" in out
     assert "hidden" not in out.replace("hidden tests", "")
 
@@ -76,7 +76,7 @@ def test_messages_match_what_grader_check_prints_in_the_notebook(tmp_path):
         found = re.search(r'grader\.check\("([^"]+)"\)', cell.source) if cell.cell_type == "code" else None
         if found:
             in_notebook[found.group(1)] = _text_outputs(cell).strip()
-    assert set(in_notebook) == set(lab.questions)
+    assert set(in_notebook) == set(lab.question_names)
     _, printed = run_check(CheckConfig(lab=lab.id, file=folder / f"{lab.id}.ipynb"))
     for question, text in in_notebook.items():
         assert text and text in printed, (question, text)

@@ -36,7 +36,7 @@ def _submissions(folder: Path, lab: str) -> None:
     (folder / "syntax.py").write_text("def linear_q_symmetric(:\n")
     (folder / "importerror.py").write_text("import not_a_module_anywhere\n" + mistakes.COURSE_LITERAL)
     (folder / "stuck.py").write_text(mistakes.COURSE_LITERAL + HANG)
-    first, second = LABS[lab].questions[0], LABS[lab].questions[-1]
+    first, second = LABS[lab].question_names[0], LABS[lab].question_names[-1]
     (folder / "raises.py").write_text(mistakes.COURSE_LITERAL + f"\n\ndef {first}(*args, **kwargs):\n    raise ZeroDivisionError('oops')\n")
     (folder / "numpy_out.py").write_text(
         mistakes.COURSE_LITERAL + f"\n\nimport numpy as np\n\ndef {second}(*args, **kwargs):\n    return np.zeros(3)\n")
@@ -112,7 +112,7 @@ def test_untouched_stubs_and_broken_files_score_zero_with_a_message(batch):
 
 def test_an_exception_or_a_wrong_return_type_costs_only_that_function(batch):
     lab, results, _ = batch
-    first, second = LABS[lab].questions[0], LABS[lab].questions[-1]
+    first, second = LABS[lab].question_names[0], LABS[lab].question_names[-1]
     raised = _question(results["raises"], first)
     assert raised["score"] == 0
     assert all("ZeroDivisionError: oops" in t["message"] for t in raised["tests"])
@@ -165,7 +165,7 @@ def test_outputs_follow_the_schema(batch):
         assert (output / "reports" / f"{student}.md").stat().st_size > 0
     rows = list(csv.DictReader((output / "grades.csv").open()))
     assert [r["student"] for r in rows] == sorted(results)
-    assert list(rows[0])[:4] == ["student", "score", "max_score", "status"] and set(LABS[lab].questions) <= set(rows[0])
+    assert list(rows[0])[:4] == ["student", "score", "max_score", "status"] and set(LABS[lab].question_names) <= set(rows[0])
     assert (output / "summary.html").read_text().count("<") > 10
     assert not list(output.rglob("*.tmp"))
 

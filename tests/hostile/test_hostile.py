@@ -30,7 +30,7 @@ LIMITS = Limits(question=10.0, load=60.0, cell=30.0)
 LISTENER_PORT = 39217  # network.py tries to reach it
 SLEEPER = "HOSTILE-" + "SLEEPER-3b7c"
 FAKE_RESULT = "HOSTILE-" + "WRITE-9d1e"
-QUANTIZE, DEQUANTIZE = LABS["L2-A"].questions
+QUANTIZE, DEQUANTIZE = LABS["L2-A"].question_names
 #: Which of the two questions each file answers correctly, whatever else it does.
 CORRECT = {
     "victim": (True, True),
