@@ -1,27 +1,29 @@
 """Step 4: name the mistake behind a failed question, when it is a known one.
 
-The student's function runs on a few probe inputs (LABS §5's revealing inputs); each known
-mistake of that question (`quant_mistakes`) runs on the same inputs here. When the student's
-outputs equal a mistake's outputs on every probe, and that mistake differs from the course code
-on at least one, the report explains that mistake. Anything else (a new kind of error, more than
-two mistakes that fit, a function that raises on every probe) gives no diagnosis: better none
-than a wrong one.
+The question's probes (`quant_mistakes.probes`: LABS §5's revealing inputs) run on the student's
+objects, and on the notebook of each catalogued mistake that affects the question. A probe is a
+function of `get(name)`, for every kind of lab: it calls the student's function, or hands the
+student's class or in-place function to a quantlab inspection, or exercises several of the
+student's objects on a seeded model; in grading, `get` returns proxies that send those calls to
+the worker. When the student's findings equal a mistake's findings on every probe they answered,
+and that mistake differs from the course's code on at least one, the report explains it.
 
-A class or a function that changes a model in place (L4) is probed through its quantlab inspection
-(`quant_mistakes.probe_inspection`): the findings are the outputs compared, and a proxy of the
-student's object sends the inspection to the worker, as in the tests. Questions about whole models
-(L4-C, L4-D: `quant_mistakes.whole_model`) call several of the student's objects at once; their
-probes are functions of `lookup(name)`, run on the student's objects and on each mistake's code.
+Anything else (a new kind of error, more than two mistakes that fit, code that raises on every
+probe) gives no diagnosis: better none than a wrong one. Two mistakes can be indistinguishable by
+what they compute (an int8 range written into the scale function, or a dtype not passed to it);
+then both are named.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from grader.labs import make_tests_importable
+
+Get = Callable[[str], Any]
 
 
 def same(a, b) -> bool:
@@ -35,7 +37,7 @@ def same(a, b) -> bool:
             return bool(torch.allclose(a.double(), b.double(), rtol=1e-6, atol=1e-9, equal_nan=True))
         return bool(torch.equal(a, b))
     if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, float):
@@ -43,97 +45,49 @@ def same(a, b) -> bool:
     return a == b
 
 
-def _copy(value):
-    if isinstance(value, torch.Tensor):
-        return value.clone()
-    if isinstance(value, (tuple, list)):
-        return type(value)(_copy(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    return value
+#: A probe's finding where the probe raised.
+RAISED = object()
 
 
-_RAISED = object()
-
-
-def _outputs(function: Callable, probes, inspection: Callable | None = None) -> list:
-    """One output per probe; `_RAISED` where the call raised.
-
-    With `inspection` (for a class or an in-place function), a probe is `inspection(function, *args)`:
-    its findings are the output.
-    """
-    outputs = []
-    for args, kwargs in probes:
+def findings(probes: list, get: Get) -> list:
+    """One finding per probe; `RAISED` where it raised (a different problem, which the tests report)."""
+    found = []
+    for probe in probes:
         try:
-            if inspection is not None:
-                outputs.append(inspection(function, *_copy(args), **_copy(kwargs)))
-            else:
-                outputs.append(function(*_copy(args), **_copy(kwargs)))
+            found.append(probe(get))
         except Exception:  # noqa: BLE001 - compared as "raised"
-            outputs.append(_RAISED)
-    return outputs
+            found.append(RAISED)
+    return found
 
 
-def _fits(model: list, course: list, theirs: list) -> bool:
+def fits(model: list, course: list, theirs: list) -> bool:
     """The model agrees with the student wherever the student answered, and shows its mistake there."""
-    answered = [i for i, t in enumerate(theirs) if t is not _RAISED]
-    if any(model[i] is _RAISED or not same(model[i], theirs[i]) for i in answered):
+    answered = [i for i, t in enumerate(theirs) if t is not RAISED]
+    if any(model[i] is RAISED or not same(model[i], theirs[i]) for i in answered):
         return False
     return any(not same(model[i], course[i]) for i in answered)
 
 
-def _findings(probes, get: Callable) -> list:
-    """One result per inspection probe (a function of `get(name)`); `_RAISED` where it raised."""
-    outputs = []
-    for probe in probes:
-        try:
-            outputs.append(probe(get))
-        except Exception:  # noqa: BLE001 - compared as "raised"
-            outputs.append(_RAISED)
-    return outputs
-
-
-def _diagnose_by_inspection(catalogue, lab: str, question: str, lookup: Callable | None) -> tuple[str, str] | None:
-    """As `diagnose`, for questions about models: the probes are inspections of the student's objects."""
-    probes = catalogue.probes().get(question)
-    candidates = [m for m, spec in catalogue.MISTAKES.items() if question in spec["affects"].get(lab, ())]
-    if lookup is None or not probes or not candidates:
-        return None
-    theirs = _findings(probes, lookup)
-    course = _findings(probes, catalogue.model(None).__getitem__)
-    fits = {m.split("/")[0] for m in candidates
-            if _fits(_findings(probes, catalogue.model(m).__getitem__), course, theirs)}
-    if not 1 <= len(fits) <= 2:
-        return None
-    names = sorted(fits)
-    return " or ".join(names), catalogue.explain(*names)
-
-
-def diagnose(lab: str, question: str, student: Callable, lookup: Callable | None = None) -> tuple[str, str] | None:
+def diagnose(lab: str, question: str, get: Get) -> tuple[str, str] | None:
     """(mistake id, explanation for the student), or None when no known mistake fits.
 
-    Probes on which the student's code raised are left out (that is a different problem, which
-    the tests report). Two mistakes can be indistinguishable by what they compute (an int8 range
-    written into the scale function, or a dtype not passed to it); then both are named.
+    `get(name)` returns the student's object called `name` (their graded function, or what it
+    carries over from earlier labs).
     """
     make_tests_importable()
     import quant_mistakes
-    from quant_mistakes import whole_model
 
-    if lab in whole_model.QUESTIONS:
-        return _diagnose_by_inspection(whole_model, lab, question, lookup)
-    probes = quant_mistakes.probes().get(question)
-    candidates = [m for m, spec in quant_mistakes.MISTAKES.items() if question in spec["affects"].get(lab, ())]
+    probes = quant_mistakes.probes(question)
+    candidates = quant_mistakes.affecting(lab, question)
     if not probes or not candidates:
         return None
-    inspection = quant_mistakes.probe_inspection(question)
-    theirs = _outputs(student, probes, inspection)
-    course = _outputs(quant_mistakes.model(None)[question], probes, inspection)
-    fits = {
-        m.split("/")[0] for m in candidates
-        if _fits(_outputs(quant_mistakes.model(m)[question], probes, inspection), course, theirs)
+    theirs = findings(probes, get)
+    course = findings(probes, quant_mistakes.model(None).__getitem__)
+    fitting = {
+        mistake.id for mistake in candidates
+        if fits(findings(probes, quant_mistakes.model(mistake.key).__getitem__), course, theirs)
     }
-    if not 1 <= len(fits) <= 2:
+    if not 1 <= len(fitting) <= 2:
         return None
-    names = sorted(fits)
-    return " or ".join(names), quant_mistakes.explain(*names)
+    names = sorted(fitting)
+    return " or ".join(names), quant_mistakes.explain(lab, *names)

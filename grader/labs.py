@@ -131,7 +131,7 @@ LABS: dict[str, Lab] = {
         Lab(
             "L2-A", 3, "Linear Quantization I: Quantize and De-quantize a Tensor", Kind.FUNCTIONS,
             (Question("linear_q_with_scale_and_zero_point", 7), Question("linear_dequantization", 8)),
-            reference="quant_reference",
+            reference="quant_reference.quantize",
             mistakes=(
                 "round_truncate_cast", "round_floor", "round_half_away", "round_half_away/floor_plus_half",
                 "round_before_zero_point", "missing_clamp", "zero_point_subtracted", "dequant_no_float_cast",
@@ -141,7 +141,7 @@ LABS: dict[str, Lab] = {
         Lab(
             "L2-B", 4, "Linear Quantization I: Get the Scale and Zero Point", Kind.FUNCTIONS,
             (Question("get_q_scale_and_zero_point", 8), Question("linear_quantization", 8)),
-            reference="quant_reference", carried=_CORE,
+            reference="quant_reference.quantize", carried=_CORE,
             mistakes=(
                 "scale_inverted", "zero_point_truncated", "zero_point_not_rounded", "zero_point_not_clipped",
                 "zero_point_clip_to_qmin", "int8_range_hardcoded", "dtype_not_forwarded/linear_quantization",
@@ -150,7 +150,7 @@ LABS: dict[str, Lab] = {
         Lab(
             "L3-A", 5, "Linear Quantization II: Symmetric vs. Asymmetric Mode", Kind.FUNCTIONS,
             (Question("get_q_scale_symmetric", 8), Question("linear_q_symmetric", 8)),
-            reference="quant_reference", carried=_CORE,
+            reference="quant_reference.quantize", carried=_CORE,
             mistakes=(
                 "int8_range_hardcoded/symmetric", "sym_scale_128", "sym_scale_127_5", "sym_scale_no_abs",
                 "dtype_not_forwarded",
@@ -159,7 +159,7 @@ LABS: dict[str, Lab] = {
         Lab(
             "L3-B", 6, "Linear Quantization II: Finer Granularity for more Precision (per tensor)", Kind.FUNCTIONS,
             (Question("linear_q_symmetric", 8, "per tensor, weight matrices"), Question("quantization_error", 7)),
-            reference="quant_reference", carried=(*_CORE, "get_q_scale_symmetric"),
+            reference="quant_reference.quantize", carried=(*_CORE, "get_q_scale_symmetric"),
             mistakes=("error_metric_mae", "error_metric_sum", "error_metric_rmse"),
         ),
         Lab(

@@ -1,4 +1,4 @@
-"""Submissions for the tests: the known mistakes (from solutions/quant_mistakes), correct styles, the stub.
+"""Submissions for the tests: correct styles, the catalogued mistakes (solutions/quant_mistakes), the stub.
 
 - `CORRECT_STYLES`: ways of writing the functions that the course contract (LABS.md §2, §3, §7)
   accepts: the course's own code, vectorised one-liners, float64 arithmetic inside, multiplying by
@@ -6,8 +6,9 @@
   `quantize_per_channel`, packing through `quint2x4`/`quint4x2`), and in-place arithmetic that
   mutates the inputs. The later labs' functions are written in the same styles (amax with
   keepdim, reshape into groups, shift-and-sum or Python-int bit tricks for packing).
-- `MISTAKES`: one entry per LABS.md §5 mistake of these labs (see quant_mistakes).
-- `STUB`: the notebook as handed out (every function raises NotImplementedError).
+  `styles_for(lab)` adds the lab's example `bob.py`, another student's style.
+- `MISTAKES`: every catalogued mistake (see quant_mistakes), by key.
+- `STUB`: every function of the course as handed out (raising NotImplementedError).
 
 `student_env(...)` turns any of these into the dict of callables that otter would find in the
 student's global environment.
@@ -15,27 +16,20 @@ student's global environment.
 
 from __future__ import annotations
 
-import sys
 import textwrap
-from pathlib import Path
 
-_SOLUTIONS = str(Path(__file__).resolve().parents[1] / "solutions")
-if _SOLUTIONS not in sys.path:
-    sys.path.insert(0, _SOLUTIONS)
+from quant_mistakes import COURSE_LITERAL, MISTAKES
+from quant_mistakes import source as mistake_source
 
-from quant_mistakes import (  # noqa: E402
-    COURSE_LITERAL,
-    FUNCTIONS,
-    MISTAKE_IDS,
-    MISTAKES,
-    QUESTIONS,
-    source as mistake_source,
-)
+from grader.labs import EXAMPLES, Lab, every_function
 
 __all__ = [
-    "QUESTIONS", "FUNCTIONS", "COURSE_LITERAL", "CORRECT_STYLES", "MISTAKES", "MISTAKE_IDS",
-    "STUB", "student_env", "mistake_env", "mistake_source",
+    "FUNCTIONS", "COURSE_LITERAL", "CORRECT_STYLES", "MISTAKES", "STUB", "styles_for", "student_env",
+    "mistake_env", "mistake_source",
 ]
+
+#: Every function or class of the course's labs.
+FUNCTIONS = every_function()
 
 
 def _src(text: str) -> str:
@@ -504,12 +498,25 @@ STUB = "import torch\nfrom torch import nn\n\n" + "\n\n".join(
 
 # Environments -----------------------------------------------------------------------------------
 
-def student_env(*sources: str, label: str = "student") -> dict:
+def styles_for(lab: Lab) -> dict[str, str]:
+    """The correct styles that define every function `lab` uses, and the lab's example `bob.py`."""
+    styles = {name: source for name, source in CORRECT_STYLES.items() if _defines(source, lab.functions)}
+    example = EXAMPLES / lab.id / "bob.py"
+    if example.is_file():
+        styles["example_bob"] = example.read_text(encoding="utf-8")
+    return styles
+
+
+def _defines(source: str, names) -> bool:
+    return all(f"def {name}(" in source or f"class {name}(" in source for name in names)
+
+
+def student_env(*sources: str, label: str = "student", required=()) -> dict:
     """Execute notebook `sources` in order into one namespace; return it (otter's global env)."""
     namespace: dict = {"__name__": f"__{label}__"}
     for i, source in enumerate(sources):
         exec(compile(source, f"<{label} cell {i}>", "exec"), namespace)
-    missing = [name for name in FUNCTIONS if not callable(namespace.get(name))]
+    missing = [name for name in required if not callable(namespace.get(name))]
     if missing:
         raise RuntimeError(f"{label} does not define {missing}")
     return namespace
@@ -517,5 +524,4 @@ def student_env(*sources: str, label: str = "student") -> dict:
 
 def mistake_env(mistake: str) -> dict:
     """The course-literal notebook with the functions of `mistake` replaced by the wrong ones."""
-    return student_env(mistake_source(mistake), label=f"mistake {mistake}")
-
+    return student_env(mistake_source(mistake), label=f"mistake {mistake}", required=FUNCTIONS)

@@ -1,20 +1,22 @@
-"""The otter test files of every graded lab grade the way LABS.md says.
+"""The otter test files of every lab grade the way LABS.md says, for every kind of lab.
 
 Each question's public file (assignments/<lab>/tests/<question>.py) and hidden file
 (solutions/<lab>/tests/<question>.py) are merged as the build merges them and parsed with otter's
-own parser; every case is then run against:
+own parser; every case is then run, here, against:
 
-- the hidden reference (`quant_reference`): passes everything;
-- several correct ways of writing the functions (tests/mistakes.py `CORRECT_STYLES`): pass
-  everything;
-- every LABS.md §5 mistake of these labs (`MISTAKES`): fails at least one case of each question it
-  affects, and passes every other question;
+- the hidden reference (the lab's `reference` module): passes everything;
+- every correct way of writing the lab's functions (`mistakes.styles_for`): passes everything;
+- every catalogued mistake, on every lab that uses a function it changes: fails at least one case,
+  with a check's message and not only a crash, of each question it affects, and passes every
+  other question (a mistake carried into a later lab may fail only the cases that take the
+  student's earlier code too);
 - the handed-out stub (NotImplementedError): fails every case.
 
 It also checks the files' shape: public files hold no hidden case and never import the reference,
-hidden files hold only hidden cases and define no `name`/`OK_FORMAT`, every case is worth 1 point,
-case names and functions are unique across the merged pair, cases take only their own question's
-function, and randomness only ever comes from a seeded `torch.Generator`.
+hidden files hold only hidden cases and define no `name`/`OK_FORMAT`, every case is worth 1 point
+and the cases add up to the declared points, case names and functions are unique across the merged
+pair, cases take only the lab's own functions, and randomness only ever comes from a seeded
+`torch.Generator`. Every parameter comes from the course catalogue (`grader.labs.LABS`).
 """
 
 from __future__ import annotations
@@ -22,39 +24,27 @@ from __future__ import annotations
 import ast
 import functools
 import time
-from pathlib import Path
-
-import pytest
-from otter.test_files.exception_test import ExceptionTestFile
+import warnings
 
 import mistakes
-import quant_reference
+import pytest
+import torch
+from otter.test_files.exception_test import ExceptionTestFile
 
-from grader.labs import LABS
+from grader.labs import LABS, Kind, grading_lab
 
-
-QUESTIONS = mistakes.QUESTIONS
-PAIRS = [(lab, question) for lab, questions in QUESTIONS.items() for question in questions]
+PAIRS = [(lab.id, question) for lab in LABS.values() for question in lab.question_names]
 PAIR_IDS = [f"{lab}:{question}" for lab, question in PAIRS]
 
 #: CPU seconds a case may take against the reference: far below a question's 30 s budget, so that
-#: a correct but slow submission never times out (cases take under 50 ms; this is not a benchmark).
+#: a correct but slow submission never times out. Whole-model cases build and run small models.
 CASE_SECONDS = 2.0
-#: Classes of an earlier lab that a case may take besides its own question's function (end to end).
-CARRIED_OVER = {"L4-B": ("W8A16LinearLayer",)}
 #: Random constructors that must be given a seeded generator.
-_RANDOM_CALLS = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like", "randn_like", "randint_like"}
+_RANDOM_CALLS = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like",
+                 "randn_like", "randint_like"}
 
 
 # Merging and loading: exactly as the build and `grader grade` do ----------------------------------
-
-def public_path(lab: str, question: str) -> Path:
-    return LABS[lab].public_tests(question)
-
-
-def hidden_path(lab: str, question: str) -> Path:
-    return LABS[lab].hidden_tests(question)
-
 
 def merged_source(lab: str, question: str) -> str:
     return LABS[lab].test_source(question, hidden=True)
@@ -68,17 +58,19 @@ def load(lab: str, question: str) -> ExceptionTestFile:
 def run_cases(lab: str, question: str, env: dict) -> dict[str, BaseException | None]:
     """Run every case of the merged file against `env`; map case name -> exception (None: passed)."""
     results: dict[str, BaseException | None] = {}
-    for tc in load(lab, question).test_cases:
-        try:
-            tc.body.call_func(env)
-        except Exception as error:  # noqa: BLE001 - a failing case, as otter sees it
-            results[tc.name] = error
-        else:
-            results[tc.name] = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # load_state_dict warns for every no-op copy into a meta tensor
+        for tc in load(lab, question).test_cases:
+            try:
+                tc.body.call_func(env)
+            except Exception as error:  # noqa: BLE001 - a failing case, as otter sees it
+                results[tc.name] = error
+            else:
+                results[tc.name] = None
     return results
 
 
-def _describe(failures: dict[str, BaseException | None]) -> str:
+def describe(failures: dict[str, BaseException | None]) -> str:
     return "\n".join(
         f"- {name}: {type(error).__name__}: {error}" for name, error in failures.items() if error is not None
     )
@@ -86,25 +78,30 @@ def _describe(failures: dict[str, BaseException | None]) -> str:
 
 # Environments ------------------------------------------------------------------------------------
 
-def reference_env() -> dict:
-    return {name: getattr(quant_reference, name) for name in mistakes.FUNCTIONS}
+def reference_env(lab: str) -> dict:
+    """The reference of every function the lab uses, each from the lab that grades it."""
+    return {name: grading_lab(name).reference_function(name) for name in LABS[lab].functions}
 
 
 @functools.lru_cache(maxsize=None)
-def _style_env(style: str) -> dict:
-    return mistakes.student_env(mistakes.CORRECT_STYLES[style], label=f"style {style}")
+def style_env(lab: str, style: str) -> dict:
+    return mistakes.student_env(mistakes.styles_for(LABS[lab])[style], label=f"style {style}")
 
 
 @functools.lru_cache(maxsize=None)
-def _mistake_env(mistake: str) -> dict:
+def mistake_env(mistake: str) -> dict:
     return mistakes.mistake_env(mistake)
+
+
+def labs_using(mistake: str) -> list[str]:
+    """The labs in which `mistake` can show: those that use a function it changes."""
+    changed = set(mistakes.MISTAKES[mistake].functions)
+    return [lab.id for lab in LABS.values() if changed & set(lab.functions)]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
     """Run torch on one thread: these tensors are small, and CPU time is then a fair measure."""
-    import torch
-
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -141,12 +138,16 @@ def _imports(source: str) -> set[str]:
     return found
 
 
+def _function_names(source: str) -> list[str]:
+    return [node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+
+
 @pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
 def test_public_file_shape(lab, question):
-    source = public_path(lab, question).read_text()
+    source = LABS[lab].public_tests(question).read_text()
     assert "quant_reference" not in source, "a public test file must not mention the hidden reference"
-    assert "quant_reference" not in _imports(source)
-    public = ExceptionTestFile.from_string(source, str(public_path(lab, question)))
+    assert not {name for name in _imports(source) if name.split(".")[0] == "quant_reference"}
+    public = ExceptionTestFile.from_string(source, str(LABS[lab].public_tests(question)))
     assert public.name == question
     env: dict = {}
     exec(compile(source, "<public>", "exec"), env)
@@ -160,12 +161,12 @@ def test_public_file_shape(lab, question):
 
 @pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
 def test_hidden_file_shape(lab, question):
-    source = hidden_path(lab, question).read_text()
+    source = LABS[lab].hidden_tests(question).read_text()
     assert not ({"name", "OK_FORMAT"} & _assigned_names(source)), "a hidden file must not redefine name/OK_FORMAT"
     cases = _decorated_cases(source)
     assert cases, "a hidden file needs at least one case"
     env: dict = {}
-    exec(compile(source, "<hidden>", "exec"), env)
+    exec(compile(merged_source(lab, question), "<merged>", "exec"), env)
     for node in cases:
         case = env[node.name]
         assert case.hidden is True, f"hidden case {node.name} is not hidden=True"
@@ -176,17 +177,13 @@ def test_hidden_file_shape(lab, question):
 @pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
 def test_merged_file_shape(lab, question):
     source = merged_source(lab, question)
-    decorated = _decorated_cases(source)
-    function_names = [node.name for node in decorated]
-    assert len(function_names) == len(set(function_names)), "case functions must be unique across the pair"
-    helpers = [
-        node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)
-        and node.name not in function_names
-    ]
+    decorated = [node.name for node in _decorated_cases(source)]
+    assert len(decorated) == len(set(decorated)), "case functions must be unique across the pair"
+    helpers = [name for name in _function_names(source) if name not in decorated]
     assert len(helpers) == len(set(helpers)), "helper functions must be unique across the pair"
-    public_helpers = {n.name for n in ast.parse(public_path(lab, question).read_text()).body if isinstance(n, ast.FunctionDef)}
-    hidden_helpers = {n.name for n in ast.parse(hidden_path(lab, question).read_text()).body if isinstance(n, ast.FunctionDef)}
-    assert not public_helpers & hidden_helpers, "public and hidden files must not share a function name"
+    public = set(_function_names(LABS[lab].public_tests(question).read_text()))
+    hidden = set(_function_names(LABS[lab].hidden_tests(question).read_text()))
+    assert not public & hidden, "public and hidden files must not share a function name"
     test_file = load(lab, question)
     assert test_file.name == question
     assert len(test_file.test_cases) == len(decorated), "a case was shadowed when the files were merged"
@@ -194,10 +191,16 @@ def test_merged_file_shape(lab, question):
     assert len(names) == len(set(names)), "case names must be unique"
     for tc in test_file.test_cases:
         params = tc.body._get_func_params()
-        assert params[0] == question and set(params[1:]) <= set(CARRIED_OVER.get(lab, ())), (
-            f"case {tc.name!r} may only take the student's {question} (and the lab's carried-over classes)"
+        assert params[0] == question and set(params[1:]) <= set(LABS[lab].functions), (
+            f"case {tc.name!r} may only take the student's {question} and the lab's other functions"
         )
-    assert sum(tc.points for tc in test_file.test_cases) == len(test_file.test_cases)
+
+
+@pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
+def test_points_are_the_declared_points(lab, question):
+    test_file = load(lab, question)
+    declared = next(q.points for q in LABS[lab].questions if q.name == question)
+    assert [tc.points for tc in test_file.test_cases] == [1] * declared
 
 
 @pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
@@ -210,68 +213,70 @@ def test_randomness_is_seeded(lab, question):
             assert "generator" in keywords, f"line {node.lineno}: {node.func.attr}(...) without generator="
 
 
-def test_every_question_has_files():
-    for lab, question in PAIRS:
-        assert public_path(lab, question).is_file(), public_path(lab, question)
-        assert hidden_path(lab, question).is_file(), hidden_path(lab, question)
-
-
 # Behaviour ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
 def test_reference_passes_every_case(lab, question):
-    env = reference_env()
-    slow = {}
+    env = reference_env(lab)
+    slow, failures = {}, {}
     for tc in load(lab, question).test_cases:
         start = time.process_time()
-        tc.body.call_func(env)  # raises (and fails this test) if the reference does not pass
+        failures.update(run_cases_one(tc, env))
         seconds = time.process_time() - start
         if seconds > CASE_SECONDS:
             slow[tc.name] = seconds
+    assert not any(failures.values()), describe(failures)
     assert not slow, f"cases too slow against the reference: {slow}"
 
 
-@pytest.mark.parametrize("style", sorted(mistakes.CORRECT_STYLES))
-@pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
+def run_cases_one(tc, env: dict) -> dict[str, BaseException | None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            tc.body.call_func(env)
+        except Exception as error:  # noqa: BLE001 - a failing case
+            return {tc.name: error}
+    return {tc.name: None}
+
+
+STYLE_CASES = [(lab, question, style) for lab, question in PAIRS for style in mistakes.styles_for(LABS[lab])]
+
+
+@pytest.mark.parametrize(("lab", "question", "style"), STYLE_CASES,
+                         ids=[f"{lab}:{question}-{style}" for lab, question, style in STYLE_CASES])
 def test_correct_style_passes_every_case(lab, question, style):
-    failures = run_cases(lab, question, _style_env(style))
-    assert not any(failures.values()), f"style {style} fails:\n{_describe(failures)}"
+    failures = run_cases(lab, question, style_env(lab, style))
+    assert not any(failures.values()), f"style {style} fails:\n{describe(failures)}"
 
 
-def test_mistakes_cover_labs_section_5():
-    covered = {mistake.split("/")[0] for mistake in mistakes.MISTAKES}
-    assert covered == set(mistakes.MISTAKE_IDS)
-    for mistake, entry in mistakes.MISTAKES.items():
-        assert entry["lab"] in QUESTIONS, mistake
-        for lab, questions in entry["affects"].items():
-            assert set(questions) <= set(QUESTIONS[lab]), (mistake, lab)
-
-
-_MISTAKE_PAIRS = [
+MISTAKE_CASES = [
     (mistake, lab, question)
-    for mistake, entry in mistakes.MISTAKES.items()
-    for lab, question in PAIRS
+    for mistake in mistakes.MISTAKES
+    for lab in labs_using(mistake)
+    for question in LABS[lab].question_names
 ]
 
 
-@pytest.mark.parametrize(
-    ("mistake", "lab", "question"), _MISTAKE_PAIRS, ids=[f"{m}-{lab}:{q}" for m, lab, q in _MISTAKE_PAIRS]
-)
+@pytest.mark.parametrize(("mistake", "lab", "question"), MISTAKE_CASES,
+                         ids=[f"{m}-{lab}:{q}" for m, lab, q in MISTAKE_CASES])
 def test_mistake(mistake, lab, question):
-    affected = question in mistakes.MISTAKES[mistake]["affects"].get(lab, ())
-    failures = run_cases(lab, question, _mistake_env(mistake))
+    entry = mistakes.MISTAKES[mistake]
+    failures = run_cases(lab, question, mistake_env(mistake))
     failed = {name: error for name, error in failures.items() if error is not None}
-    if affected:
+    if question in entry.affects.get(lab, ()):
         assert failed, f"no case of {lab}:{question} catches {mistake}"
         assert any(isinstance(error, AssertionError) for error in failed.values()), (
-            f"{mistake} only makes {lab}:{question} crash, no check reports it:\n{_describe(failures)}"
+            f"{mistake} only makes {lab}:{question} crash, no check reports it:\n{describe(failures)}"
         )
-    elif question in mistakes.MISTAKES[mistake].get("carried_into", {}).get(lab, ()):
-        # The student's own class of an earlier lab is wrong: only the end-to-end cases that use it may fail.
-        carried = {tc.name for tc in load(lab, question).test_cases if tc.body._get_func_params()[1:]}
-        assert set(failed) <= carried, f"{mistake} should only change the end-to-end cases:\n{_describe(failures)}"
+    elif question in entry.carried_into.get(lab, ()):
+        # The student's own code of an earlier lab is wrong, and this question uses it.
+        assert failed, f"{mistake} is declared carried into {lab}:{question}, but no case fails"
+        if LABS[lab].kind is not Kind.WHOLE_MODELS:
+            # Here it is handed to the cases that take it as an argument; whole-model functions call it themselves.
+            end_to_end = {tc.name for tc in load(lab, question).test_cases if tc.body._get_func_params()[1:]}
+            assert set(failed) <= end_to_end, f"{mistake} should only change the end-to-end cases:\n{describe(failures)}"
     else:
-        assert not failed, f"{mistake} should not change {lab}:{question}, but:\n{_describe(failures)}"
+        assert not failed, f"{mistake} should not change {lab}:{question}, but:\n{describe(failures)}"
 
 
 @pytest.mark.parametrize(("lab", "question"), PAIRS, ids=PAIR_IDS)
@@ -283,16 +288,16 @@ def test_stub_fails_every_case(lab, question):
     assert not passed, f"the stub passes {passed}"
     # A case that expects an exception reports the NotImplementedError it got instead.
     assert all(isinstance(error, NotImplementedError) or "got NotImplementedError" in str(error)
-               for error in failures.values())
+               for error in failures.values()), describe(failures)
 
 
 def test_mistakes_of_the_later_labs_reproduce_the_labs_section_5_figures():
     """The wrong code behind each §5 id of L3-C .. L5-C gives the wrong values LABS.md prints."""
-    import torch
+    import quant_reference
     from quantlab import fixtures
 
     def run(mistake, name, *args):
-        return mistakes.mistake_env(mistake)[name](*args)
+        return mistake_env(mistake)[name](*args)
 
     t, u8 = fixtures.T(), torch.uint8
     q, s = run("per_channel_wrong_dim", "linear_q_symmetric_per_channel", t, 0)

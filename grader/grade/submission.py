@@ -62,8 +62,7 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
 def _diagnose(lab: Lab, question: judge.QuestionResult, session: WorkerSession, limits: Limits) -> None:
     deadline = time.monotonic() + limits.question
     session.budget = f"{question.name} (diagnosis)"
-    student = judge.StudentFunction(session, question.name, deadline)
-    found = diagnose(lab.id, question.name, student, lookup=lambda name: judge.StudentFunction(session, name, deadline))
+    found = diagnose(lab.id, question.name, lambda name: judge.StudentFunction(session, name, deadline))
     if found:
         question.mistake, question.diagnosis = found
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from quant_reference import _check_dtype, _check_finite, _quantize
+from quant_reference.quantize import _check_dtype, _check_finite, _quantize
 
 __all__ = [
     "linear_q_symmetric_per_channel",

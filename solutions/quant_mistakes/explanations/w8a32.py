@@ -1,0 +1,8 @@
+"""What a student reads for the mistakes of lab L3-E (`dequant_sign` is explained with L2-A's)."""
+
+EXPLANATIONS = {
+    "w8a32_missing_scale": "The weight goes into the layer as raw integer codes. Dequantize it first, "
+    "`s_w * (q_w.float() - z_w)`, and then apply the linear layer.",
+    "w8a32_transposed_weight": "The weight is transposed. `F.linear(input, weight)` already computes "
+    "`input @ weight.T` for a weight of shape (out_features, in_features): pass the dequantized weight as it is.",
+}

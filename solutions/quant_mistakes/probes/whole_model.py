@@ -1,0 +1,70 @@
+"""Probes of labs L4-C and L4-D: inspections of the student's objects on the seeded tiny models,
+reduced to what the mistakes change (footprints, module types, saved keys, error types).
+
+These questions take several of the student's objects at once (the graded function, the carried
+W8A16LinearLayer), so each probe is written out as a function of `get`.
+"""
+
+from __future__ import annotations
+
+_DETR_EXCLUDE = ["0", "1", "2", "class_labels_classifier"]
+
+
+def _error_name(error: BaseException) -> str:
+    return getattr(error, "type_name", type(error).__name__)
+
+
+def _footprint(model_name, **options):
+    from quantlab.model_findings import footprint_findings
+
+    return lambda get: footprint_findings(get("model_memory_footprint"), model_name, **options)["footprint"]
+
+
+def _quantize(model_name, exclude, **options):
+    from quantlab.model_findings import quantization_findings
+
+    def probe(get):
+        found = quantization_findings(get("quantize_model"), get("W8A16LinearLayer"), model_name, exclude, **options)
+        return {"returned": found["returned"], "types": found["types"]}
+
+    return probe
+
+
+def _save(model_name):
+    from quantlab.model_findings import save_findings
+
+    def probe(get):
+        # Unquantized: a whole model of quantlab's classes pickles anywhere, so the file is written
+        # and only `weights_only=True` refuses it; DETR's frozen batch norms are buffers.
+        found = save_findings(get("save_quantized_state_dict"), model_name)
+        error = found["load_error"]
+        return {"error": error and error.split(":")[0], "keys": sorted(found["saved"]) if found["saved"] else None}
+
+    return probe
+
+
+def _load(model_name, exclude):
+    from quantlab.model_findings import load_findings, published_state_dict
+
+    def probe(get):
+        state = published_state_dict(model_name, exclude)
+        try:
+            found = load_findings(get("load_quantized_model"), get("W8A16LinearLayer"), model_name, exclude, state)
+        except Exception as error:  # noqa: BLE001 - which error is the finding
+            return {"raised": _error_name(error)}
+        return {"built_on": found["built_on"], "missing": found.get("missing_keys"),
+                "unexpected": found.get("unexpected_keys"), "on_meta": bool(found.get("meta_tensors"))}
+
+    return probe
+
+
+def probes() -> dict:
+    """Per question, functions of `get(name)` whose findings reveal the mistakes (plain, comparable data)."""
+    import torch
+
+    return {
+        "model_memory_footprint": [_footprint("codegen", dtype=torch.bfloat16), _footprint("detr"), _footprint("zoo")],
+        "quantize_model": [_quantize("detr", _DETR_EXCLUDE), _quantize("codegen", ["lm_head"], dtype=torch.bfloat16)],
+        "save_quantized_state_dict": [_save("codegen"), _save("detr")],
+        "load_quantized_model": [_load("codegen", ["lm_head"]), _load("detr", _DETR_EXCLUDE)],
+    }
