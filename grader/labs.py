@@ -178,14 +178,14 @@ LABS: dict[str, Lab] = {
         ),
         Lab(
             "L3-E", 9, "Linear Quantization II: Quantizing Weights & Activations for Inference", Kind.FUNCTIONS,
-            (Question("quantized_linear_W8A32_without_bias", 8, "zero point ≠ 0 included: `s*(q - z)`"),),
+            (Question("quantized_linear_W8A32_without_bias", 8, "zero point ≠ 0 included, as `s*(q - z)`"),),
             reference="quant_reference.w8a32",
             carried=("linear_q_with_scale_and_zero_point", "get_q_scale_symmetric", "linear_q_symmetric"),
             mistakes=("w8a32_missing_scale", "w8a32_transposed_weight", "dequant_sign/w8a32_course"),
         ),
         Lab(
             "L4-A", 10, "Building your own Quantizer: Custom Build an 8-Bit Quantizer", Kind.CLASS_OR_IN_PLACE,
-            (Question("w8_a16_forward", 9), Question("W8A16LinearLayer", 9, "a class: buffers, `quantize`, `forward`")),
+            (Question("w8_a16_forward", 9), Question("W8A16LinearLayer", 9, "a class with buffers, `quantize` and `forward`")),
             reference="quant_reference.layers",
             mistakes=(
                 "w8a16_bias_before_scale", "w8a16_scale_128", "w8a16_scales_per_column",
@@ -266,10 +266,11 @@ def origin_lab(mistake: str) -> Lab:
 
 def lab_table() -> str:
     """The README's table of labs, in Markdown."""
-    rows = ["| lab | kind | questions (one per graded function) |", "|---|---|---|"]
+    rows = ["| lab | kind | questions (one per graded function) | carried over |", "|---|---|---|---|"]
     for lab in LABS.values():
         questions = ", ".join(f"`{q.name}` ({q.points} points{': ' + q.note if q.note else ''})" for q in lab.questions)
-        rows.append(f"| {lab.id} | {lab.kind.value} | {questions} |")
+        carried = ", ".join(f"`{name}`" for name in lab.carried) or "–"
+        rows.append(f"| {lab.id} | {lab.kind.value} | {questions} | {carried} |")
     return "\n".join(rows) + "\n"
 
 
