@@ -1,49 +1,67 @@
 """The graded batches the suite builds, shared by the grade tests and the behaviour record.
 
 Each lab's batch is one folder of real submissions: every correct style, every catalogued mistake
-that affects the lab, the stub, and files that are broken in the ways students break them.
-`record_behaviour.py` grades the same batches, plus the bundled examples, and keeps what a student
-would read (scores, statuses, messages, diagnoses), so a refactor can be checked against it.
+that affects the lab, the stub and the untouched hand-out, and files broken in the ways students
+break them. `records/record_behaviour.py` graded the same batches and the bundled examples before
+the catalogue was refactored, and kept what a student reads (scores, statuses, messages,
+diagnoses); the suite compares today's results with that record.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
+import mistakes
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-import mistakes
-from quant_mistakes import whole_model
-
-from grader.labs import LABS
-from grader.sandbox.session import Limits
+from grader.labs import Kind, Lab
+from grader.sandbox import Limits
 
 LIMITS = Limits(question=8.0, load=60.0, cell=20.0)
+#: Whole-model questions build, quantize, save and load several small models: more time each.
 WHOLE_MODEL_LIMITS = Limits(question=30.0, load=60.0, cell=20.0)
 HANG = "\n\ndef linear_dequantization(quantized_tensor, scale, zero_point):\n    while True:\n        pass\n"
+RECORD = Path(__file__).resolve().parent / "records" / "behaviour.json"
 
 
-def mistakes_for(lab: str) -> dict[str, list[str]]:
-    return {mid: spec["affects"][lab] for mid, spec in mistakes.MISTAKES.items() if lab in spec["affects"]}
+def limits_for(lab: Lab) -> Limits:
+    return WHOLE_MODEL_LIMITS if lab.kind is Kind.WHOLE_MODELS else LIMITS
 
 
-def function_lab_batch(folder: Path, lab: str) -> None:
-    for style, source in mistakes.CORRECT_STYLES.items():
+def mistakes_for(lab: Lab) -> dict[str, tuple[str, ...]]:
+    """Mistake key -> the questions of `lab` it affects."""
+    return {key: m.affects[lab.id] for key, m in mistakes.MISTAKES.items() if lab.id in m.affects}
+
+
+def submission_name(mistake: str) -> str:
+    return f"wrong_{mistake.replace('/', '_')}"
+
+
+def lab_batch(folder: Path, lab: Lab) -> None:
+    """Write the lab's batch of submissions into `folder`."""
+    for style, source in mistakes.styles_for(lab).items():
         (folder / f"ok_{style}.py").write_text(source)
     for mistake in mistakes_for(lab):
-        (folder / f"wrong_{mistake.replace('/', '_')}.py").write_text(mistakes.mistake_source(mistake))
+        (folder / f"{submission_name(mistake)}.py").write_text(mistakes.mistake_source(mistake))
     (folder / "stub.py").write_text(mistakes.STUB)
+    nbformat.write(nbformat.read(lab.notebook, as_version=4), folder / "handout.ipynb")
     (folder / "empty.ipynb").write_text("")
     (folder / "corrupt.ipynb").write_text('{"cells": [')
     (folder / "syntax.py").write_text("def linear_q_symmetric(:\n")
     (folder / "importerror.py").write_text("import not_a_module_anywhere\n" + mistakes.COURSE_LITERAL)
     (folder / "stuck.py").write_text(mistakes.COURSE_LITERAL + HANG)
-    first, second = LABS[lab].question_names[0], LABS[lab].question_names[-1]
+    first, second = lab.question_names[0], lab.question_names[-1]
     (folder / "raises.py").write_text(
         mistakes.COURSE_LITERAL + f"\n\ndef {first}(*args, **kwargs):\n    raise ZeroDivisionError('oops')\n")
     (folder / "numpy_out.py").write_text(
         mistakes.COURSE_LITERAL + f"\n\nimport numpy as np\n\ndef {second}(*args, **kwargs):\n    return np.zeros(3)\n")
+    nbformat.write(_messy_notebook(), folder / "messy.ipynb")
+
+
+def _messy_notebook():
     notebook = new_notebook(cells=[
         new_code_cell("%matplotlib inline\nimport otter\ngrader = otter.Notebook('lab.ipynb')\nimport matplotlib.pyplot as plt"),
         new_code_cell("!pip install torch"),
@@ -53,19 +71,7 @@ def function_lab_batch(folder: Path, lab: str) -> None:
         new_code_cell("grader.check('linear_dequantization')"),
     ])
     notebook.metadata["kernelspec"] = {"name": "conda-env-quant-py", "display_name": "quant", "language": "python"}
-    nbformat.write(notebook, folder / "messy.ipynb")
-
-
-def whole_model_mistakes_for(lab: str) -> dict[str, list[str]]:
-    return {m: spec["affects"][lab] for m, spec in whole_model.MISTAKES.items() if lab in spec["affects"]}
-
-
-def whole_model_batch(folder: Path, lab: str) -> None:
-    (folder / "ok_course.py").write_text(whole_model.SOLUTION)
-    for mistake in whole_model_mistakes_for(lab):
-        (folder / f"wrong_{mistake}.py").write_text(whole_model.source(mistake))
-    notebook = nbformat.read(LABS[lab].notebook, as_version=4)
-    nbformat.write(notebook, folder / "handout.ipynb")
+    return notebook
 
 
 def what_a_student_reads(result: dict) -> dict:
@@ -82,3 +88,29 @@ def what_a_student_reads(result: dict) -> dict:
             for q in result["questions"]
         ],
     }
+
+
+#: Where a message quotes a line of a submission built from the catalogue's course code: the course
+#: code was regrouped by topic, so the line moved; the rest of the message must not.
+_SHIFTED_LINE = re.compile(r"\(line \d+ of its cell\)")
+
+
+def _without_lines(value):
+    if isinstance(value, str):
+        return _SHIFTED_LINE.sub("(line … of its cell)", value)
+    if isinstance(value, list):
+        return [_without_lines(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_lines(v) for k, v in value.items()}
+    return value
+
+
+def recorded(kind: str, lab: str) -> dict[str, dict]:
+    """What students read in the record: kind "batches" (line numbers left out) or "examples"."""
+    record = json.loads(RECORD.read_text(encoding="utf-8"))[kind].get(lab, {})
+    return {name: _without_lines(read) for name, read in record.items()} if kind == "batches" else record
+
+
+def reads_now(kind: str, result: dict) -> dict:
+    read = what_a_student_reads(result)
+    return _without_lines(read) if kind == "batches" else read

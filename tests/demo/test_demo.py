@@ -2,6 +2,8 @@
 
 import json
 
+import batches
+
 from grader.cli import main as cli_main
 from grader.labs import EXAMPLES, LABS
 
@@ -24,3 +26,5 @@ def test_demo_builds_and_grades_every_lab(tmp_path, capsys):
                 assert any(q["mistake"] for q in result["questions"])
             else:  # erin, frank: a damaged notebook, a syntax error
                 assert result["status"] == "unreadable" and result["message"]
+            # What each student reads is what they read before the catalogue was refactored.
+            assert batches.reads_now("examples", result) == batches.recorded("examples", lab)[path.stem], path
