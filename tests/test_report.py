@@ -28,6 +28,16 @@ def _import_report():
 
 report = _import_report()
 
+from grader.results import SubmissionResult  # noqa: E402
+
+
+def render(result: dict) -> tuple[str, str]:
+    return report.render_student_report(SubmissionResult.from_dict(result))
+
+
+def summary(results: list[dict]) -> str:
+    return report.render_summary("L2-A", [SubmissionResult.from_dict(r) for r in results])
+
 SCRIPT = "<script>alert(1)</script>"
 IMG = "</pre><img src=x onerror=alert(1)>"
 JINJA = "{{ 7*7 }}{% for x in range(3) %}X{% endfor %}"
@@ -138,7 +148,7 @@ def _unescaped(text: str, char: str) -> list[int]:
 # Content -------------------------------------------------------------------------------------------
 
 def test_all_passed_says_well_done():
-    html, markdown = report.render_student_report(_all_passed())
+    html, markdown = render(_all_passed())
     for text in (_text(html), markdown):
         assert "Well done" in text
         assert "What to look at" not in text
@@ -147,7 +157,7 @@ def test_all_passed_says_well_done():
 
 
 def test_some_failed_shows_scores_metrics_and_what_to_look_at():
-    html, markdown = report.render_student_report(_result())
+    html, markdown = render(_result())
     for text in (_text(html), markdown):
         assert "7 / 9" in text and "78%" in text
         assert "5 / 7" in text
@@ -164,13 +174,13 @@ def test_some_failed_shows_scores_metrics_and_what_to_look_at():
 
 
 def test_hidden_marker_shown():
-    html, markdown = report.render_student_report(_result())
+    html, markdown = render(_result())
     assert ">hidden</span>" in html
     assert "hidden test" in markdown
 
 
 def test_unreadable_submission():
-    html, markdown = report.render_student_report(_unreadable())
+    html, markdown = render(_unreadable())
     for text in (_text(html), markdown):
         assert "could not read your submission" in text
         assert "SyntaxError: invalid syntax (cell 3, line 2)" in text
@@ -182,14 +192,14 @@ def test_unreadable_submission():
 
 
 def test_timeout_question():
-    html, markdown = report.render_student_report(_timeout())
+    html, markdown = render(_timeout())
     for text in (html, markdown):
         assert "Timed out" in text
         assert "did not finish within 20 s" in text
 
 
 def test_minimal_result_renders():
-    html, markdown = report.render_student_report({"student": "dan", "lab": "L2-A", "score": 0, "max_score": 0})
+    html, markdown = render({"student": "dan", "lab": "L2-A", "score": 0, "max_score": 0})
     assert "dan" in html and "dan" in markdown
     assert "—" in html  # no percentage when nothing can be scored
 
@@ -197,7 +207,7 @@ def test_minimal_result_renders():
 # Hostile strings -----------------------------------------------------------------------------------
 
 def test_html_escapes_untrusted_strings():
-    html, _ = report.render_student_report(_hostile())
+    html, _ = render(_hostile())
     assert "<script" not in html.lower()
     assert "<img" not in html.lower()
     assert "<b>" not in html
@@ -206,14 +216,14 @@ def test_html_escapes_untrusted_strings():
 
 
 def test_jinja_syntax_in_data_is_not_evaluated():
-    html, markdown = report.render_student_report(_hostile())
+    html, markdown = render(_hostile())
     assert "{{ 7*7 }}" in html and "{{ 7*7 }}" in markdown
     assert "XXX" not in html and "XXX" not in markdown
     assert "49" not in html and "49" not in markdown
 
 
 def test_markdown_keeps_hostile_text_inside_fences():
-    _, markdown = report.render_student_report(_hostile())
+    _, markdown = render(_hostile())
     outside, blocks = _split_fences(markdown)
     outside_text = "\n".join(outside)
     # Each hostile message survives whole inside one block: the fence was never broken.
@@ -226,14 +236,14 @@ def test_markdown_keeps_hostile_text_inside_fences():
 
 
 def test_markdown_escapes_student_id():
-    _, markdown = report.render_student_report(_hostile())
+    _, markdown = render(_hostile())
     line = next(line for line in markdown.splitlines() if line.startswith("**Student:**"))
     assert "\\<script\\>" in line
     assert "\\`x\\`\\*y\\*\\_z\\_ \\# h1" in line
 
 
 def test_markdown_has_no_html_in_normal_report():
-    _, markdown = report.render_student_report(_result())
+    _, markdown = render(_result())
     outside, _ = _split_fences(markdown)
     assert not re.search(r"(?<!\\)<[a-zA-Z/!?]", "\n".join(outside))
 
@@ -242,7 +252,7 @@ def test_long_messages_are_cut():
     huge = ("0123456789" * 99 + "\n") * 1000  # 1 MB
     result = _result(student="x" * 1_000_000, message=huge, notes=[huge])
     result["questions"][0]["tests"][0]["message"] = huge
-    html, markdown = report.render_student_report(result)
+    html, markdown = render(result)
     for text in (html, markdown):
         assert len(text) < 60_000
         assert text.count(report.CUT_MARKER) >= 4
@@ -299,7 +309,7 @@ def _class():
 
 
 def test_summary_counts_and_statistics():
-    html = report.render_summary("L2-A", _class())
+    html = summary(_class())
     assert re.search(r"Submissions</div><div class=\"value\">5<", html)
     assert re.search(r"Graded</div><div class=\"value\">4<", html)
     assert re.search(r"Unreadable</div><div class=\"value\">1<", html)
@@ -310,7 +320,7 @@ def test_summary_counts_and_statistics():
 
 
 def test_summary_pass_rates():
-    html = report.render_summary("L2-A", _class())
+    html = summary(_class())
     # linear_dequantization: full marks in alice, dave, hostile; carol timed out; bob's were not run.
     row = html[html.index("<code>linear_dequantization</code>"):]
     assert "3 / 4" in row[:400] and "75%" in row[:400]
@@ -320,7 +330,7 @@ def test_summary_pass_rates():
 
 
 def test_summary_escapes_student_id_and_link():
-    html = report.render_summary("L2-A", _class())
+    html = summary(_class())
     assert "<script" not in html.lower()
     assert "<img" not in html.replace('<img class="hist"', "")
     link = re.search(r'href="(reports/%3Cscript[^"]*)"', html).group(1)
@@ -328,20 +338,20 @@ def test_summary_escapes_student_id_and_link():
 
 
 def test_histogram_is_a_png_data_uri():
-    html = report.render_summary("L2-A", _class())
+    html = summary(_class())
     uri = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html).group(1)
     assert base64.b64decode(uri).startswith(b"\x89PNG\r\n\x1a\n")
     assert report.histogram_png([0.0, 30.5, 50.0], 50.0).startswith(b"\x89PNG")
 
 
 def test_summary_without_results():
-    html = report.render_summary("L2-A", [])
+    html = summary([])
     assert "No submissions yet" in html
     assert "data:image/png" not in html
 
 
 def test_render_does_not_mutate_input():
-    result = _hostile()
+    result = SubmissionResult.from_dict(_hostile())
     before = copy.deepcopy(result)
     report.render_student_report(result)
     report.render_summary("L2-A", [result])

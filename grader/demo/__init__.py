@@ -28,7 +28,7 @@ def main(config: DemoConfig) -> int:
         output = config.output / lab_id
         results = grade.grade_batch(GradeConfig(lab=lab_id, submissions=examples, output=output, jobs=config.jobs), isolation)
         print(f"\n{lab_id}: graded {len(results)} example submission(s)")
-        for result in sorted(results, key=lambda r: r["student"]):
-            print(f"  {result['student']:<10} {result['score']:>5g} / {result['max_score']:g}  {result['status']}")
+        for result in sorted(results, key=lambda r: r.student):
+            print(f"  {result.student:<10} {result.score:>5g} / {result.max_score:g}  {result.status}")
         print(f"  reports: {output / 'reports'}   summary: {output / 'summary.html'}")
     return 0

@@ -36,7 +36,7 @@ def batch(request, tmp_path_factory):
     nbformat.write(notebook, folder / "handout.ipynb")
     results = grade_batch(GradeConfig(lab=lab, submissions=folder, output=tmp_path_factory.mktemp(f"{lab}-out"),
                                       jobs=2, limits=LIMITS))
-    return lab, {r["student"]: r for r in results}
+    return lab, {r.student: r.to_dict() for r in results}
 
 
 def _question(result, name):

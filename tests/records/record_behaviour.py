@@ -28,7 +28,7 @@ from grader.grade import grade_batch  # noqa: E402
 def grade(lab: str, folder: Path, limits) -> dict:
     with tempfile.TemporaryDirectory() as output:
         results = grade_batch(GradeConfig(lab=lab, submissions=folder, output=Path(output), jobs=2, limits=limits))
-    return {r["student"]: batches.what_a_student_reads(r) for r in results}
+    return {r.student: batches.what_a_student_reads(r) for r in results}
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
                 record["batches"][lab] = grade(lab, Path(folder), batches.LIMITS)
         with tempfile.TemporaryDirectory() as output:
             results = grade_batch(GradeConfig(lab=lab, submissions=EXAMPLES / lab, output=Path(output), jobs=2))
-        record["examples"][lab] = {r["student"]: batches.what_a_student_reads(r) for r in results}
+        record["examples"][lab] = {r.student: batches.what_a_student_reads(r) for r in results}
         print(lab, len(record["batches"][lab]), len(record["examples"][lab]), flush=True)
     (HERE / "behaviour.json").write_text(json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
