@@ -7,16 +7,19 @@ needed or used.
 
 from __future__ import annotations
 
-import sys
-
 from grader import judge
 from grader.config import CheckConfig
 from grader.grade.submission import grade_submission
-from grader.labs import UnknownLab, get_lab
+from grader.errors import GraderError
+from grader.labs import get_lab
 from grader.results import QuestionStatus, SubmissionResult, SubmissionStatus
 from grader.sandbox import for_checking
 
-__all__ = ["main", "run_check"]
+__all__ = ["main", "run_check", "FileNotChecked"]
+
+
+class FileNotChecked(GraderError):
+    """The file to check is not there."""
 
 
 #: Questions whose tests did not all run: otter's summary would not say why.
@@ -25,6 +28,8 @@ _NOT_JUDGED = (QuestionStatus.TIMEOUT, QuestionStatus.CRASHED, QuestionStatus.NO
 
 def run_check(config: CheckConfig) -> tuple[SubmissionResult, str]:
     """Grade `config.file` on the public tests; returns the result and the text to print."""
+    if not config.file.is_file():
+        raise FileNotChecked(f"file not found: {config.file}")
     lab = get_lab(config.lab)
     test_files = judge.load_tests(lab, hidden=False)
     isolation = for_checking()
@@ -51,13 +56,7 @@ def run_check(config: CheckConfig) -> tuple[SubmissionResult, str]:
 
 
 def main(config: CheckConfig) -> int:
-    try:
-        if not config.file.is_file():
-            print(f"grader check: file not found: {config.file}", file=sys.stderr)
-            return 2
-        result, text = run_check(config)
-    except UnknownLab as error:
-        print(f"grader check: {error}", file=sys.stderr)
-        return 2
+    """0 when every public test passes, 1 when not (a result); a missing file or unknown lab raises."""
+    result, text = run_check(config)
     print(text)
     return 0 if result.score == result.max_score else 1

@@ -21,12 +21,13 @@ import torch
 import grader
 from grader import export, judge, report
 from grader.config import GradeConfig
+from grader.errors import GraderError
 from grader.grade import resume
 from grader.grade.submission import grade_submission, internal_error_result
-from grader.labs import Lab, UnknownLab, get_lab
+from grader.labs import Lab, get_lab
 from grader.load import SUFFIXES
 from grader.results import SubmissionResult, SubmissionStatus
-from grader.sandbox import UNSAFE_FLAG, Isolation, SandboxUnavailable, choose
+from grader.sandbox import UNSAFE_FLAG, Isolation, choose
 from grader.sandbox.session import Limits
 
 __all__ = ["main", "grade_batch", "find_submissions"]
@@ -34,8 +35,8 @@ __all__ = ["main", "grade_batch", "find_submissions"]
 log = logging.getLogger(__name__)
 
 
-class GradingError(Exception):
-    """The grader itself cannot run (unknown lab, missing folder): exit non-zero."""
+class GradingError(GraderError):
+    """The batch cannot be graded as asked (a missing submissions folder)."""
 
 
 def find_submissions(folder: Path) -> list[Path]:
@@ -125,11 +126,11 @@ def _now() -> str:
 
 
 def main(config: GradeConfig) -> int:
-    try:
-        results = grade_batch(config)
-    except (GradingError, UnknownLab, SandboxUnavailable) as error:
-        print(f"grader grade: {error}", file=sys.stderr)
-        return 2
+    """Grade the batch and print a summary; 0 once every submission has a result.
+
+    What stops the batch (unknown lab, missing folder, no sandbox) is raised as a GraderError.
+    """
+    results = grade_batch(config)
     unreadable = sum(r.status is SubmissionStatus.UNREADABLE for r in results)
     reused = len(json.loads((config.output / "run.json").read_text())["reused"])
     print(f"Graded {len(results)} submission(s) for {config.lab} ({unreadable} unreadable).")
