@@ -8,6 +8,10 @@ A submission takes one path through the package, one module per step:
     report    (report.py)          jinja2 feedback for the student, summary for the instructor
     export    (export.py)          results JSON, grades.csv, written atomically
 
+What a submission's grading produces is a typed record (results.py: `SubmissionResult`, with
+its questions and tests); every step after judging reads it, and its JSON schema is documented
+there.
+
 Commands live in subpackages (`build`, `grade`, `check`, `demo`), each with a small `main`.
 """
 

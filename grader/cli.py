@@ -1,18 +1,25 @@
-"""Command line: `python -m grader {build,grade,check,demo}` (also installed as `quant-grader`)."""
+"""Command line: `python -m grader {build,grade,check,demo}` (also installed as `quant-grader`).
+
+A command that cannot run raises a `GraderError`; `main` turns it into one line on stderr and the
+error's exit status (see `grader.errors`), so no command handles its own stopping errors.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from grader import __version__
 from grader.config import BuildConfig, CheckConfig, DemoConfig, GradeConfig, default_jobs
+from grader.errors import GraderError
 from grader.labs import LABS
 from grader.sandbox import UNSAFE_FLAG
 from grader.sandbox.limits import Limits, format_size, parse_size
 
 LAB_HELP = f"lab id, one of: {', '.join(LABS)}"
+EXIT_STATUS = "exit status: 0 done, 1 check: not every public test passed, 2 the command cannot run (the reason goes to stderr)"
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -53,7 +60,8 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m grader", description="Autograder for 'Quantization in Depth'.")
+    main = argparse.ArgumentParser(prog="python -m grader", description="Autograder for 'Quantization in Depth'.",
+                                   epilog=EXIT_STATUS)
     main.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     main.add_argument("-v", "--verbose", action="store_true", help="log each submission as it is graded")
     commands = main.add_subparsers(dest="command", required=True)
@@ -62,7 +70,9 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", type=Path, default=Path("dist"), help="output folder (default dist)")
     build.add_argument("--lab", action="append", default=[], help=f"only this lab (repeatable); {LAB_HELP}")
 
-    grade = commands.add_parser("grade", help="grade every .ipynb and .py in a folder against the hidden tests")
+    grade = commands.add_parser("grade", help="grade every .ipynb and .py in a folder against the hidden tests",
+                                epilog="exit status: 0 when every submission got a result (zeros included), "
+                                       "2 when grading cannot run (unknown lab, missing folder, no sandbox)")
     grade.add_argument("lab", help=LAB_HELP)
     grade.add_argument("submissions", type=Path, help="folder of submissions; student id = file name without suffix")
     grade.add_argument("-o", "--output", type=Path, required=True,
@@ -76,7 +86,9 @@ def parser() -> argparse.ArgumentParser:
                             "process with your own rights instead of refusing; results record isolation 'process'")
     _add_limits(grade)
 
-    check = commands.add_parser("check", help="run the public tests on one file (what a student runs)")
+    check = commands.add_parser("check", help="run the public tests on one file (what a student runs)",
+                                epilog="exit status: 0 when every public test passes, 1 when not, "
+                                       "2 when the check cannot run (missing file, unknown lab)")
     check.add_argument("lab", help=LAB_HELP)
     check.add_argument("file", type=Path, help="your notebook (.ipynb) or script (.py)")
     _add_limits(check)
@@ -88,8 +100,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status (0, 1 or 2, see `grader.errors`)."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return _run(args)
+    except GraderError as error:
+        print(f"python -m grader {args.command}: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "build":
         from grader import build
         return build.main(BuildConfig(output=args.output, labs=tuple(args.lab)))

@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from grader.results import SubmissionResult
+
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,22 +28,22 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise
 
 
-def write_result(output: Path, result: dict) -> Path:
-    path = output / "results" / f"{result['student']}.json"
-    write_atomic(path, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+def write_result(output: Path, result: SubmissionResult) -> Path:
+    path = output / "results" / f"{result.student}.json"
+    write_atomic(path, json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     return path
 
 
-def grades_csv(results: list[dict], questions: tuple[str, ...]) -> str:
+def grades_csv(results: list[SubmissionResult], questions: tuple[str, ...]) -> str:
     """One row per student: student, score, max_score, then one column per question."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", "score", "max_score", "status", *questions])
-    for result in sorted(results, key=lambda r: r["student"]):
-        by_name = {q["name"]: q["score"] for q in result["questions"]}
+    for result in sorted(results, key=lambda r: r.student):
+        by_name = {q.name: q.score for q in result.questions}
         writer.writerow([
-            _csv_safe(result["student"]), _number(result["score"]), _number(result["max_score"]),
-            result["status"], *(_number(by_name.get(q, 0.0)) for q in questions),
+            _csv_safe(result.student), _number(result.score), _number(result.max_score),
+            result.status.value, *(_number(by_name.get(q, 0.0)) for q in questions),
         ])
     return buffer.getvalue()
 

@@ -5,47 +5,22 @@ grader's process, beside the hidden reference. The student's functions are reach
 `StudentFunction` proxies that call into the worker: arguments go out as copies, results come
 back as plain data. Each question has a time budget; when a call runs past it the worker is
 killed, the rest of the question fails, and the session is restarted for the next question.
+A question's verdict is a `grader.results.QuestionResult`, one `TestResult` per case.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
 
 from otter.test_files.abstract_test import TestCaseResult
 from otter.test_files.exception_test import ExceptionTestFile
 
 from grader.labs import make_tests_importable
+from grader.results import QuestionResult, QuestionStatus, TestResult
 from grader.sandbox import wire
 from grader.sandbox.session import StudentCodeError, UndefinedName, WorkerLost, WorkerSession
 
 MESSAGE_LIMIT = 4000
-
-
-@dataclass
-class TestResult:
-    name: str
-    hidden: bool
-    passed: bool
-    score: float
-    max_score: float
-    message: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class QuestionResult:
-    name: str
-    score: float
-    max_score: float
-    status: str = "ok"  # ok | timeout | crashed | missing | not_run
-    message: str = ""
-    diagnosis: str | None = None
-    mistake: str | None = None  # the LABS §5 id(s) behind `diagnosis`
-    tests: list[TestResult] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class MissingFunction(Exception):
@@ -182,9 +157,9 @@ def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budg
         )
     question.score = float(sum(t.score for t in question.tests))
     if question.tests and missing == len(question.tests):
-        question.status, question.message = "missing", question.tests[0].message
+        question.status, question.message = QuestionStatus.MISSING, question.tests[0].message
     if lost is not None:
-        question.status = "timeout" if lost.timed_out else "crashed"
+        question.status = QuestionStatus.TIMEOUT if lost.timed_out else QuestionStatus.CRASHED
         question.message = lost.reason
     return question
 

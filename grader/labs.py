@@ -25,6 +25,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.errors import GraderError
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = ROOT / "assignments"
 SOLUTIONS = ROOT / "solutions"
@@ -35,8 +37,8 @@ SUPPORT = ASSIGNMENTS / "quantlab"
 REFERENCE = SOLUTIONS / "quant_reference"
 
 
-class UnknownLab(ValueError):
-    exit_code = 2
+class UnknownLab(GraderError, ValueError):
+    """No lab of the catalogue has this id."""
 
 
 class Kind(enum.Enum):

@@ -1,9 +1,10 @@
 """Feedback reports: one page per student (HTML and Markdown) and a class summary per lab.
 
-Templates live in the top-level `templates/` folder. Everything in a results dict that a
-student can influence (messages, notes, the student id, even metric names) is treated as
-untrusted: HTML templates are autoescaped, the Markdown template escapes through the `md`
-and `fence` filters, and every message is capped by `cut` before it is shown.
+Templates live in the top-level `templates/` folder; they read the records of `grader.results`
+by attribute and compare statuses with its enums. Everything in a result that a student can
+influence (messages, notes, the student id, even metric names) is treated as untrusted: HTML
+templates are autoescaped, the Markdown template escapes through the `md` and `fence` filters,
+and every message is capped by `cut` before it is shown.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
+
+from grader.results import QuestionResult, QuestionStatus, SubmissionResult, SubmissionStatus
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -53,13 +56,13 @@ _METRIC_LABELS = {
     "dequantized_mse": "MSE (dequantized)",
 }
 _STATUS_LABELS = {
-    "ok": "Ran",
-    "timeout": "Timed out",
-    "crashed": "Crashed",
-    "missing": "Not found",
-    "not_run": "Not run",
-    "graded": "Graded",
-    "unreadable": "Unreadable",
+    QuestionStatus.OK: "Ran",
+    QuestionStatus.TIMEOUT: "Timed out",
+    QuestionStatus.CRASHED: "Crashed",
+    QuestionStatus.MISSING: "Not found",
+    QuestionStatus.NOT_RUN: "Not run",
+    SubmissionStatus.GRADED: "Graded",
+    SubmissionStatus.UNREADABLE: "Unreadable",
 }
 # Escaped everywhere: what can start inline structure (emphasis, links, images, raw HTML,
 # entities, code spans, table cells, strikethrough, math, headings). ':' before '//' and '.'
@@ -215,7 +218,8 @@ def _environment() -> Environment:
         bullets=bullets,
         report_href=report_href,
     )
-    env.globals.update(percent=percent, MAX_NOTES=MAX_NOTES)
+    env.globals.update(percent=percent, MAX_NOTES=MAX_NOTES, QuestionStatus=QuestionStatus,
+                       SubmissionStatus=SubmissionStatus)
     return env
 
 
@@ -224,46 +228,9 @@ ENV = _environment()
 
 # Student report ------------------------------------------------------------------------------------
 
-def _number(value: object) -> float:
-    """A finite float, or 0.0 for anything else (the summary does arithmetic on scores)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return number if math.isfinite(number) else 0.0
-
-
-def _test_defaults(test: dict) -> dict:
-    return {"name": "", "hidden": False, "passed": False, "score": 0.0, "max_score": 0.0,
-            "message": "", "metrics": {}} | test
-
-
-def _question_defaults(question: dict) -> dict:
-    question = {"name": "", "score": 0.0, "max_score": 0.0, "diagnosis": None, "status": "ok",
-                "message": "", "tests": []} | question
-    question["score"], question["max_score"] = _number(question["score"]), _number(question["max_score"])
-    question["tests"] = [_test_defaults(t) for t in question["tests"] or []]
-    question["all_passed"] = question["status"] == "ok" and all(t["passed"] for t in question["tests"])
-    return question
-
-
-def _result_defaults(result: dict) -> dict:
-    """A copy of `result` with every key the templates read (grader output may be partial)."""
-    result = {"student": "", "lab": "", "score": 0.0, "max_score": 0.0, "status": "graded",
-              "message": "", "notes": [], "questions": []} | result
-    result["submission"] = {"file": "", "sha256": "", "kind": ""} | (result.get("submission") or {})
-    result["grader"] = {"version": "?", "torch": "?", "isolation": "?"} | (
-        result.get("grader") or {})
-    result["score"], result["max_score"] = _number(result["score"]), _number(result["max_score"])
-    result["notes"] = [str(n) for n in result["notes"] or []]
-    result["questions"] = [_question_defaults(q) for q in result["questions"] or []]
-    result["percent"] = percent(result["score"], result["max_score"])
-    return result
-
-
-def render_student_report(result: dict) -> tuple[str, str]:
+def render_student_report(result: SubmissionResult) -> tuple[str, str]:
     """(html, markdown) feedback for one graded submission."""
-    context = {"r": _result_defaults(result)}
+    context = {"r": result}
     html = ENV.get_template("report.html.j2").render(context)
     markdown = ENV.get_template("report.md.j2").render(context)
     return html, markdown
@@ -297,40 +264,52 @@ def histogram_png(scores: list[float], max_score: float) -> bytes:
     return buffer.getvalue()
 
 
+def _number(value: object) -> float:
+    """A finite float, or 0.0 for anything else (the summary does arithmetic on scores)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
 def _rate(hits: int, total: int) -> dict:
     return {"hits": hits, "total": total, "percent": 100.0 * hits / total if total else 0.0}
 
 
-def _question_rates(results: list[dict]) -> list[dict]:
+def _question_rates(results: list[SubmissionResult]) -> list[dict]:
     """Per question: share with full marks; per test: share passed (among submissions graded on it)."""
     questions: dict[str, dict] = {}
     for result in results:
-        for q in result["questions"]:
-            if q["status"] == "not_run":  # never graded (unreadable file): not part of any rate
+        for q in result.questions:
+            if q.status is QuestionStatus.NOT_RUN:  # never graded (unreadable file): not part of any rate
                 continue
-            entry = questions.setdefault(q["name"], {"name": q["name"], "full": 0, "seen": 0,
-                                                     "statuses": Counter(), "tests": {}})
+            entry = questions.setdefault(q.name, {"name": q.name, "full": 0, "seen": 0,
+                                                  "statuses": Counter(), "tests": {}})
             entry["seen"] += 1
-            entry["full"] += q["score"] >= q["max_score"] - 1e-9 and q["status"] == "ok"
-            entry["statuses"][q["status"]] += 1
-            for t in q["tests"]:
-                test = entry["tests"].setdefault(t["name"], {"name": t["name"], "hidden": t["hidden"],
-                                                             "passed": 0, "seen": 0})
+            entry["full"] += _full_marks(q)
+            entry["statuses"][q.status] += 1
+            for t in q.tests:
+                test = entry["tests"].setdefault(t.name, {"name": t.name, "hidden": t.hidden, "passed": 0, "seen": 0})
                 test["seen"] += 1
-                test["passed"] += bool(t["passed"])
+                test["passed"] += bool(t.passed)
     return [
         {"name": e["name"], "rate": _rate(e["full"], e["seen"]),
-         "problems": {s: n for s, n in e["statuses"].items() if s != "ok"},
+         "problems": {s: n for s, n in e["statuses"].items() if s is not QuestionStatus.OK},
          "tests": [t | {"rate": _rate(t["passed"], t["seen"])} for t in e["tests"].values()]}
         for e in questions.values()
     ]
 
 
-def _summary_context(lab: str, results: list[dict]) -> dict:
-    results = sorted((_result_defaults(r) for r in results), key=lambda r: str(r["student"]))
-    scores = [float(r["score"]) for r in results]
-    max_score = Counter(float(r["max_score"]) for r in results).most_common(1)[0][0] if results else 0.0
-    statuses = Counter(str(r["status"]) for r in results)
+def _full_marks(question: QuestionResult) -> bool:
+    return question.score >= question.max_score - 1e-9 and question.status is QuestionStatus.OK
+
+
+def _summary_context(lab: str, results: list[SubmissionResult]) -> dict:
+    results = sorted(results, key=lambda r: r.student)
+    scores = [_number(r.score) for r in results]
+    max_score = Counter(_number(r.max_score) for r in results).most_common(1)[0][0] if results else 0.0
+    statuses = Counter(r.status for r in results)
     png = histogram_png(scores, max_score) if results else b""
     return {
         "lab": lab,
@@ -342,11 +321,11 @@ def _summary_context(lab: str, results: list[dict]) -> dict:
         "median": statistics.median(scores) if scores else None,
         "histogram": "data:image/png;base64," + base64.b64encode(png).decode("ascii") if png else "",
         "questions": _question_rates(results),
-        "isolation": Counter(str(r["grader"]["isolation"]) for r in results),
-        "versions": sorted({str(r["grader"]["version"]) for r in results}),
+        "isolation": Counter(r.grader.isolation for r in results),
+        "versions": sorted({r.grader.version for r in results}),
     }
 
 
-def render_summary(lab: str, results: list[dict]) -> str:
+def render_summary(lab: str, results: list[SubmissionResult]) -> str:
     """HTML overview of one lab: counts, score statistics and histogram, pass rates, students."""
     return ENV.get_template("summary.html.j2").render(_summary_context(lab, results))

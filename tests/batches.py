@@ -74,8 +74,10 @@ def _messy_notebook():
     return notebook
 
 
-def what_a_student_reads(result: dict) -> dict:
-    """The parts of a result that the refactor must leave unchanged."""
+def what_a_student_reads(result) -> dict:
+    """The parts of a result (a SubmissionResult, or its dict) that the refactor must leave unchanged."""
+    if not isinstance(result, dict):
+        result = result.to_dict()
     return {
         "score": result["score"], "max_score": result["max_score"], "status": result["status"],
         "message": result["message"], "notes": result["notes"],

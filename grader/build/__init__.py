@@ -20,6 +20,7 @@ from otter.generate import main as otter_generate
 from otter.utils import chdir
 
 from grader.config import BuildConfig
+from grader.errors import GraderError
 from grader.export import write_atomic
 from grader.labs import LABS, REFERENCE, SUPPORT, Lab, get_lab, hidden_case_problems
 
@@ -35,8 +36,8 @@ OTTER_CONFIG = {"lang": "python", "pdf": False, "print_summary": True}
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 
-class BuildError(Exception):
-    pass
+class BuildError(GraderError):
+    """A hand-out cannot be built as it stands (a public test file holds a hidden case)."""
 
 
 def _replace_dir(staged: Path, final: Path) -> None:

@@ -7,19 +7,29 @@ needed or used.
 
 from __future__ import annotations
 
-import sys
-
 from grader import judge
 from grader.config import CheckConfig
 from grader.grade.submission import grade_submission
-from grader.labs import UnknownLab, get_lab
+from grader.errors import GraderError
+from grader.labs import get_lab
+from grader.results import QuestionStatus, SubmissionResult, SubmissionStatus
 from grader.sandbox import for_checking
 
-__all__ = ["main", "run_check"]
+__all__ = ["main", "run_check", "FileNotChecked"]
 
 
-def run_check(config: CheckConfig) -> tuple[dict, str]:
+class FileNotChecked(GraderError):
+    """The file to check is not there."""
+
+
+#: Questions whose tests did not all run: otter's summary would not say why.
+_NOT_JUDGED = (QuestionStatus.TIMEOUT, QuestionStatus.CRASHED, QuestionStatus.NOT_RUN)
+
+
+def run_check(config: CheckConfig) -> tuple[SubmissionResult, str]:
     """Grade `config.file` on the public tests; returns the result and the text to print."""
+    if not config.file.is_file():
+        raise FileNotChecked(f"file not found: {config.file}")
     lab = get_lab(config.lab)
     test_files = judge.load_tests(lab, hidden=False)
     isolation = for_checking()
@@ -28,31 +38,25 @@ def run_check(config: CheckConfig) -> tuple[dict, str]:
     if not isolation.sandboxed:
         lines.append("(Ran without a sandbox: bubblewrap is not available here. Fine for your own code.)")
     lines.append("")
-    if result["status"] == "unreadable":
-        lines += [result["message"], ""]
-    for note in result.get("notes", []):
+    if result.status is SubmissionStatus.UNREADABLE:
+        lines += [result.message, ""]
+    for note in result.notes:
         lines.append(f"Note: {note}")
-    if result.get("notes"):
+    if result.notes:
         lines.append("")
-    for test_file, question in zip(test_files, result["questions"]):
-        if question["status"] in ("timeout", "crashed", "not_run"):
-            lines.append(f"{question['name']} results: {question['message']}")
+    for test_file, question in zip(test_files, result.questions):
+        if question.status in _NOT_JUDGED:
+            lines.append(f"{question.name} results: {question.message}")
         else:
             lines.append(test_file.summary(public_only=True))
         lines.append("")
-    lines.append(f"Public tests: {result['score']:g} / {result['max_score']:g} points.")
+    lines.append(f"Public tests: {result.score:g} / {result.max_score:g} points.")
     lines.append("The autograder also runs hidden tests on more inputs, so passing here is a good sign, not a guarantee.")
     return result, "\n".join(lines)
 
 
 def main(config: CheckConfig) -> int:
-    try:
-        if not config.file.is_file():
-            print(f"grader check: file not found: {config.file}", file=sys.stderr)
-            return 2
-        result, text = run_check(config)
-    except UnknownLab as error:
-        print(f"grader check: {error}", file=sys.stderr)
-        return 2
+    """0 when every public test passes, 1 when not (a result); a missing file or unknown lab raises."""
+    result, text = run_check(config)
     print(text)
-    return 0 if result["score"] == result["max_score"] else 1
+    return 0 if result.score == result.max_score else 1

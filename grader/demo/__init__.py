@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-
 from grader import build, grade
 from grader.config import BuildConfig, DemoConfig, GradeConfig
 from grader.labs import EXAMPLES, LABS
-from grader.sandbox import SandboxUnavailable, choose
+from grader.sandbox import choose
 
 __all__ = ["main"]
 
 
 def main(config: DemoConfig) -> int:
-    try:
-        isolation = choose()  # the demo grades in the real sandbox, or not at all
-    except SandboxUnavailable as error:
-        print(f"grader demo: {error}", file=sys.stderr)
-        return 2
+    isolation = choose()  # the demo grades in the real sandbox, or not at all (SandboxUnavailable)
     dist = config.output / "dist"
     build.build(BuildConfig(output=dist))
     print(f"Hand-outs and autograder zips: {dist}")
@@ -28,7 +22,7 @@ def main(config: DemoConfig) -> int:
         output = config.output / lab_id
         results = grade.grade_batch(GradeConfig(lab=lab_id, submissions=examples, output=output, jobs=config.jobs), isolation)
         print(f"\n{lab_id}: graded {len(results)} example submission(s)")
-        for result in sorted(results, key=lambda r: r["student"]):
-            print(f"  {result['student']:<10} {result['score']:>5g} / {result['max_score']:g}  {result['status']}")
+        for result in sorted(results, key=lambda r: r.student):
+            print(f"  {result.student:<10} {result.score:>5g} / {result.max_score:g}  {result.status}")
         print(f"  reports: {output / 'reports'}   summary: {output / 'summary.html'}")
     return 0

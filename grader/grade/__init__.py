@@ -21,11 +21,13 @@ import torch
 import grader
 from grader import export, judge, report
 from grader.config import GradeConfig
+from grader.errors import GraderError
 from grader.grade import resume
 from grader.grade.submission import grade_submission, internal_error_result
-from grader.labs import Lab, UnknownLab, get_lab
+from grader.labs import Lab, get_lab
 from grader.load import SUFFIXES
-from grader.sandbox import UNSAFE_FLAG, Isolation, SandboxUnavailable, choose
+from grader.results import SubmissionResult, SubmissionStatus
+from grader.sandbox import UNSAFE_FLAG, Isolation, choose
 from grader.sandbox.session import Limits
 
 __all__ = ["main", "grade_batch", "find_submissions"]
@@ -33,8 +35,8 @@ __all__ = ["main", "grade_batch", "find_submissions"]
 log = logging.getLogger(__name__)
 
 
-class GradingError(Exception):
-    """The grader itself cannot run (unknown lab, missing folder): exit non-zero."""
+class GradingError(GraderError):
+    """The batch cannot be graded as asked (a missing submissions folder)."""
 
 
 def find_submissions(folder: Path) -> list[Path]:
@@ -51,7 +53,7 @@ def _student_ids(files: list[Path]) -> dict[Path, str]:
 
 
 def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, isolation: Isolation,
-              fingerprint: str = "") -> dict:
+              fingerprint: str = "") -> SubmissionResult:
     sha256 = resume.file_sha256(path)
     test_files = judge.load_tests(lab, hidden=True)
     try:
@@ -59,28 +61,28 @@ def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, 
     except Exception as error:  # noqa: BLE001 - a grader bug costs this submission only
         log.exception("internal error while grading %s", path.name)
         result = internal_error_result(path, lab, test_files, isolation, error)
-    result["student"] = student
-    result["submission"]["sha256"] = sha256
-    result["grader"]["material"] = fingerprint
+    result.student = student
+    result.submission.sha256 = sha256
+    result.grader.material = fingerprint
     _write_reports(output, result)
     export.write_result(output, result)  # last: its presence marks the submission as done
     return result
 
 
-def _write_reports(output: Path, result: dict) -> None:
+def _write_reports(output: Path, result: SubmissionResult) -> None:
     html, markdown = report.render_student_report(result)
-    export.write_atomic(output / "reports" / f"{result['student']}.html", html)
-    export.write_atomic(output / "reports" / f"{result['student']}.md", markdown)
+    export.write_atomic(output / "reports" / f"{result.student}.html", html)
+    export.write_atomic(output / "reports" / f"{result.student}.md", markdown)
 
 
-def _reuse(output: Path, path: Path, student: str, fingerprint: str) -> dict | None:
+def _reuse(output: Path, path: Path, student: str, fingerprint: str) -> SubmissionResult | None:
     result = resume.stored_result(output, student, resume.file_sha256(path), fingerprint)
     if result is not None and not all((output / "reports" / f"{student}.{s}").is_file() for s in ("html", "md")):
         _write_reports(output, result)
     return result
 
 
-def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list[dict]:
+def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list[SubmissionResult]:
     lab = get_lab(config.lab)
     files = find_submissions(config.submissions)
     isolation = isolation or choose(unsafe_no_sandbox=config.unsafe_no_sandbox)
@@ -95,15 +97,15 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list
     if config.jobs > 1:
         # Submissions already run side by side; torch's own thread pool on top would oversubscribe.
         torch.set_num_threads(1)
-    reused: dict[Path, dict] = {}
+    reused: dict[Path, SubmissionResult] = {}
     if not config.force:
         reused = {p: r for p in files if (r := _reuse(config.output, p, ids[p], fingerprint)) is not None}
 
-    def work(path: Path) -> dict:
+    def work(path: Path) -> SubmissionResult:
         if path in reused:
             return reused[path]
         result = grade_one(path, ids[path], lab, config.output, config.limits, isolation, fingerprint)
-        log.info("%s: %g / %g (%s)", ids[path], result["score"], result["max_score"], result["status"])
+        log.info("%s: %g / %g (%s)", ids[path], result.score, result.max_score, result.status)
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
@@ -124,21 +126,21 @@ def _now() -> str:
 
 
 def main(config: GradeConfig) -> int:
-    try:
-        results = grade_batch(config)
-    except (GradingError, UnknownLab, SandboxUnavailable) as error:
-        print(f"grader grade: {error}", file=sys.stderr)
-        return 2
-    unreadable = sum(r["status"] == "unreadable" for r in results)
+    """Grade the batch and print a summary; 0 once every submission has a result.
+
+    What stops the batch (unknown lab, missing folder, no sandbox) is raised as a GraderError.
+    """
+    results = grade_batch(config)
+    unreadable = sum(r.status is SubmissionStatus.UNREADABLE for r in results)
     reused = len(json.loads((config.output / "run.json").read_text())["reused"])
     print(f"Graded {len(results)} submission(s) for {config.lab} ({unreadable} unreadable).")
     if reused:
         print(f"  {reused} of them were already graded in {config.output} and were not graded again "
               "(use --force to regrade everything).")
     for result in results:
-        if "grader_error" in result:
-            print(f"  warning: the grader failed on {result['student']}: {result['grader_error']}", file=sys.stderr)
-    for result in sorted(results, key=lambda r: r["student"]):
-        print(f"  {result['student']:<24} {result['score']:g} / {result['max_score']:g}  {result['status']}")
+        if result.grader_error is not None:
+            print(f"  warning: the grader failed on {result.student}: {result.grader_error}", file=sys.stderr)
+    for result in sorted(results, key=lambda r: r.student):
+        print(f"  {result.student:<24} {result.score:g} / {result.max_score:g}  {result.status}")
     print(f"Reports: {config.output / 'reports'}\nGrades:  {config.output / 'grades.csv'}\nSummary: {config.output / 'summary.html'}")
     return 0

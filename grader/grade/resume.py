@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from grader.labs import REFERENCE, ROOT, SUPPORT, Lab
+from grader.results import SCHEMA_VERSION, SubmissionResult
 
 #: Where the code that decides a grade lives, besides the lab's own test files.
 _MATERIAL = (REFERENCE, SUPPORT, ROOT / "grader", ROOT / "templates")
@@ -39,17 +40,19 @@ def _is_source(path: Path) -> bool:
     return "__pycache__" not in path.parts and path.suffix in (".py", ".j2", ".css", ".json")
 
 
-def stored_result(output: Path, student: str, sha256: str, fingerprint: str) -> dict | None:
+def stored_result(output: Path, student: str, sha256: str, fingerprint: str) -> SubmissionResult | None:
     """The result already on disk for `student`, if it graded this file with this material."""
     path = output / "results" / f"{student}.json"
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        result = SubmissionResult.from_dict(stored) if isinstance(stored, dict) else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None  # unreadable, or not a result
+    if result is None or stored.get("schema_version") != SCHEMA_VERSION:
         return None
-    if not isinstance(result, dict) or "grader_error" in result:
+    if result.grader_error is not None:
         return None  # a grader failure is always worth another try
-    submission, grader = result.get("submission") or {}, result.get("grader") or {}
-    if submission.get("sha256") != sha256 or grader.get("material") != fingerprint:
+    if result.submission.sha256 != sha256 or result.grader.material != fingerprint:
         return None
     return result
 

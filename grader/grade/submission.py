@@ -12,13 +12,15 @@ from grader import judge
 from grader.diagnose import diagnose
 from grader.labs import SUPPORT, Lab
 from grader.load import Program, Unreadable, load_submission
+from grader.results import (GraderInfo, QuestionResult, QuestionStatus, SubmissionInfo, SubmissionResult,
+                            SubmissionStatus, TestResult)
 from grader.sandbox import Isolation, choose
 from grader.sandbox.session import Limits, WorkerLost, WorkerSession
 
 
 def grade_submission(path: Path, lab: Lab, test_files: list, *, limits: Limits,
-                     isolation: Isolation | None = None) -> dict:
-    """The result dict (see README) for one file; never raises for anything the file holds.
+                     isolation: Isolation | None = None) -> SubmissionResult:
+    """The result of one file (`grader.results`); never raises for anything the file holds.
 
     `test_files` come from `judge.load_tests` and record each case's outcome as otter would.
     Without `isolation`, the sandbox is used, or `SandboxUnavailable` raised.
@@ -29,10 +31,10 @@ def grade_submission(path: Path, lab: Lab, test_files: list, *, limits: Limits,
         program = load_submission(path)
     except Unreadable as error:
         return _unreadable(result, str(error), test_files)
-    result["submission"].update(kind=program.kind, sha256=program.sha256)
-    result["questions"], notes = _run_and_judge(lab, program, test_files, limits, isolation)
-    result["notes"] = program.notes + notes
-    result["score"] = float(sum(q["score"] for q in result["questions"]))
+    result.submission.kind, result.submission.sha256 = program.kind, program.sha256
+    result.questions, notes = _run_and_judge(lab, program, test_files, limits, isolation)
+    result.notes = program.notes + notes
+    result.score = float(sum(q.score for q in result.questions))
     return result
 
 
@@ -50,16 +52,17 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
                 except WorkerLost as error:
                     cannot_run = f"Your code could not be run: {error.reason}"
             if cannot_run is not None:
-                questions.append(_not_run(test_file, cannot_run, timeout=session.out_of_time))
+                status = QuestionStatus.TIMEOUT if session.out_of_time else QuestionStatus.CRASHED
+                questions.append(_not_run(test_file, cannot_run, status))
                 continue
             question = judge.judge_question(test_file, session, budget=limits.question)
-            if question.status == "ok" and question.score < question.max_score:
+            if question.status is QuestionStatus.OK and question.score < question.max_score:
                 _diagnose(lab, question, session, limits)
-            questions.append(question.to_dict())
+            questions.append(question)
     return questions, notes
 
 
-def _diagnose(lab: Lab, question: judge.QuestionResult, session: WorkerSession, limits: Limits) -> None:
+def _diagnose(lab: Lab, question: QuestionResult, session: WorkerSession, limits: Limits) -> None:
     deadline = time.monotonic() + limits.question
     session.budget = f"{question.name} (diagnosis)"
     found = diagnose(lab.id, question.name, lambda name: judge.StudentFunction(session, name, deadline))
@@ -78,39 +81,31 @@ def _load_notes(report, kind: str) -> list[str]:
     return notes + list(report.notes)
 
 
-def _not_run(test_file, reason: str, *, timeout: bool = False) -> dict:
+def _not_run(test_file, reason: str, status: QuestionStatus = QuestionStatus.CRASHED) -> QuestionResult:
     tests = [
-        judge.TestResult(name=c.name, hidden=bool(c.hidden), passed=False, score=0.0,
-                         max_score=float(c.points or 0), message=reason)
+        TestResult(name=c.name, hidden=bool(c.hidden), passed=False, score=0.0,
+                   max_score=float(c.points or 0), message=reason)
         for c in test_file.test_cases
     ]
-    return judge.QuestionResult(name=test_file.name, score=0.0, max_score=float(test_file.possible),
-                                status="timeout" if timeout else "crashed", message=reason, tests=tests).to_dict()
+    return QuestionResult(name=test_file.name, score=0.0, max_score=float(test_file.possible),
+                          status=status, message=reason, tests=tests)
 
 
-def _empty_result(path: Path, lab: Lab, test_files, isolation: Isolation) -> dict:
-    return {
-        "student": path.stem,
-        "lab": lab.id,
-        "score": 0.0,
-        "max_score": float(sum(t.possible for t in test_files)),
-        "status": "graded",
-        "message": "",
-        "submission": {"file": path.name, "kind": None, "sha256": None},
-        "notes": [],
-        "questions": [],
-        "grader": {
-            "version": grader.__version__,
-            "torch": torch.__version__,
-            "isolation": isolation.name,
-        },
-    }
+def _empty_result(path: Path, lab: Lab, test_files, isolation: Isolation) -> SubmissionResult:
+    return SubmissionResult(
+        student=path.stem,
+        lab=lab.id,
+        max_score=float(sum(t.possible for t in test_files)),
+        submission=SubmissionInfo(file=path.name),
+        grader=GraderInfo(version=grader.__version__, torch=torch.__version__, isolation=isolation.name),
+    )
 
 
-def internal_error_result(path: Path, lab: Lab, test_files, isolation: Isolation | None, error: Exception) -> dict:
+def internal_error_result(path: Path, lab: Lab, test_files, isolation: Isolation | None,
+                          error: Exception) -> SubmissionResult:
     """The result when the grader itself failed on this file: it costs this file only, and says so."""
     result = _empty_result(path, lab, test_files, isolation or Isolation())
-    result["grader_error"] = f"{type(error).__name__}: {error}"[:1000]
+    result.grader_error = f"{type(error).__name__}: {error}"[:1000]
     return _unreadable(
         result,
         "The grader ran into a problem of its own with this file, so it could not be graded. "
@@ -119,10 +114,9 @@ def internal_error_result(path: Path, lab: Lab, test_files, isolation: Isolation
     )
 
 
-def _unreadable(result: dict, message: str, test_files) -> dict:
-    result["status"] = "unreadable"
-    result["message"] = message
-    result["questions"] = [_not_run(t, "Not graded: the file could not be read.") for t in test_files]
-    for question in result["questions"]:
-        question["status"] = "not_run"
+def _unreadable(result: SubmissionResult, message: str, test_files) -> SubmissionResult:
+    result.status = SubmissionStatus.UNREADABLE
+    result.message = message
+    result.questions = [_not_run(t, "Not graded: the file could not be read.", QuestionStatus.NOT_RUN)
+                        for t in test_files]
     return result

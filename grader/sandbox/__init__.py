@@ -15,6 +15,7 @@ process only when explicitly allowed), `for_checking` the one for a student's ow
 
 from __future__ import annotations
 
+from grader.errors import GraderError
 from grader.sandbox import bubblewrap
 from grader.sandbox.isolation import Isolation
 from grader.sandbox.limits import Limits
@@ -24,7 +25,7 @@ __all__ = ["UNSAFE_FLAG", "Isolation", "Limits", "SandboxUnavailable", "choose",
 UNSAFE_FLAG = "--unsafe-no-sandbox"
 
 
-class SandboxUnavailable(Exception):
+class SandboxUnavailable(GraderError):
     """No sandbox on this machine, and running student code without one was not allowed."""
 
 

@@ -37,7 +37,7 @@ def test_a_wrong_script_fails_with_a_specific_message(tmp_path, capsys):
 def test_check_never_loads_hidden_cases(tmp_path):
     path = tmp_path / "mine.py"
     path.write_text(mistakes.COURSE_LITERAL)
-    result, _ = run_check(CheckConfig(lab="L2-B", file=path))
+    result = run_check(CheckConfig(lab="L2-B", file=path))[0].to_dict()
     assert result["questions"] and not any(t["hidden"] for q in result["questions"] for t in q["tests"])
 
 

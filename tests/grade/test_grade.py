@@ -32,7 +32,7 @@ def batch(request, tmp_path_factory):
     results = grade_batch(GradeConfig(lab=lab.id, submissions=folder, output=output, jobs=2, limits=batches.limits_for(lab)))
     after = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert before == after, "a submission file was modified"
-    return lab.id, {r["student"]: r for r in results}, output
+    return lab.id, {r.student: r.to_dict() for r in results}, output
 
 
 def _question(result, name):
@@ -168,7 +168,7 @@ def test_exit_codes(tmp_path, capsys):
 def test_a_program_that_cannot_start_is_not_retried_for_every_question(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "quits.py").write_text(mistakes.COURSE_LITERAL + "\nimport os\nos._exit(0)\n")
-    [result] = grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))
+    [result] = [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))]
     assert result["score"] == 0
     assert all(q["status"] == "crashed" and "could not be run" in q["message"] for q in result["questions"])
 
@@ -187,7 +187,7 @@ def test_a_grader_failure_on_one_file_costs_that_file_only(tmp_path, monkeypatch
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(grade_package, "grade_submission", flaky)
-    results = {r["student"]: r for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))}
+    results = {r.student: r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))}
     assert results["good"]["score"] == results["good"]["max_score"]
     assert results["unlucky"]["status"] == "unreadable" and "a bug in the grader" in results["unlucky"]["grader_error"]
     assert "not your fault" in (tmp_path / "out" / "reports" / "unlucky.md").read_text()

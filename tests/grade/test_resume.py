@@ -46,7 +46,7 @@ def _files(output: Path) -> dict[str, bytes]:
 
 
 def _run(folder: Path, output: Path, **options) -> list[dict]:
-    return grade_batch(GradeConfig(lab="L2-A", submissions=folder, output=output, jobs=1, limits=LIMITS, **options))
+    return [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=folder, output=output, jobs=1, limits=LIMITS, **options))]
 
 
 def _command(folder: Path, output: Path) -> list[str]:

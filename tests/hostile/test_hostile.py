@@ -116,7 +116,7 @@ def batch(tmp_path_factory):
         results = grade_batch(GradeConfig(lab="L2-A", submissions=folder, output=output, jobs=2, limits=LIMITS))
     finally:
         listener.stop()
-    return {r["student"]: r for r in results}, output, folder, listener.connections
+    return {r.student: r.to_dict() for r in results}, output, folder, listener.connections
 
 
 def _probe(result: dict) -> dict:
@@ -166,7 +166,7 @@ def test_a_neighbour_never_changes_a_grade(batch, tmp_path):
     results, _, folder, _ = batch
     (tmp_path / "alone").mkdir()
     shutil.copy(folder / "victim.py", tmp_path / "alone")
-    [alone] = grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "alone", output=tmp_path / "out", limits=LIMITS))
+    [alone] = [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "alone", output=tmp_path / "out", limits=LIMITS))]
     strip = lambda r: [(q["name"], q["score"], [(t["name"], t["passed"], t["message"]) for t in q["tests"]]) for q in r["questions"]]
     assert strip(alone) == strip(results["victim"])
 

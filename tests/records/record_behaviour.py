@@ -28,7 +28,7 @@ def grade(lab: str, folder: Path, limits=None) -> dict:
     options = {"limits": limits} if limits else {}
     with tempfile.TemporaryDirectory() as output:
         results = grade_batch(GradeConfig(lab=lab, submissions=folder, output=Path(output), jobs=2, **options))
-    return {r["student"]: what_a_student_reads(r) for r in results}
+    return {r.student: what_a_student_reads(r) for r in results}
 
 
 def main() -> None:

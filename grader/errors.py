@@ -1,0 +1,22 @@
+"""Errors that stop a command, each with the exit status the command line returns for it.
+
+A command raises them; `grader.cli.main` catches `GraderError` once, prints
+`python -m grader <command>: <message>` to stderr and returns `exit_code`. Exit statuses:
+
+    0   done (`grade`: every submission got a result, zeros included; `check`: every public test passed)
+    1   `check` only: not every public test passed (a result, not an error)
+    2   the command cannot run at all: unknown lab, missing file or folder, no sandbox, a bad build
+"""
+
+from __future__ import annotations
+
+__all__ = ["GraderError", "CANNOT_RUN"]
+
+#: The exit status of a command that cannot run at all.
+CANNOT_RUN = 2
+
+
+class GraderError(Exception):
+    """A command cannot go on; its message says why, for the person who ran it."""
+
+    exit_code: int = CANNOT_RUN

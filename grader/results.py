@@ -1,0 +1,187 @@
+"""Results: the typed records that judging produces and that report, export and resume read.
+
+`judge` (step 3) fills a `QuestionResult` with one `TestResult` per test case; `grade.submission`
+gathers them into one `SubmissionResult` per file; `report` (step 5) renders it and `export`
+(step 6) writes `to_dict()` as `results/<student>.json`, which `grade.resume` reads back with
+`SubmissionResult.from_dict`. Statuses are str-valued enums, so the JSON holds plain strings.
+
+Results schema (`results/<student>.json`, `schema_version` 2):
+
+    {schema_version: 2,
+     student, lab, score, max_score, status: "graded" | "unreadable", message,
+     submission: {file, kind: "notebook" | "script" | null, sha256},
+     notes: [...],                # how the file ran: cells that raised, lines not run
+     questions: [{name, score, max_score,
+                  status: "ok" | "missing" | "timeout" | "crashed" | "not_run",
+                  message, diagnosis, mistake,          # diagnosis: a known LABS §5 mistake, or null
+                  tests: [{name, hidden, passed, score, max_score, message,
+                           metrics: {mismatched_codes, max_code_difference, dequantized_mse,
+                                     max_abs_error, mse, ...}}]}],
+     grader: {version, torch, isolation: "bubblewrap+cgroup" | "bubblewrap" | "process",
+              material},          # material: hash of tests, reference, grader code
+     grader_error}                # only when the grader itself failed on this file ("unreadable")
+
+Hidden tests are reported with their verdict, message and metrics, never their expected values.
+Version 1 (before `schema_version` existed) had the same keys and values without it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = [
+    "SCHEMA_VERSION", "SubmissionStatus", "QuestionStatus", "TestResult", "QuestionResult",
+    "SubmissionInfo", "GraderInfo", "SubmissionResult",
+]
+
+SCHEMA_VERSION = 2
+
+
+class _Status(str, enum.Enum):
+    """A status that is its own JSON string: `status == "ok"` and json.dumps both see the value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SubmissionStatus(_Status):
+    GRADED = "graded"
+    UNREADABLE = "unreadable"  # the file could not be read (or the grader failed on it)
+
+
+class QuestionStatus(_Status):
+    OK = "ok"  # every test ran (passed or not)
+    MISSING = "missing"  # the function or class is not defined
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"  # the worker died, or the program could not be started
+    NOT_RUN = "not_run"  # never graded: the file could not be read
+
+
+@dataclass
+class TestResult:
+    __test__ = False  # a record, not a pytest test class
+
+    name: str
+    hidden: bool
+    passed: bool
+    score: float
+    max_score: float
+    message: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "hidden": self.hidden, "passed": self.passed, "score": self.score,
+                "max_score": self.max_score, "message": self.message, "metrics": dict(self.metrics)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TestResult:
+        return cls(name=str(data.get("name", "")), hidden=bool(data.get("hidden", False)),
+                   passed=bool(data.get("passed", False)), score=float(data.get("score", 0.0)),
+                   max_score=float(data.get("max_score", 0.0)), message=str(data.get("message") or ""),
+                   metrics=dict(data.get("metrics") or {}))
+
+
+@dataclass
+class QuestionResult:
+    name: str
+    score: float
+    max_score: float
+    status: QuestionStatus = QuestionStatus.OK
+    message: str = ""
+    diagnosis: str | None = None
+    mistake: str | None = None  # the LABS §5 id(s) behind `diagnosis`
+    tests: list[TestResult] = field(default_factory=list)
+
+    @property
+    def all_passed(self) -> bool:
+        return self.status is QuestionStatus.OK and all(t.passed for t in self.tests)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status.value,
+                "message": self.message, "diagnosis": self.diagnosis, "mistake": self.mistake,
+                "tests": [t.to_dict() for t in self.tests]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> QuestionResult:
+        return cls(name=str(data.get("name", "")), score=float(data.get("score", 0.0)),
+                   max_score=float(data.get("max_score", 0.0)),
+                   status=QuestionStatus(data.get("status", QuestionStatus.OK)),
+                   message=str(data.get("message") or ""), diagnosis=data.get("diagnosis"),
+                   mistake=data.get("mistake"), tests=[TestResult.from_dict(t) for t in data.get("tests") or []])
+
+
+@dataclass
+class SubmissionInfo:
+    """The file that was graded."""
+
+    file: str = ""
+    kind: str | None = None  # "notebook" or "script"; None when it could not be read
+    sha256: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "kind": self.kind, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SubmissionInfo:
+        return cls(file=str(data.get("file") or ""), kind=data.get("kind"), sha256=data.get("sha256"))
+
+
+@dataclass
+class GraderInfo:
+    """What graded it: grader and torch versions, the isolation, the grading material's hash."""
+
+    version: str = "?"
+    torch: str = "?"
+    isolation: str = "?"
+    material: str = ""
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "torch": self.torch, "isolation": self.isolation, "material": self.material}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GraderInfo:
+        return cls(version=str(data.get("version", "?")), torch=str(data.get("torch", "?")),
+                   isolation=str(data.get("isolation", "?")), material=str(data.get("material", "")))
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    lab: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: SubmissionStatus = SubmissionStatus.GRADED
+    message: str = ""
+    submission: SubmissionInfo = field(default_factory=SubmissionInfo)
+    notes: list[str] = field(default_factory=list)
+    questions: list[QuestionResult] = field(default_factory=list)
+    grader: GraderInfo = field(default_factory=GraderInfo)
+    grader_error: str | None = None  # only when the grader itself failed on this file
+
+    def to_dict(self) -> dict:
+        """The JSON object of the schema above, keys in its order."""
+        data = {
+            "schema_version": SCHEMA_VERSION, "student": self.student, "lab": self.lab, "score": self.score,
+            "max_score": self.max_score, "status": self.status.value, "message": self.message,
+            "submission": self.submission.to_dict(), "notes": list(self.notes),
+            "questions": [q.to_dict() for q in self.questions], "grader": self.grader.to_dict(),
+        }
+        if self.grader_error is not None:
+            data["grader_error"] = self.grader_error
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SubmissionResult:
+        """The record of a stored result; keys it lacks take their defaults."""
+        return cls(
+            student=str(data.get("student", "")), lab=str(data.get("lab", "")),
+            score=float(data.get("score", 0.0)), max_score=float(data.get("max_score", 0.0)),
+            status=SubmissionStatus(data.get("status", SubmissionStatus.GRADED)),
+            message=str(data.get("message") or ""),
+            submission=SubmissionInfo.from_dict(data.get("submission") or {}),
+            notes=[str(n) for n in data.get("notes") or []],
+            questions=[QuestionResult.from_dict(q) for q in data.get("questions") or []],
+            grader=GraderInfo.from_dict(data.get("grader") or {}),
+            grader_error=data.get("grader_error"),
+        )

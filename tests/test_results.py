@@ -1,0 +1,99 @@
+"""The result records: JSON strings of the statuses, schema_version, and a lossless round trip."""
+
+import json
+
+import pytest
+
+from grader.results import (SCHEMA_VERSION, GraderInfo, QuestionResult, QuestionStatus, SubmissionInfo,
+                            SubmissionResult, SubmissionStatus, TestResult)
+
+
+def _graded() -> SubmissionResult:
+    quantize = QuestionResult(
+        name="linear_q_with_scale_and_zero_point", score=1.0, max_score=2.0, message="",
+        diagnosis="Clamp before casting.", mistake="missing_clamp",
+        tests=[TestResult(name="course fixture", hidden=False, passed=True, score=1.0, max_score=1.0),
+               TestResult(name="hidden: ties", hidden=True, passed=False, score=0.0, max_score=1.0,
+                          message="1 of 9 codes differ.", metrics={"mismatched_codes": 1.0, "max_code_difference": 2})],
+    )
+    stuck = QuestionResult(name="linear_dequantization", score=0.0, max_score=1.0, status=QuestionStatus.TIMEOUT,
+                           message="It took too long.",
+                           tests=[TestResult(name="course fixture", hidden=False, passed=False, score=0.0,
+                                             max_score=1.0, message="Not run: it took too long.")])
+    return SubmissionResult(
+        student="alice", lab="L2-A", score=1.0, max_score=3.0, notes=["Cell 2 raised NameError: x. Later cells still ran."],
+        submission=SubmissionInfo(file="alice.ipynb", kind="notebook", sha256="ab" * 32),
+        questions=[quantize, stuck],
+        grader=GraderInfo(version="0.1.0", torch="2.13.0+cpu", isolation="bubblewrap", material="cd" * 32),
+    )
+
+
+def _unreadable() -> SubmissionResult:
+    question = QuestionResult(name="linear_dequantization", score=0.0, max_score=1.0, status=QuestionStatus.NOT_RUN,
+                              message="Not graded: the file could not be read.")
+    return SubmissionResult(student="bob", lab="L2-A", max_score=1.0, status=SubmissionStatus.UNREADABLE,
+                            message="The grader ran into a problem of its own with this file.",
+                            submission=SubmissionInfo(file="bob.py"), questions=[question],
+                            grader=GraderInfo(version="0.1.0", torch="2.13.0+cpu", isolation="process"),
+                            grader_error="RuntimeError: boom")
+
+
+@pytest.mark.parametrize("make", [_graded, _unreadable])
+def test_a_result_survives_a_round_trip_through_json(make):
+    result = make()
+    stored = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert SubmissionResult.from_dict(stored) == result
+    assert SubmissionResult.from_dict(stored).to_dict() == result.to_dict()
+
+
+def test_the_records_round_trip_one_by_one():
+    result = _graded()
+    test = result.questions[0].tests[1]
+    assert TestResult.from_dict(test.to_dict()) == test
+    assert QuestionResult.from_dict(result.questions[1].to_dict()) == result.questions[1]
+    assert SubmissionInfo.from_dict(result.submission.to_dict()) == result.submission
+    assert GraderInfo.from_dict(result.grader.to_dict()) == result.grader
+
+
+def test_statuses_are_the_json_strings_of_schema_1():
+    assert [s.value for s in SubmissionStatus] == ["graded", "unreadable"]
+    assert [s.value for s in QuestionStatus] == ["ok", "missing", "timeout", "crashed", "not_run"]
+    assert json.dumps([QuestionStatus.NOT_RUN, SubmissionStatus.GRADED]) == '["not_run", "graded"]'
+    assert str(QuestionStatus.TIMEOUT) == f"{QuestionStatus.TIMEOUT}" == "timeout"
+    data = _unreadable().to_dict()
+    assert data["status"] == "unreadable" and type(data["status"]) is str
+    assert data["questions"][0]["status"] == "not_run" and type(data["questions"][0]["status"]) is str
+    assert SubmissionResult.from_dict(data).questions[0].status is QuestionStatus.NOT_RUN
+
+
+def test_every_result_carries_the_schema_version_first():
+    assert SCHEMA_VERSION == 2
+    for result in (_graded(), _unreadable()):
+        assert list(result.to_dict())[0] == "schema_version" and result.to_dict()["schema_version"] == 2
+
+
+def test_the_json_keys_keep_the_order_of_schema_1():
+    data = _graded().to_dict()
+    assert list(data) == ["schema_version", "student", "lab", "score", "max_score", "status", "message",
+                          "submission", "notes", "questions", "grader"]
+    assert list(_unreadable().to_dict())[-1] == "grader_error"
+    assert list(data["submission"]) == ["file", "kind", "sha256"]
+    assert list(data["grader"]) == ["version", "torch", "isolation", "material"]
+    assert list(data["questions"][0]) == ["name", "score", "max_score", "status", "message", "diagnosis", "mistake", "tests"]
+    assert list(data["questions"][0]["tests"][0]) == ["name", "hidden", "passed", "score", "max_score", "message", "metrics"]
+
+
+def test_a_partial_record_takes_the_defaults():
+    result = SubmissionResult.from_dict({"student": "dan", "lab": "L2-A"})
+    assert result == SubmissionResult(student="dan", lab="L2-A")
+    assert result.status is SubmissionStatus.GRADED and result.grader_error is None
+    assert "grader_error" not in result.to_dict()
+
+
+def test_all_passed_needs_every_test_and_a_question_that_ran():
+    quantize, stuck = _graded().questions
+    assert not quantize.all_passed and not stuck.all_passed
+    quantize.tests[1].passed = True
+    assert quantize.all_passed
+    quantize.status = QuestionStatus.MISSING
+    assert not quantize.all_passed
