@@ -1,4 +1,4 @@
-"""Command line: `python -m grader {build,grade,check,demo}` (also installed as `quant-grader`).
+"""Command line: `python -m grader {build,grade,check,demo,labs}` (also installed as `quant-grader`).
 
 A command that cannot run raises a `GraderError`; `main` turns it into one line on stderr and the
 error's exit status (see `grader.errors`), so no command handles its own stopping errors.
@@ -14,7 +14,7 @@ from pathlib import Path
 from grader import __version__
 from grader.config import BuildConfig, CheckConfig, DemoConfig, GradeConfig, default_jobs
 from grader.errors import GraderError
-from grader.labs import LABS
+from grader.labs import LABS, lab_table
 from grader.sandbox import UNSAFE_FLAG
 from grader.sandbox.limits import Limits, format_size, parse_size
 
@@ -93,6 +93,8 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, help="your notebook (.ipynb) or script (.py)")
     _add_limits(check)
 
+    commands.add_parser("labs", help="print the course catalogue: every lab, its kind, questions and points (Markdown)")
+
     demo = commands.add_parser("demo", help="build, then grade the bundled example submissions")
     demo.add_argument("-o", "--output", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     demo.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
@@ -122,5 +124,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         from grader import check
         return check.main(CheckConfig(lab=args.lab, file=args.file, limits=_limits(args)))
+    if args.command == "labs":
+        print(lab_table(), end="")
+        return 0
     from grader import demo
     return demo.main(DemoConfig(output=args.output, jobs=args.jobs))

@@ -122,3 +122,10 @@ def test_the_parser_of_case_ids_reads_every_shape():
     assert (match["lab"], match["question"], match["style"]) == ("L4-C", "quantize_model", "example_bob")
     assert CASE.match("test_reference_passes_every_case[L3-E:quantized_linear_W8A32_without_bias]")["mistake"] is None
     assert Path(__file__).name == "test_catalogue.py"
+
+
+def test_the_labs_command_prints_the_catalogue(capsys):
+    from grader.cli import main
+
+    assert main(["labs"]) == 0
+    assert capsys.readouterr().out == lab_table()
