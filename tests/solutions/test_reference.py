@@ -846,7 +846,9 @@ class TestL3D:
         g = fixtures.G()
         q, s = ref.linear_q_symmetric_per_group(g, 6)
         q_row, s_row = ref.linear_q_symmetric_per_channel(g, 0)
-        assert_same(q, q_row) and assert_same(s, s_row)
+        # assert_same returns None: an `and` between two calls would never check the scales.
+        assert_same(q, q_row)
+        assert_same(s, s_row)
 
     @pytest.mark.parametrize("shape, group_size", [((4, 6), 4), ((2, 3), 2), ((6, 6), 4), ((6,), 3), ((2, 2, 2), 2)])
     def test_bad_shapes(self, shape, group_size):
@@ -1079,7 +1081,8 @@ class TestGranularityEdgeCases:
             for dim in (0, 1):
                 q, s = ref.linear_q_symmetric_per_channel(x, dim)
                 q32, s32 = ref.linear_q_symmetric_per_channel(x.float().contiguous(), dim)
-                assert_same(q, q32) and assert_same(s, s32)
+                assert_same(q, q32)
+                assert_same(s, s32)
 
     def test_no_mutation(self):
         g = torch.Generator().manual_seed(13)
