@@ -132,6 +132,10 @@ def test_mistake(mistake, lab, question):
     failed = {name: error for name, error in results.items() if error is not None}
     if affected:
         assert failed, f"no case of {lab}:{question} catches {mistake}"
+        # As the docstring says: a check's message, not only a crash (CheckFailed is an AssertionError).
+        assert any(isinstance(error, AssertionError) for error in failed.values()), (
+            f"{mistake} only makes {lab}:{question} crash, no check reports it:\n{_describe(results)}"
+        )
     else:
         assert not failed, f"{mistake} should not change {lab}:{question}:\n{_describe(results)}"
 
