@@ -21,7 +21,9 @@ __all__ = [
     "expect_outputs",
     "expect_tokens",
     "expect_state_dict",
+    "expect_saved",
     "expect_loaded",
+    "expect_round_trip",
     "replaced_paths",
     "footprint_after",
 ]
@@ -163,8 +165,92 @@ def expect_state_dict(got: dict, want: dict, *, originals: dict | None = None, w
                 raise checks.CheckFailed(f"`{key}` of the {what} holds other values than expected.")
 
 
-def expect_loaded(found: dict, *, what: str) -> None:
-    """A loaded model: returned, built on meta, no missing or unexpected keys, nothing left on meta."""
+_SAVE_STATE_DICT = ("Save model.state_dict() instead, a dict of tensors: it needs none of your classes to be "
+                    "written or read, and torch.load(file, weights_only=True) reads it back safely.")
+
+
+def expect_saved(found: dict, *, what: str, round_trip: bool = False) -> None:
+    """The file written from the model holds its state dict (every parameter and buffer, same values),
+    read back with torch.load(file, weights_only=True). `found`: `save_findings` (or a round trip's "file")."""
+    start = "The round trip stopped at your save_quantized_state_dict. " if round_trip else ""
+    if found.get("save_error"):
+        raise checks.CheckFailed(
+            f"{start}Saving the {what} failed: torch.save could not pickle what it was given "
+            f"({found['save_error']}). Saving the model object itself means pickling its classes too. "
+            f"{_SAVE_STATE_DICT}"
+        )
+    if found["load_error"] is not None:
+        raise checks.CheckFailed(
+            f"{start}The file saved from the {what} could not be read back with torch.load(file, weights_only=True): "
+            f"{found['load_error']}. Save model.state_dict() (a dict of tensors), not the model itself."
+        )
+    saved = found.get("saved_keys")
+    if saved is None and found.get("saved") is not None:
+        saved = list(found["saved"])
+    if saved is None:
+        raise checks.CheckFailed(
+            f"{start}The file saved from the {what} holds a {found['loaded_type']}, not a state dict. "
+            "Save model.state_dict()."
+        )
+    missing = [k for k in found["expected_keys"] if k not in saved]
+    extra = [k for k in saved if k not in found["expected_keys"]]
+    if missing or extra:
+        raise checks.CheckFailed(
+            f"{start}The saved state dict of the {what} has {len(missing)} key(s) missing ({', '.join(missing[:4])}) and "
+            f"{len(extra)} unexpected. A quantized layer keeps int8_weights and scales in buffers: "
+            "model.state_dict() holds buffers too, model.named_parameters() does not."
+        )
+    if not found["matches_model"]:
+        raise checks.CheckFailed(f"{start}The saved tensors differ from the {what}'s own (values or dtypes).")
+
+
+_ARGUMENT_ORDER = (
+    "replace_linear_with_target should build each new layer as target_class(child.in_features, "
+    "child.out_features, child.bias is not None, child.weight.dtype), in this order (lesson 11)."
+)
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _explain_failed_load(failed: dict, what: str, reveal: bool) -> str:
+    """Why a strict load_state_dict refused the skeleton (found by comparing the two state dicts)."""
+    sizes = failed.get("size_mismatches") or []
+    if sizes:
+        first = sizes[0]
+        shapes = (f" (in your skeleton {_shape(first['skeleton'])}, in the file {_shape(first['saved'])})"
+                  if reveal else "")
+        message = (f"Loading the {what} raised a RuntimeError: load_state_dict found {len(sizes)} tensor(s) whose "
+                   f"shape in your skeleton differs from the saved one, such as `{first['key']}`{shapes}. ")
+        swapped = [m for m in sizes if m["key"].endswith("int8_weights") and len(m["saved"]) == 2
+                   and m["skeleton"] == m["saved"][::-1]]
+        if swapped:
+            return message + (
+                "The int8_weights of your skeleton's new layers have their two sizes swapped, (in, out) instead "
+                "of (out, in): the layers were built with in_features and out_features the wrong way round. "
+                f"{_ARGUMENT_ORDER} Quantizing hides this, because quantize() overwrites the buffers, but an "
+                "empty skeleton keeps the shapes it was built with."
+            )
+        return message + (
+            "Build the skeleton with build_model() and replace its Linears exactly as in the model that was "
+            f"saved: {_ARGUMENT_ORDER} Keep the original bias as it is, shape (out,)."
+        )
+    missing, unexpected = failed.get("missing_keys") or [], failed.get("unexpected_keys") or []
+    return (
+        f"Loading the {what} raised a RuntimeError: your skeleton and the saved state dict have different keys "
+        f"(in the file but not in your skeleton: {_listed(missing) or 'none'}; in your skeleton but not in the "
+        f"file: {_listed(unexpected) or 'none'}). Build the skeleton with build_model() and replace its Linears "
+        "with replace_linear_with_target and the same module_name_to_exclude as the model that was saved."
+    )
+
+
+def expect_loaded(found: dict, *, what: str, reveal: bool = False) -> None:
+    """A loaded model: returned, built on meta, no missing or unexpected keys, nothing left on meta.
+
+    `reveal`: a failed load may show the shapes of the saved tensors (public cases only)."""
+    if found.get("load_failed"):
+        raise checks.CheckFailed(_explain_failed_load(found["load_failed"], what, reveal))
     if found.get("returned") in (None, "NoneType"):
         raise checks.CheckFailed(f"The function returned None. Return the loaded {what}. Did you forget a `return`?")
     if "types" not in found:
@@ -181,4 +267,15 @@ def expect_loaded(found: dict, *, what: str) -> None:
             f"({_listed(found['meta_tensors'])}): they hold no values. A skeleton built on the meta device has "
             "nothing to copy into; load with load_state_dict(state_dict, strict=True, assign=True), which puts "
             "the saved tensors in their place."
+        )
+
+
+def expect_round_trip(found: dict, *, what: str, reveal: bool = False) -> None:
+    """`round_trip_findings`: the file written is the quantized model's state dict, it loads, and the
+    loaded model gives the same outputs as the model that was saved."""
+    expect_saved(found["file"], what=f"quantized {what}", round_trip=True)
+    expect_loaded(found, what=what, reveal=reveal)
+    if not found["identical_outputs"]:
+        raise checks.CheckFailed(
+            f"The loaded {what} does not give the same outputs as the quantized model that was saved."
         )

@@ -9,18 +9,25 @@ tensors. The tests run the same inspection on the hidden reference and compare t
 - `quantization_findings(quantize_model, target_class, model, exclude, ...)`: what quantizing the
   whole model returned, the module types by path, the state dict and the outputs on fixed inputs;
 - `save_findings(save_quantized_state_dict, model, ...)`: what was written, read back with
-  `torch.load(..., weights_only=True)`;
+  `torch.load(..., weights_only=True)` (or that torch.save could not pickle what it was given);
 - `load_findings(load_quantized_model, target_class, model, exclude, state_dict, ...)`: the model
   loaded from a saved state dict: where its skeleton was built, missing and unexpected keys,
-  tensors left on the meta device, module types, outputs;
-- `round_trip_findings(...)`: quantize, save and load with the student's own functions; are the
-  outputs of the loaded model identical to those of the model that was saved?
+  tensors left on the meta device, module types, outputs; or, when the strict load raised, how
+  the skeleton differs from the saved state dict (keys, shapes);
+- `round_trip_findings(...)`: quantize, save and load with the student's own functions; what the
+  file holds, and are the outputs of the loaded model identical to those of the model that was saved?
+
+Errors that a finding explains (a model that torch.save cannot pickle, a strict load that refuses
+the skeleton) become findings, so a check can say what went wrong; any other error of the
+student's code propagates as it is.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import pickle
+import re
 import tempfile
 import warnings
 
@@ -214,19 +221,43 @@ def _quantized(model_name, seed, dtype, config, quantize_with) -> nn.Module:
     return model
 
 
+def _error_text(error: BaseException) -> str:
+    """The error's type and the first line of its message, without terminal colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().split("\n")[0]
+    if isinstance(error, pickle.UnpicklingError):
+        # torch's "Weights only load failed." goes on with ways to load an untrusted file anyway.
+        text = text.split(". ")[0].rstrip(".")
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+def _is_pickling_error(error: BaseException) -> bool:
+    """torch.save could not pickle an object: a class it cannot find by name (the notebook's classes
+    in the autograder's worker), a local class, an object that refuses pickling."""
+    return isinstance(error, pickle.PicklingError) or (
+        isinstance(error, (AttributeError, TypeError)) and "pickle" in str(error).lower())
+
+
 def _write(save, model_or_state, to: str):
-    """Call `save(thing, file)` with an io.BytesIO or a path in a fresh folder; returns (returned, bytes)."""
-    if to == "buffer":
-        buffer = io.BytesIO()
-        returned = save(model_or_state, buffer)
-        return returned, buffer.getvalue()
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, FILE_NAME)
-        returned = save(model_or_state, path)
-        if not os.path.exists(path):
-            return returned, b""
-        with open(path, "rb") as file:
-            return returned, file.read()
+    """Call `save(thing, file)` with an io.BytesIO or a path in a fresh folder.
+
+    Returns (returned, bytes, pickling error text or None): an error of torch.save pickling what it
+    was given is a finding; any other error propagates."""
+    try:
+        if to == "buffer":
+            buffer = io.BytesIO()
+            returned = save(model_or_state, buffer)
+            return returned, buffer.getvalue(), None
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, FILE_NAME)
+            returned = save(model_or_state, path)
+            if not os.path.exists(path):
+                return returned, b"", None
+            with open(path, "rb") as file:
+                return returned, file.read(), None
+    except Exception as error:  # noqa: BLE001 - only pickling errors are findings
+        if not _is_pickling_error(error):
+            raise
+        return None, b"", _error_text(error)
 
 
 def _read_back(data: bytes):
@@ -234,23 +265,23 @@ def _read_back(data: bytes):
     try:
         return torch.load(io.BytesIO(data), weights_only=True), None
     except Exception as error:  # noqa: BLE001 - reported as a finding
-        return None, f"{type(error).__name__}: {str(error)[:300]}"
+        return None, _error_text(error)
 
 
-@beside_student_code
-def save_findings(save, model_name, *, quantize_with=None, seed=0, dtype=torch.float32, config=None,
-                  to="buffer") -> dict:
-    """`save(model, file)` on a fresh (quantized) model; what the file holds, read back safely."""
-    model = _quantized(model_name, seed, dtype, config, quantize_with)
-    returned, data = _write(save, model, to)
-    loaded, error = _read_back(data) if data else (None, "nothing was written")
+def _file_findings(data: bytes, save_error: str | None, model: nn.Module) -> dict:
+    """What a file written from `model` holds, read back safely, and whether it is `model.state_dict()`."""
+    if save_error is not None:
+        loaded, error = None, "nothing was written"
+    else:
+        loaded, error = _read_back(data) if data else (None, "nothing was written")
     expected = model.state_dict()
     is_mapping = isinstance(loaded, dict)
     return {
-        "returned": _returned(returned, model),
+        "save_error": save_error,
         "load_error": error,
         "loaded_type": type(loaded).__name__,
         "saved": {str(k): _plain(v) for k, v in loaded.items()} if is_mapping else None,
+        "saved_keys": [str(k) for k in loaded] if is_mapping else None,
         "expected_keys": list(expected),
         "matches_model": is_mapping and list(loaded) == list(expected) and all(
             isinstance(loaded[k], torch.Tensor) and loaded[k].dtype == t.dtype and torch.equal(loaded[k], t)
@@ -259,22 +290,63 @@ def save_findings(save, model_name, *, quantize_with=None, seed=0, dtype=torch.f
     }
 
 
-def _load(load, target_class, model_name, exclude, config, data_or_path) -> tuple:
-    """Call `load(build_model, file, target_class, exclude)`; returns (model, devices each skeleton was built on)."""
+@beside_student_code
+def save_findings(save, model_name, *, quantize_with=None, seed=0, dtype=torch.float32, config=None,
+                  to="buffer") -> dict:
+    """`save(model, file)` on a fresh (quantized) model; what the file holds, read back safely."""
+    model = _quantized(model_name, seed, dtype, config, quantize_with)
+    returned, data, save_error = _write(save, model, to)
+    return {"returned": _returned(returned, model), **_file_findings(data, save_error, model)}
+
+
+def _skeleton_differences(skeleton: nn.Module, expected: dict) -> dict | None:
+    """How the skeleton's state dict differs from the saved one: keys, and shapes of the shared keys."""
+    state = skeleton.state_dict()
+    differences = {
+        "missing_keys": sorted(set(expected) - set(state)),
+        "unexpected_keys": sorted(set(state) - set(expected)),
+        "size_mismatches": [
+            {"key": key, "saved": list(tensor.shape), "skeleton": list(state[key].shape)}
+            for key, tensor in expected.items()
+            if key in state and isinstance(tensor, torch.Tensor) and tuple(state[key].shape) != tuple(tensor.shape)
+        ],
+    }
+    return differences if any(differences.values()) else None
+
+
+def _load(load, target_class, model_name, exclude, config, data_or_path, expected: dict) -> tuple:
+    """Call `load(build_model, file, target_class, exclude)`.
+
+    Returns (model, devices each skeleton was built on, how the skeleton differs from `expected`
+    when the load raised a RuntimeError that this difference explains, else None)."""
     builder = skeleton_builder(model_name, config)
-    built_on = []
+    built_on, skeletons = [], []
 
     def build_model():
         built_on.append(torch.empty(0).device.type)  # "meta" inside `with torch.device("meta"):`
-        return builder()
+        skeletons.append(builder())
+        return skeletons[-1]
 
     with warnings.catch_warnings():
         # A load without assign=True warns once per tensor; the findings report it once.
         warnings.simplefilter("ignore", UserWarning)
-        return load(build_model, data_or_path, target_class, list(exclude)), built_on
+        try:
+            return load(build_model, data_or_path, target_class, list(exclude)), built_on, None
+        except NotImplementedError:
+            raise
+        except RuntimeError:
+            # A strict load_state_dict refuses a skeleton whose keys or shapes differ from the file:
+            # the skeleton, replaced in place by the student's code, shows how.
+            differences = _skeleton_differences(skeletons[-1], expected) if skeletons else None
+            if differences is None:
+                raise
+            return None, built_on, differences
 
 
-def _loaded_findings(model, built_on, expected: dict, model_name, dtype, config) -> dict:
+def _loaded_findings(model, built_on, expected: dict, model_name, dtype, config, load_failed=None) -> dict:
+    if load_failed is not None:
+        return {"returned": "nothing (loading raised a RuntimeError)", "built_on": built_on,
+                "load_failed": load_failed}
     findings = {"returned": type(model).__name__, "built_on": built_on}
     if not isinstance(model, nn.Module):
         return findings
@@ -295,29 +367,37 @@ def _loaded_findings(model, built_on, expected: dict, model_name, dtype, config)
 def load_findings(load, target_class, model_name, exclude, state_dict, *, dtype=torch.float32, config=None,
                   to="buffer") -> dict:
     """Save `state_dict` (the course's published file), then `load(build_model, file, target_class, exclude)`."""
-    def save(state, file):
-        torch.save(state, file)
-
-    _, data = _write(save, state_dict, "buffer")
+    buffer = io.BytesIO()
+    torch.save(state_dict, buffer)
+    data = buffer.getvalue()
     if to == "buffer":
-        model, built_on = _load(load, target_class, model_name, exclude, config, io.BytesIO(data))
+        model, built_on, failed = _load(load, target_class, model_name, exclude, config, io.BytesIO(data), state_dict)
     else:
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, FILE_NAME)
             with open(path, "wb") as file:
                 file.write(data)
-            model, built_on = _load(load, target_class, model_name, exclude, config, path)
-    return _loaded_findings(model, built_on, state_dict, model_name, dtype, config)
+            model, built_on, failed = _load(load, target_class, model_name, exclude, config, path, state_dict)
+    return _loaded_findings(model, built_on, state_dict, model_name, dtype, config, failed)
 
 
 @beside_student_code
 def round_trip_findings(save, load, replace, target_class, model_name, exclude, *, seed=0,
                         dtype=torch.float32, config=None) -> dict:
-    """Quantize with `replace`, save with `save`, load with `load`: are the outputs identical?"""
+    """Quantize with `replace`, save with `save`, load with `load`: are the outputs identical?
+
+    `file` tells what `save` wrote (as `save_findings` does); when it is not the model's state dict
+    the round trip stops there, since no load can give the saved model back from it."""
     model = _quantized(model_name, seed, dtype, config, (replace, target_class, exclude))
-    _, data = _write(save, model, "buffer")
-    loaded, built_on = _load(load, target_class, model_name, exclude, config, io.BytesIO(data))
-    findings = _loaded_findings(loaded, built_on, model.state_dict(), model_name, dtype, config)
+    _, data, save_error = _write(save, model, "buffer")
+    file = _file_findings(data, save_error, model)
+    file.pop("saved")
+    if not file["matches_model"]:
+        return {"file": file, "identical_outputs": False}
+    loaded, built_on, failed = _load(load, target_class, model_name, exclude, config, io.BytesIO(data),
+                                     model.state_dict())
+    findings = _loaded_findings(loaded, built_on, model.state_dict(), model_name, dtype, config, failed)
+    findings["file"] = file
     before = outputs_of(model, model_name, dtype, config)
     after = findings.get("outputs")
     findings["identical_outputs"] = after is not None and all(

@@ -1,5 +1,7 @@
 """quantlab.tiny_models and quantlab.model_checks: seeded models, footprint arithmetic, whole-model checks."""
 
+import pickle
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -95,3 +97,124 @@ def test_a_footprint_in_megabytes_is_told_to_count_bytes():
     with pytest.raises(checks.CheckFailed, match="464000"):
         model_checks.expect_bytes(464000, 464896, what="footprint")
     assert model_checks.expect_bytes(464896, 464896, what="footprint") == 464896
+
+
+# L4-D: errors that findings explain, and the checks that report them ------------------------------
+
+def _load_with(replace):
+    """The course's load_quantized_model, with the replacement given."""
+    def load(build_model, file, target_class, exclude):
+        with torch.device("meta"):
+            model = build_model()
+        replace(model, target_class, exclude)
+        model.load_state_dict(torch.load(file, weights_only=True), strict=True, assign=True)
+        return model
+    return load
+
+
+def _replace_swapped(module, target_class, exclude):
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.Linear) and name not in exclude:
+            bias = child.bias
+            setattr(module, name, target_class(child.out_features, child.in_features, bias is not None, child.weight.dtype))
+            if bias is not None:
+                getattr(module, name).bias = bias
+        else:
+            _replace_swapped(child, target_class, exclude)
+
+
+def test_a_strict_load_refused_for_swapped_sizes_is_a_finding_and_a_check():
+    from quantlab.model_findings import load_findings, published_state_dict
+
+    state = published_state_dict("codegen", ["lm_head"])
+    found = load_findings(_load_with(_replace_swapped), ref.W8A16LinearLayer, "codegen", ["lm_head"], state)
+    failed = found["load_failed"]
+    assert found["built_on"] == ["meta"] and failed["missing_keys"] == failed["unexpected_keys"] == []
+    first = failed["size_mismatches"][0]
+    assert first == {"key": "transformer.h.0.attn.qkv_proj.int8_weights", "saved": [192, 64], "skeleton": [64, 192]}
+    with pytest.raises(checks.CheckFailed, match=r"wrong way round.*target_class\(child.in_features, child.out_features") as public:
+        model_checks.expect_loaded(found, what="tiny CodeGen", reveal=True)
+    assert "(in your skeleton (64, 192), in the file (192, 64))" in str(public.value)
+    with pytest.raises(checks.CheckFailed, match="wrong way round") as hidden:
+        model_checks.expect_loaded(found, what="CodeGen")
+    assert not re.search(r"\d+, \d+", str(hidden.value)), "a hidden case shows the saved shapes"
+    # the reference's load of the same file: no failure
+    assert "load_failed" not in load_findings(ref.load_quantized_model, ref.W8A16LinearLayer, "codegen", ["lm_head"], state)
+
+
+def test_other_load_differences_and_errors():
+    from quantlab.model_findings import load_findings, published_state_dict
+
+    with pytest.raises(checks.CheckFailed, match=r"differs from the saved one.*Keep the original bias"):
+        model_checks.expect_loaded({"load_failed": {"missing_keys": [], "unexpected_keys": [], "size_mismatches": [
+            {"key": "a.bias", "saved": [4], "skeleton": [1, 4]}]}}, what="model")
+    with pytest.raises(checks.CheckFailed, match=r"in the file but not in your skeleton: `a.scales`; in your skeleton "
+                                                 r"but not in the file: `a.weight`"):
+        model_checks.expect_loaded({"load_failed": {"missing_keys": ["a.scales"], "unexpected_keys": ["a.weight"],
+                                                    "size_mismatches": []}}, what="model")
+    state = published_state_dict("detr", DETR_EXCLUDE)
+
+    def load_raising(build_model, file, target_class, exclude):
+        with torch.device("meta"):
+            model = build_model()
+        ref.replace_linear_with_target(model, target_class, exclude)  # a skeleton that fits the file
+        raise RuntimeError("something else")
+
+    def stub(build_model, file, target_class, exclude):
+        raise NotImplementedError
+
+    # an error that the skeleton does not explain, and the hand-out's stub, stay as they are
+    with pytest.raises(RuntimeError, match="something else"):
+        load_findings(load_raising, ref.W8A16LinearLayer, "detr", DETR_EXCLUDE, state)
+    with pytest.raises(NotImplementedError):
+        load_findings(stub, ref.W8A16LinearLayer, "detr", DETR_EXCLUDE, state)
+
+
+class _Unpicklable(torch.nn.Module):
+    def __reduce_ex__(self, protocol):
+        raise pickle.PicklingError("Can't pickle <class '__main__.W8A16LinearLayer'>: attribute lookup failed")
+
+
+def test_a_model_that_cannot_be_pickled_is_a_finding_and_a_check():
+    from quantlab.model_findings import round_trip_findings, save_findings
+
+    def save_model(model, file):
+        model.extra = _Unpicklable()
+        torch.save(model, file)
+
+    def save_broken(model, file):
+        raise ValueError("not a pickling error")
+
+    for to in ("buffer", "file"):
+        found = save_findings(save_model, "codegen", to=to)
+        assert found["save_error"].startswith("PicklingError: Can't pickle") and found["saved"] is None
+        with pytest.raises(checks.CheckFailed, match=r"^Saving the tiny CodeGen failed: torch.save could not pickle.*"
+                                                     r"Save model.state_dict\(\) instead"):
+            model_checks.expect_saved(found, what="tiny CodeGen")
+    with pytest.raises(ValueError, match="not a pickling error"):
+        save_findings(save_broken, "codegen")
+    found = round_trip_findings(save_model, ref.load_quantized_model, ref.replace_linear_with_target_and_quantize,
+                                ref.W8A16LinearLayer, "codegen", ["lm_head"])
+    assert found["identical_outputs"] is False and "built_on" not in found  # the load never ran
+    with pytest.raises(checks.CheckFailed, match=r"^The round trip stopped at your save_quantized_state_dict\. Saving"):
+        model_checks.expect_round_trip(found, what="tiny CodeGen")
+
+
+def test_a_file_without_the_buffers_stops_the_round_trip_at_saving():
+    from quantlab.model_findings import round_trip_findings
+
+    def save_parameters(model, file):
+        torch.save(dict(model.named_parameters()), file)
+
+    found = round_trip_findings(save_parameters, ref.load_quantized_model, ref.replace_linear_with_target_and_quantize,
+                                ref.W8A16LinearLayer, "codegen", ["lm_head"])
+    assert "saved" not in found["file"] and found["file"]["saved_keys"]
+    with pytest.raises(checks.CheckFailed, match=r"stopped at your save_quantized_state_dict\. The saved state dict .* "
+                                                 r"16 key\(s\) missing .*buffers"):
+        model_checks.expect_round_trip(found, what="tiny CodeGen")
+    found = round_trip_findings(ref.save_quantized_state_dict, ref.load_quantized_model,
+                                ref.replace_linear_with_target_and_quantize, ref.W8A16LinearLayer, "codegen", ["lm_head"])
+    assert found["identical_outputs"] is True
+    model_checks.expect_round_trip(found, what="tiny CodeGen")
+    with pytest.raises(checks.CheckFailed, match="does not give the same outputs"):
+        model_checks.expect_round_trip({**found, "identical_outputs": False}, what="tiny CodeGen")

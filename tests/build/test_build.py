@@ -10,11 +10,10 @@ import nbformat
 import pytest
 
 import mistakes
-from quant_mistakes import whole_model
 
 from grader.build import BuildError, build, build_student
 from grader.config import BuildConfig
-from grader.labs import LABS, Lab, hidden_case_problems
+from grader.labs import LABS, Kind, Lab, hidden_case_problems
 
 OTTER = Path(sys.executable).with_name("otter")
 
@@ -81,9 +80,9 @@ def _otter_run(zip_path: Path, submission: Path, folder: Path) -> dict:
     return {"score": sum(t["score"] for t in tests), "max_score": sum(t["max_score"] for t in tests)}
 
 
-#: The labs whose correct program is mistakes.COURSE_LITERAL (L4-C and L4-D are run as notebooks
-#: below: a kernel-run of alice's notebook and of the hand-out).
-_CORE_LABS = [lab for lab in LABS.values() if lab.id not in whole_model.QUESTIONS]
+#: The labs run with mistakes.COURSE_LITERAL as the correct program; whole-model labs are run as
+#: notebooks below (a kernel-run of alice's notebook and of the hand-out), which costs less there.
+_CORE_LABS = [lab for lab in LABS.values() if lab.kind is not Kind.WHOLE_MODELS]
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import threading
+from html.parser import HTMLParser
 from pathlib import Path
 
 import mistune
@@ -214,12 +215,53 @@ def test_markup_reaches_no_report_unescaped(batch):
     texts = " ".join([*results["markup"]["notes"], *(t["message"] for q in results["markup"]["questions"] for t in q["tests"])])
     assert "<script>" in texts  # the submission's own words are kept in the data...
     html = (output / "reports" / "markup.html").read_text()
-    assert "<script" not in html.lower() and "onerror" not in html.replace("onerror=alert", "")
-    assert "&lt;script&gt;" in html
+    # The raised text reaches the report as text: escaped, so a browser shows it and runs nothing.
+    assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
+    # No live element or attribute: parse the page as a browser would and look at its real tags.
+    assert _live_markup(html) == []
     # ...and a Markdown renderer that lets raw HTML through (as some LMSs do) still shows them as text.
     rendered = mistune.create_markdown(escape=False)((output / "reports" / "markup.md").read_text())
     assert "<script" not in rendered.lower() and "<img" not in rendered.lower() and "<b>" not in rendered
-    assert "<script" not in (output / "summary.html").read_text().lower()
+    assert _live_markup(rendered) == []
+    assert _live_markup((output / "summary.html").read_text()) == []
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    handle_startendtag = handle_starttag
+
+
+def _live_markup(html: str) -> list[str]:
+    """The tags a browser would act on that the student's text could have put there: a script, an
+    event-handler attribute (`onerror=...`) on any tag, a `javascript:` link, or an image that is not
+    the summary's own inline histogram."""
+    parser = _Tags()
+    parser.feed(html)
+    parser.close()
+
+    def live(tag: str, attrs: dict) -> bool:
+        urls = [str(attrs.get(name) or "").strip().lower() for name in ("href", "src")]
+        return (tag == "script" or any(name.lower().startswith("on") for name in attrs)
+                or any(url.startswith("javascript:") for url in urls)
+                or tag == "img" and not urls[1].startswith("data:image/"))
+
+    return [f"<{tag} {attrs}>" for tag, attrs in parser.tags if live(tag, attrs)]
+
+
+def test_live_markup_finds_what_escaping_would_have_stopped():
+    # The check above must be able to fail: a live attribute is found, the same text escaped is not.
+    assert _live_markup('<p>x</p><img src=x onerror=alert(2)>') == ["<img {'src': 'x', 'onerror': 'alert(2)'}>"]
+    assert _live_markup('<div onclick="f()">x</div>') == ["<div {'onclick': 'f()'}>"]
+    assert _live_markup('<a href=" JavaScript:alert(1)">x</a><script>1</script>') == [
+        "<a {'href': ' JavaScript:alert(1)'}>", "<script {}>"]
+    assert _live_markup("<p>&lt;img src=x onerror=alert(2)&gt; &lt;script&gt;</p>") == []
+    assert _live_markup('<img class="hist" src="data:image/png;base64,AAAA" alt="h">') == []
 
 
 def test_big_output_costs_nothing(batch):

@@ -56,18 +56,25 @@ def test_a_hanging_call_times_out_and_the_session_restarts():
         assert s.call("ok", (), {}, timeout=10) == 7
 
 
-@pytest.mark.parametrize("body", ["import os\n    os._exit(3)", "raise SystemExit(0)", "import os, signal\n    os.kill(os.getpid(), signal.SIGSEGV)"])
-def test_a_worker_that_exits_costs_only_the_call(body):
+@pytest.mark.parametrize("body, expected, message", [
+    ("import os\n    os._exit(3)", WorkerLost, "stopped the process running your code (exit status 3)"),
+    # SystemExit is caught in the worker and reported as the student's exception; the worker lives on.
+    ("raise SystemExit(0)", StudentCodeError, "SystemExit"),
+    ("import os, signal\n    os.kill(os.getpid(), signal.SIGSEGV)", WorkerLost, "stopped the process running your code (SIGSEGV)"),
+], ids=["os._exit", "SystemExit", "SIGSEGV"])
+def test_a_worker_that_exits_costs_only_the_call(body, expected, message):
     with session_for(f"def die():\n    {body}\ndef ok():\n    return 1") as s:
         s.start()
-        try:
+        # pytest.raises: a call that returned normally must fail the test, not pass it.
+        with pytest.raises(expected) as caught:
             s.call("die", (), {}, timeout=10)
-        except StudentCodeError as error:  # SystemExit is caught in the worker and reported
-            assert error.type_name == "SystemExit"
-        except WorkerLost as error:
-            assert "stopped the process" in error.reason
-        if not s.alive:
+        if expected is WorkerLost:
+            assert message in caught.value.reason and not caught.value.timed_out
+            assert not s.alive
             s.start()
+        else:
+            assert caught.value.type_name == message
+            assert s.alive
         assert s.call("ok", (), {}, timeout=10) == 1
 
 

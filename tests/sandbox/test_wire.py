@@ -1,6 +1,7 @@
 """The wire format: values survive the trip exactly, and nothing but plain types is ever built."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -9,29 +10,69 @@ import torch
 from grader.sandbox import wire
 
 
+def assert_identical(got: torch.Tensor, want: torch.Tensor) -> None:
+    """Same dtype, shape and values, where -0.0 is not 0.0 and NaN is NaN (`torch.equal` and `==`
+    call -0.0 and 0.0 equal and NaN unequal to itself, so neither can tell a lost sign)."""
+    assert type(got) is torch.Tensor
+    assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, got.shape, want.dtype, want.shape)
+    if want.is_floating_point():
+        assert torch.equal(torch.isnan(got), torch.isnan(want)), (got, want)
+        assert torch.equal(torch.signbit(got), torch.signbit(want)), f"sign of zero lost: {got} != {want}"
+        got, want = got.nan_to_num(nan=0.0), want.nan_to_num(nan=0.0)
+    assert torch.equal(got, want), (got, want)
+
+
+def assert_same_float(got, want: float) -> None:
+    assert type(got) is float, type(got)
+    if math.isnan(want):
+        assert math.isnan(got), got
+    else:
+        assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want), (got, want)
+
+
+def test_the_comparisons_tell_the_sign_of_zero():
+    # What the tests below rely on: -0.0 == 0.0 in Python and in torch.equal, but not here.
+    assert -0.0 == 0.0 and torch.equal(torch.tensor([-0.0]), torch.tensor([0.0]))
+    with pytest.raises(AssertionError, match="sign of zero"):
+        assert_identical(torch.tensor([-0.0]), torch.tensor([0.0]))
+    with pytest.raises(AssertionError):
+        assert_same_float(0.0, -0.0)
+    with pytest.raises(AssertionError):
+        assert_identical(torch.tensor([float("nan")]), torch.tensor([0.0]))
+    assert_identical(torch.tensor([float("nan"), -0.0]), torch.tensor([float("nan"), -0.0]))
+    assert_same_float(float("nan"), float("nan"))
+
+
 @pytest.mark.parametrize("dtype", list(wire.DTYPES.values()))
 @pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 3, 4)])
 def test_tensors_round_trip_bit_exact(dtype, shape):
     source = (torch.randn(shape, generator=torch.Generator().manual_seed(0)) * 100).to(dtype)
+    if source.is_floating_point() and source.numel() >= 3:
+        # signed zeros, NaN and infinities must cross as they are
+        source.view(-1)[:3] = torch.tensor([-0.0, float("nan"), -float("inf")])
+    elif source.is_floating_point() and source.dim() == 0:
+        source = torch.tensor(-0.0, dtype=dtype)
     back = wire.decode(json.loads(json.dumps(wire.encode(source))))
-    assert type(back) is torch.Tensor
-    assert back.dtype == dtype and back.shape == source.shape
-    assert torch.equal(back, source)
+    assert_identical(back, source)
 
 
 def test_non_contiguous_and_nan_values_cross_as_they_are():
-    source = torch.tensor([[1.0, float("nan")], [float("inf"), -0.0]]).t()
+    source = torch.tensor([[1.0, float("nan")], [float("inf"), -0.0], [0.0, -1.0]]).t()
     back = wire.decode(wire.encode(source))
-    assert torch.equal(torch.isnan(back), torch.isnan(source))
+    assert back.is_contiguous()
     assert back[0, 1].item() == float("inf")
-    assert back.is_contiguous() and torch.equal(back.nan_to_num(), source.nan_to_num())
+    assert_identical(back, source)
+    assert torch.signbit(back[1, 1]) and not torch.signbit(back[0, 2])
 
 
 def test_python_scalars_keep_their_type():
-    values = (3, 3.0, True, None, "text", float("nan"))
+    values = (3, 3.0, True, None, "text", float("nan"), -0.0, 0.0, -float("inf"))
     back = wire.decode(json.loads(wire.dumps({"v": wire.encode(values)}))["v"])
     assert type(back) is tuple
-    assert [type(v) for v in back] == [int, float, bool, type(None), str, float]
+    assert [type(v) for v in back] == [int, float, bool, type(None), str, float, float, float, float]
+    assert back[:5] == values[:5]
+    for got, want in zip(back[5:], values[5:]):
+        assert_same_float(got, want)
 
 
 def test_containers_and_dtypes():
@@ -39,6 +80,10 @@ def test_containers_and_dtypes():
     back = wire.decode(wire.encode(value))
     assert back["q"][1] == (torch.int16, 2.5)
     assert type(back["q"]) is list
+    assert_identical(back["q"][0], value["q"][0])
+    signed = wire.decode(json.loads(wire.dumps(wire.encode({"zero": [-0.0, torch.tensor([-0.0])]}))))
+    assert_same_float(signed["zero"][0], -0.0)
+    assert_identical(signed["zero"][1], torch.tensor([-0.0]))
 
 
 def test_numpy_arrays_and_custom_objects_arrive_as_descriptions():

@@ -11,7 +11,7 @@ def hidden_save_detr_file(save_quantized_state_dict, replace_linear_with_target_
     options = dict(seed=3, to="file")
     found = save_findings(save_quantized_state_dict, "detr", **options,
                           quantize_with=(replace_linear_with_target_and_quantize, W8A16LinearLayer, _DETR_EXCLUDE))
-    _expect_saved(found, "quantized tiny DETR")
+    model_checks.expect_saved(found, what="quantized tiny DETR")
     want = save_findings(ref.save_quantized_state_dict, "detr", **options,
                          quantize_with=(ref.replace_linear_with_target_and_quantize, ref.W8A16LinearLayer, _DETR_EXCLUDE))
     model_checks.expect_state_dict(found["saved"], want["saved"], what="saved tiny DETR")
@@ -22,7 +22,7 @@ def hidden_save_codegen_buffer(save_quantized_state_dict, replace_linear_with_ta
     options = dict(seed=4, dtype=torch.bfloat16, config={"num_layers": 3, "attention_bias": False}, to="buffer")
     found = save_findings(save_quantized_state_dict, "codegen", **options,
                           quantize_with=(replace_linear_with_target_and_quantize, W8A16LinearLayer, []))
-    _expect_saved(found, "quantized CodeGen")
+    model_checks.expect_saved(found, what="quantized CodeGen")
     want = save_findings(ref.save_quantized_state_dict, "codegen", **options,
                          quantize_with=(ref.replace_linear_with_target_and_quantize, ref.W8A16LinearLayer, []))
     model_checks.expect_state_dict(found["saved"], want["saved"], what="saved CodeGen")
