@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 JOBS   ?= auto
 
-.PHONY: demo test build bench venv sandbox clean
+.PHONY: demo test lint build bench venv sandbox clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,11 @@ demo: $(STAMP) sandbox
 build: $(STAMP)
 	$(PY) -m grader build -o dist
 
-test: $(STAMP) sandbox
+# ruff first: a tree that does not lint does not test (pyproject.toml, [tool.ruff]).
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP) sandbox lint
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q
 
 bench: $(STAMP) sandbox
