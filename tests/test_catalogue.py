@@ -16,8 +16,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import quant_mistakes
 
+import quant_mistakes
 from grader.labs import ASSIGNMENTS, EXAMPLES, LABS, ROOT, SOLUTIONS, SUPPORT, every_function, grading_lab, lab_table
 
 PAIRS = {(lab.id, question) for lab in LABS.values() for question in lab.question_names}

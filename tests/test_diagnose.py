@@ -10,9 +10,9 @@ import warnings
 
 import mistakes
 import pytest
-import quant_mistakes
 import torch
 
+import quant_mistakes
 from grader.diagnose import RAISED, diagnose, findings, fits, same
 from grader.labs import LABS
 

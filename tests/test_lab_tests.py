@@ -50,7 +50,7 @@ def merged_source(lab: str, question: str) -> str:
     return LABS[lab].test_source(question, hidden=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(lab: str, question: str) -> ExceptionTestFile:
     return ExceptionTestFile.from_string(merged_source(lab, question), f"{lab}/tests/{question}.py")
 
@@ -83,12 +83,12 @@ def reference_env(lab: str) -> dict:
     return {name: grading_lab(name).reference_function(name) for name in LABS[lab].functions}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def style_env(lab: str, style: str) -> dict:
     return mistakes.student_env(mistakes.styles_for(LABS[lab])[style], label=f"style {style}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mistake_env(mistake: str) -> dict:
     return mistakes.mistake_env(mistake)
 

@@ -4,8 +4,16 @@ import json
 
 import pytest
 
-from grader.results import (SCHEMA_VERSION, GraderInfo, QuestionResult, QuestionStatus, SubmissionInfo,
-                            SubmissionResult, SubmissionStatus, TestResult)
+from grader.results import (
+    SCHEMA_VERSION,
+    GraderInfo,
+    QuestionResult,
+    QuestionStatus,
+    SubmissionInfo,
+    SubmissionResult,
+    SubmissionStatus,
+    TestResult,
+)
 
 
 def _graded() -> SubmissionResult:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from grader import judge
 from grader.config import CheckConfig
-from grader.grade.submission import grade_submission
 from grader.errors import GraderError
+from grader.grade.submission import grade_submission
 from grader.labs import get_lab
 from grader.results import QuestionStatus, SubmissionResult, SubmissionStatus
 from grader.sandbox import for_checking

@@ -12,8 +12,15 @@ from grader import judge
 from grader.diagnose import diagnose
 from grader.labs import SUPPORT, Lab
 from grader.load import Program, Unreadable, load_submission
-from grader.results import (GraderInfo, QuestionResult, QuestionStatus, SubmissionInfo, SubmissionResult,
-                            SubmissionStatus, TestResult)
+from grader.results import (
+    GraderInfo,
+    QuestionResult,
+    QuestionStatus,
+    SubmissionInfo,
+    SubmissionResult,
+    SubmissionStatus,
+    TestResult,
+)
 from grader.sandbox import Isolation, choose
 from grader.sandbox.session import Limits, WorkerLost, WorkerSession
 

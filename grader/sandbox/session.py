@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from grader.sandbox import wire
-from grader.sandbox import choose
+from grader.sandbox import choose, wire
 from grader.sandbox.isolation import WORKER, Isolation, death_reason
 from grader.sandbox.limits import Limits
 
@@ -106,7 +105,7 @@ class WorkerSession:
 
     # Lifecycle ------------------------------------------------------------------------------------
 
-    def __enter__(self) -> "WorkerSession":
+    def __enter__(self) -> WorkerSession:
         return self
 
     def __exit__(self, *exc) -> None:

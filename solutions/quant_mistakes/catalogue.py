@@ -58,7 +58,7 @@ def source(mistake: str | None) -> str:
     return COURSE_LITERAL + "\n\n" + "\n\n".join(MISTAKES[mistake].functions.values())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model(mistake: str | None) -> dict:
     """The namespace of `source(mistake)`: the objects that probes and tests get by name."""
     namespace: dict = {"__name__": f"quant_mistakes.model.{mistake}"}

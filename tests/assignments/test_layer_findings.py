@@ -11,7 +11,12 @@ from quantlab import checks, fixtures, models
 from quantlab.checks import CheckFailed
 from quantlab.harness import REGISTRY
 from quantlab.layer_findings import (
-    RECORDING, RecordingLinear, expect_layer, expect_replacement, layer_findings, replacement_findings,
+    RECORDING,
+    RecordingLinear,
+    expect_layer,
+    expect_replacement,
+    layer_findings,
+    replacement_findings,
 )
 
 CODES = torch.tensor([[-127, -72, 27], [-118, 20, 127], [14, 80, 127]], dtype=torch.int8)

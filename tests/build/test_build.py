@@ -6,10 +6,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import mistakes
 import nbformat
 import pytest
-
-import mistakes
 
 from grader.build import BuildError, build, build_student
 from grader.config import BuildConfig

@@ -5,13 +5,12 @@ before the catalogue was refactored."""
 import csv
 import json
 import re
-from pathlib import Path
 
 import batches
 import mistakes
 import pytest
-import quant_mistakes
 
+import quant_mistakes
 from grader.cli import main as cli_main
 from grader.config import GradeConfig
 from grader.grade import grade_batch

@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import mistakes
+import pytest
 
 from grader.config import GradeConfig
 from grader.grade import grade_batch

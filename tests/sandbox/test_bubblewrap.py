@@ -6,13 +6,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import mistakes
 import pytest
 
-import mistakes
-
+import grader.sandbox
 from grader.cli import main as cli_main
 from grader.labs import SUPPORT
-import grader.sandbox
 from grader.sandbox import bubblewrap, wire
 from grader.sandbox.limits import Limits, MiB, parse_size
 from grader.sandbox.session import StudentCodeError, WorkerLost, WorkerSession

@@ -12,7 +12,6 @@ import torch
 from grader.labs import SUPPORT
 from grader.sandbox import wire
 from grader.sandbox.session import Limits, StudentCodeError, UndefinedName, WorkerSession
-from quantlab import fixtures
 from quantlab.layer_findings import RECORDING
 
 LAYER = "quantlab.layer_findings.layer_findings"

@@ -3,7 +3,6 @@
 import os
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 import torch

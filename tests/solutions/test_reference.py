@@ -1174,6 +1174,7 @@ class TestWholeModel:
     @pytest.mark.parametrize("to_path", [False, True])
     def test_save_and_strict_meta_load_reproduce_the_model(self, tmp_path, to_path):
         import io
+
         from quantlab import tiny_models
 
         model = tiny_models.decoder(dtype=torch.bfloat16)
@@ -1196,6 +1197,7 @@ class TestWholeModel:
 
     def test_a_layout_that_differs_fails_the_strict_load(self):
         import io
+
         from quantlab import tiny_models
 
         model = tiny_models.decoder()

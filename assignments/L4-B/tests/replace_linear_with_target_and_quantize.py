@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import models
 from quantlab.layer_findings import RECORDING, expect_replacement, replacement_findings
 

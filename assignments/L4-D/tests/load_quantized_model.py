@@ -1,8 +1,8 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import checks, model_checks
 from quantlab.model_findings import load_findings, published_state_dict, round_trip_findings
-from quantlab.tiny_models import TinyTokenizer
 
 OK_FORMAT = False
 name = "load_quantized_model"

@@ -1,6 +1,5 @@
 from otter.test_files import test_case
 import torch
-from quantlab import checks
 from quantlab.layer_findings import expect_layer, layer_findings
 import quant_reference as ref
 
