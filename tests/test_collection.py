@@ -89,7 +89,10 @@ def test_the_check_finds_a_module_left_out(tmp_path):
 
 def test_norecursedirs_skips_the_generated_folders_but_not_build(request):
     patterns = request.config.getini("norecursedirs")
-    skipped = lambda name: any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
+    def skipped(name):
+        return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
     assert not skipped("build")
     for name in (".venv", "venv", ".git", "dist", "out", "__pycache__", ".pytest_cache", "quantization_grader.egg-info"):
         assert skipped(name), name

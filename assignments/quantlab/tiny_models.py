@@ -365,7 +365,7 @@ class DetrMLPPredictionHead(nn.Module):
         super().__init__()
         widths = [hidden_dim] * (num_layers - 1)
         self.layers = nn.ModuleList(
-            nn.Linear(n, k) for n, k in zip([input_dim] + widths, widths + [output_dim])
+            nn.Linear(n, k) for n, k in zip([input_dim] + widths, widths + [output_dim], strict=True)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

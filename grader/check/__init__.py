@@ -44,7 +44,7 @@ def run_check(config: CheckConfig) -> tuple[SubmissionResult, str]:
         lines.append(f"Note: {note}")
     if result.notes:
         lines.append("")
-    for test_file, question in zip(test_files, result.questions):
+    for test_file, question in zip(test_files, result.questions, strict=True):
         if question.status in _NOT_JUDGED:
             lines.append(f"{question.name} results: {question.message}")
         else:

@@ -145,7 +145,7 @@ def test_the_batch_completes_in_the_sandbox(batch):
 def test_each_is_graded_on_what_it_really_computes(batch):
     results, _, _, _ = batch
     for student, expected in CORRECT.items():
-        for name, right in zip((QUANTIZE, DEQUANTIZE), expected):
+        for name, right in zip((QUANTIZE, DEQUANTIZE), expected, strict=True):
             question = _question(results[student], name)
             if right:
                 failed = [t["message"] for t in question["tests"] if not t["passed"]]
@@ -168,7 +168,11 @@ def test_a_neighbour_never_changes_a_grade(batch, tmp_path):
     (tmp_path / "alone").mkdir()
     shutil.copy(folder / "victim.py", tmp_path / "alone")
     [alone] = [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "alone", output=tmp_path / "out", limits=LIMITS))]
-    strip = lambda r: [(q["name"], q["score"], [(t["name"], t["passed"], t["message"]) for t in q["tests"]]) for q in r["questions"]]
+
+    def strip(r):
+        return [(q["name"], q["score"], [(t["name"], t["passed"], t["message"]) for t in q["tests"]])
+                for q in r["questions"]]
+
     assert strip(alone) == strip(results["victim"])
 
 

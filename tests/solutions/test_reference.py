@@ -1146,7 +1146,7 @@ class TestGranularityEdgeCases:
         ref.quantized_linear_W8A32_without_bias(x, q8, 0.5, 3)
         ref.pack_weights(v, 2)
         ref.unpack_weights(p, 2)
-        for a, b in zip((r, t, q8, x, v, p, s, q), before + [s_before, q_before]):
+        for a, b in zip((r, t, q8, x, v, p, s, q), before + [s_before, q_before], strict=True):
             assert torch.equal(a, b)
 
 
