@@ -114,7 +114,8 @@ def failure_message(error: BaseException) -> str:
 def load_tests(lab, *, hidden: bool) -> list[ExceptionTestFile]:
     """Fresh test-file objects for every question of `lab` (they record results as they run)."""
     make_tests_importable()
-    return [ExceptionTestFile.from_string(lab.test_source(q, hidden=hidden), path=f"tests/{q}.py") for q in lab.question_names]
+    return [ExceptionTestFile.from_string(lab.test_source(q, hidden=hidden), path=f"tests/{q}.py")
+            for q in lab.question_names]
 
 
 def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budget: float) -> QuestionResult:

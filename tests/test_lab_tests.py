@@ -274,7 +274,8 @@ def test_mistake(mistake, lab, question):
         if LABS[lab].kind is not Kind.WHOLE_MODELS:
             # Here it is handed to the cases that take it as an argument; whole-model functions call it themselves.
             end_to_end = {tc.name for tc in load(lab, question).test_cases if tc.body._get_func_params()[1:]}
-            assert set(failed) <= end_to_end, f"{mistake} should only change the end-to-end cases:\n{describe(failures)}"
+            assert set(failed) <= end_to_end, (f"{mistake} should only change the end-to-end cases:\n"
+                                               f"{describe(failures)}")
     else:
         assert not failed, f"{mistake} should not change {lab}:{question}, but:\n{describe(failures)}"
 

@@ -254,7 +254,8 @@ def expect_replacement(got: dict, want: dict, *, call: str, reveal: bool = True,
     if "bias" in want:
         _expect_bias(got["bias"], want["bias"], call=call, reveal=reveal)
     if "state_dict" in want:
-        _expect_state_dict(got["state_dict"], want["state_dict"], set(want.get("replaced", ())), call=call, reveal=reveal)
+        _expect_state_dict(got["state_dict"], want["state_dict"], set(want.get("replaced", ())), call=call,
+                           reveal=reveal)
     for index, (output, expected) in enumerate(zip(got.get("outputs", ()), want.get("outputs", ()), strict=False)):
         checks.expect_close(output, expected, what=f"output {index + 1} of the model after {call}",
                             rtol=1e-5, atol=1e-6 * float(expected.abs().max()), reveal=reveal)
@@ -293,7 +294,8 @@ def _expect_quantized_with(got: dict, want: dict, *, call: str) -> None:
                   "Call new_layer.quantize(child.weight) once, right after building the new layer.")
         for a, b in zip(mine, expected, strict=True):
             if not (isinstance(a, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)):
-                _fail(f"In {call}, the new layer at `{path}` was not quantized with the weight of the Linear it replaces.",
+                _fail(f"In {call}, the new layer at `{path}` was not quantized with the weight of the Linear "
+                      "it replaces.",
                       "Call new_layer.quantize(child.weight), with the old layer's own weight.")
 
 
@@ -308,7 +310,8 @@ def _expect_bias(got: dict, want: dict, *, call: str, reveal: bool) -> None:
                   "copy the original layer's bias onto the new layer.")
         if not isinstance(mine, torch.Tensor) or mine.numel() != expected.numel() or not torch.equal(
                 mine.to(expected.dtype), expected):
-            shown = f": yours {mine.tolist()}, expected {expected.tolist()}" if reveal and isinstance(mine, torch.Tensor) and mine.numel() <= 8 else ""
+            shown = (f": yours {mine.tolist()}, expected {expected.tolist()}"
+                     if reveal and isinstance(mine, torch.Tensor) and mine.numel() <= 8 else "")
             _fail(f"After {call}, the bias of `{path}` is not the original layer's bias{shown}.",
                   "Copy the original bias onto the new layer: new_layer.bias = old_bias.")
 

@@ -51,7 +51,8 @@ def run_check(config: CheckConfig) -> tuple[SubmissionResult, str]:
             lines.append(test_file.summary(public_only=True))
         lines.append("")
     lines.append(f"Public tests: {result.score:g} / {result.max_score:g} points.")
-    lines.append("The autograder also runs hidden tests on more inputs, so passing here is a good sign, not a guarantee.")
+    lines.append("The autograder also runs hidden tests on more inputs, so passing here is a good sign, "
+                 "not a guarantee.")
     return result, "\n".join(lines)
 
 

@@ -142,5 +142,7 @@ def main(config: GradeConfig) -> int:
             print(f"  warning: the grader failed on {result.student}: {result.grader_error}", file=sys.stderr)
     for result in sorted(results, key=lambda r: r.student):
         print(f"  {result.student:<24} {result.score:g} / {result.max_score:g}  {result.status}")
-    print(f"Reports: {config.output / 'reports'}\nGrades:  {config.output / 'grades.csv'}\nSummary: {config.output / 'summary.html'}")
+    print(f"Reports: {config.output / 'reports'}\n"
+          f"Grades:  {config.output / 'grades.csv'}\n"
+          f"Summary: {config.output / 'summary.html'}")
     return 0

@@ -23,7 +23,8 @@ from grader.sandbox import choose, wire
 from grader.sandbox.isolation import WORKER, Isolation, death_reason
 from grader.sandbox.limits import Limits
 
-__all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession", "raised_by"]
+__all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession",
+           "raised_by"]
 MESSAGE_LIMIT = 256 * 1024 * 1024
 
 

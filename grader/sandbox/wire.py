@@ -5,10 +5,10 @@ the standard library and torch only.
 
 Python's None, bool, int, float and str travel as themselves (JSON keeps 3 and 3.0 apart and
 allows NaN). Everything else is an object with a "$" kind: plain tensors carry dtype, shape and
-raw bytes (a tensor subclass is foreign); tuples, lists and dicts carry their items; torch dtypes their name. Anything else is
-described, never rebuilt: `{"$": "foreign", "type": ..., "repr": ...}`. A `StudentName` names an
-object of the student's program (a class, a function) in a request, `{"$": "student", "name": ...}`:
-the worker puts the object itself in its place.
+raw bytes (a tensor subclass is foreign); tuples, lists and dicts carry their items; torch dtypes
+their name. Anything else is described, never rebuilt: `{"$": "foreign", "type": ..., "repr": ...}`.
+A `StudentName` names an object of the student's program (a class, a function) in a request,
+`{"$": "student", "name": ...}`: the worker puts the object itself in its place.
 """
 
 from __future__ import annotations

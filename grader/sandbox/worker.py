@@ -4,8 +4,8 @@ Started by `session.WorkerSession` as `python -s -P worker.py IN_FD OUT_FD LIMIT
 working directory set to a private scratch folder (inside the sandbox, see `bubblewrap.py`).
 LIMITS is a JSON object of `resource.RLIMIT_*` names to values; the worker sets each as both its
 soft and hard limit before it reads any request, so the student's code can never raise them.
-It imports nothing from the grader but `wire.py` beside it. Requests and answers are length-prefixed JSON messages on two pipes, so nothing the
-student prints can corrupt them:
+It imports nothing from the grader but `wire.py` beside it. Requests and answers are
+length-prefixed JSON messages on two pipes, so nothing the student prints can corrupt them:
 
     {"op": "run", "cells": [{"index", "source"}], "cell_timeout"} -> {"cells": [...], "names": {...}, "notes": [...]}
     {"op": "call", "name", "args", "kwargs", "cpu"}               -> {"value": ...} or {"error": {...}}
@@ -179,7 +179,8 @@ def _call(namespace: dict, request: dict) -> dict:
     name = request.get("name")
     function = namespace.get(name)
     if function is None or not callable(function):
-        return {"error": {"type": "NameError", "builtin": True, "message": f"name {name!r} is not defined", "traceback": ""}}
+        return {"error": {"type": "NameError", "builtin": True, "message": f"name {name!r} is not defined",
+                          "traceback": ""}}
     try:
         args = wire.decode(request.get("args", {"$": "list", "items": []}))
         kwargs = wire.decode(request.get("kwargs", {"$": "dict", "items": []}))
@@ -286,11 +287,13 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             _seed()
             answer = _inspect(namespace, request)
         else:
-            answer = {"error": {"type": "ProtocolError", "builtin": False, "message": f"unknown op {op!r}", "traceback": ""}}
+            answer = {"error": {"type": "ProtocolError", "builtin": False, "message": f"unknown op {op!r}",
+                                "traceback": ""}}
         try:
             payload = wire.dumps(answer)
         except (ValueError, TypeError, RecursionError) as error:
-            payload = wire.dumps({"error": {"type": "EncodingError", "builtin": False, "message": _cut(str(error)), "traceback": ""}})
+            payload = wire.dumps({"error": {"type": "EncodingError", "builtin": False, "message": _cut(str(error)),
+                                            "traceback": ""}})
         outbox.send_bytes(payload)
 
 

@@ -47,7 +47,8 @@ EXPLANATIONS: dict[str, str] = {
 }
 #: (mistake id, lab) -> what the student reads there, where it differs from `EXPLANATIONS`.
 IN_LAB: dict[tuple[str, str], str] = {
-    key: text for module in _modules("quant_mistakes.explanations") for key, text in getattr(module, "IN_LAB", {}).items()
+    key: text
+    for module in _modules("quant_mistakes.explanations") for key, text in getattr(module, "IN_LAB", {}).items()
 }
 
 

@@ -58,7 +58,8 @@ def _fill(notebook, source: str):
 
 
 def _text_outputs(cell) -> str:
-    return "".join(o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []) if o.get("output_type") == "execute_result")
+    return "".join(o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "execute_result")
 
 
 @pytest.mark.slow

@@ -39,7 +39,8 @@ def test_the_worker_is_an_unprivileged_user_with_a_minimal_view(tmp_path):
         return [p for p in paths if os.path.exists(p)]
     """
     repo = Path(__file__).resolve().parents[2]
-    hidden = [repo / "solutions", repo / "grader", repo / "tests", repo / "README.md", tmp_path, Path.home() / ".bashrc"]
+    hidden = [repo / "solutions", repo / "grader", repo / "tests", repo / "README.md", tmp_path,
+              Path.home() / ".bashrc"]
     with sandboxed(source) as s:
         s.start()
         uid, gid, cwd, roots, passwd = s.call("who", (), {}, timeout=10)

@@ -1051,7 +1051,8 @@ def test_per_channel_oracle():
     g = torch.Generator().manual_seed(70)
     stats = TieStats()
     for i in range(60):
-        shape = [(_randint(g, 1, 24), _randint(g, 1, 24)), (_randint(g, 1, 6), _randint(g, 1, 8), _randint(g, 2, 10))][i % 2]
+        shape = [(_randint(g, 1, 24), _randint(g, 1, 24)),
+                 (_randint(g, 1, 6), _randint(g, 1, 8), _randint(g, 2, 10))][i % 2]
         r = torch.randn(shape, generator=g) * 10 ** _uniform(g, -2, 2)
         for dim in (0, 1, 2, -1) if len(shape) == 3 else (0, 1, -1):
             for dtype, qtype in ((INT8, torch.qint8), (UINT8, torch.quint8)):
@@ -1087,7 +1088,8 @@ def test_per_group_oracle():
         near = ((exact - exact.floor()) - 0.5).abs() <= 1e-3
         assert int(difference.max()) <= 1 and bool(near[difference == 1].all())
         dq = ref.linear_dequantization_per_group(q, s, group_size)
-        want_dq = ops.dequantize_per_channel_group(q, s.flatten(), None, -128, 127, torch.int8, group_size, torch.float32)
+        want_dq = ops.dequantize_per_channel_group(q, s.flatten(), None, -128, 127, torch.int8, group_size,
+                                                   torch.float32)
         assert torch.allclose(dq, want_dq, rtol=1e-6, atol=0)
 
 
