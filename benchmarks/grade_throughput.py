@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-import mistakes  # noqa: E402
+import mistakes  # noqa: E402 - it lives in tests/, put on sys.path just above
 
 PYTHON = sys.executable
 OTTER = str(Path(sys.executable).with_name("otter"))

@@ -100,7 +100,7 @@ def _notebook_cells(text: str) -> list[tuple[int, str]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             notebook = nbformat.reads(text, as_version=4)
-    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for a damaged file
+    except Exception as error:  # nbformat raises many kinds for a damaged file
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise Unreadable(
             f"This notebook could not be read; the file may be damaged ({reason}). "
@@ -131,7 +131,7 @@ def transform_ipython(source: str) -> str:
     """IPython's own input transformer: `%magic` and `!shell` become `get_ipython()` calls."""
     try:
         return TransformerManager().transform_cell(source)
-    except Exception:  # noqa: BLE001 - leave it to the syntax check to explain
+    except Exception:  # leave it to the syntax check to explain
         return source
 
 

@@ -29,7 +29,7 @@ def _import_report():
 
 report = _import_report()
 
-from grader.results import SubmissionResult  # noqa: E402
+from grader.results import SubmissionResult  # noqa: E402 - importable once _import_report has set sys.path
 
 
 def render(result: dict) -> tuple[str, str]:

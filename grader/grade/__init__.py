@@ -58,7 +58,7 @@ def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, 
     test_files = judge.load_tests(lab, hidden=True)
     try:
         result = grade_submission(path, lab, test_files, limits=limits, isolation=isolation)
-    except Exception as error:  # noqa: BLE001 - a grader bug costs this submission only
+    except Exception as error:  # a grader bug costs this submission only
         log.exception("internal error while grading %s", path.name)
         result = internal_error_result(path, lab, test_files, isolation, error)
     result.student = student

@@ -72,7 +72,7 @@ def _type_name(value) -> str:
 def _safe_repr(value) -> str:
     try:
         text = repr(value)
-    except BaseException:  # noqa: BLE001 - a hostile __repr__ must not break encoding
+    except BaseException:  # a hostile __repr__ must not break encoding
         text = "<repr failed>"
     if not isinstance(text, str):
         text = "<repr failed>"

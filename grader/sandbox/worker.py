@@ -33,13 +33,13 @@ import traceback
 from multiprocessing.connection import Connection
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import wire  # noqa: E402  (beside this file)
+import wire  # beside this file
 
 # As in a kernel started beside the notebook: the scratch folder (with quantlab/) is importable,
 # the grader's own folder is not.
 sys.path[0] = os.getcwd()
 
-import torch  # noqa: E402
+import torch
 
 MESSAGE_LIMIT = 256 * 1024 * 1024
 TEXT_LIMIT = 2000
@@ -146,7 +146,7 @@ def _run_cells(namespace: dict, cells: list, cell_timeout: float) -> list:
                 exec(code, namespace)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-        except BaseException as error:  # noqa: BLE001 - a failing cell never stops later cells
+        except BaseException as error:  # a failing cell never stops later cells
             outcome["error"] = _error_of(error, index)
         outcomes.append(outcome)
         _close_figures()
@@ -157,7 +157,7 @@ def _close_figures() -> None:
     if "matplotlib.pyplot" in sys.modules:
         try:
             sys.modules["matplotlib.pyplot"].close("all")
-        except Exception:  # noqa: BLE001
+        except Exception:  # best effort: never fail a cell over closing figures
             pass
 
 
@@ -186,7 +186,7 @@ def _call(namespace: dict, request: dict) -> dict:
         kwargs = wire.decode(request.get("kwargs", {"$": "dict", "items": []}))
         value = function(*args, **kwargs)
         return {"value": wire.encode(value)}
-    except BaseException as error:  # noqa: BLE001 - SystemExit and friends are the student's too
+    except BaseException as error:  # SystemExit and friends are the student's too
         return {"error": _error_of(error)}
 
 
@@ -221,7 +221,7 @@ def _inspection(key) -> object:
     try:
         importlib.import_module(module_name)
         registry = importlib.import_module("quantlab.harness").REGISTRY
-    except Exception:  # noqa: BLE001 - anything that does not import is refused alike
+    except Exception:  # anything that does not import is refused alike
         return None
     return registry.get(key)
 
@@ -242,7 +242,7 @@ def _inspect(namespace: dict, request: dict) -> dict:
         return _refused(f"malformed arguments: {error}")
     try:
         return {"value": wire.encode(inspection(*args, **kwargs))}
-    except BaseException as error:  # noqa: BLE001 - the student's code runs inside the inspection
+    except BaseException as error:  # the student's code runs inside the inspection
         return {"error": _error_of(error)}
 
 

@@ -275,7 +275,7 @@ def _load_oracle() -> str | None:
     import: torch warns once per process that quantized tensors are deprecated, and that warning
     must reach pytest's warning summary, not be spent (or hidden) while collecting."""
     try:
-        import torch.ao.quantization.fx._decomposed  # noqa: F401  (registers quantized_decomposed)
+        import torch.ao.quantization.fx._decomposed  # registers quantized_decomposed
     except Exception as error:  # pragma: no cover - depends on the torch build
         return f"torch.ao.quantization.fx._decomposed cannot be imported: {error!r}"
     for name in ("quantize_per_tensor", "quantize_per_channel", "quint4x2", "quint2x4"):
