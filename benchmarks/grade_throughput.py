@@ -20,14 +20,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-import mistakes  # noqa: E402
+import mistakes  # noqa: E402 - it lives in tests/, put on sys.path just above
 
 PYTHON = sys.executable
 OTTER = str(Path(sys.executable).with_name("otter"))
 
 
 def submissions(folder: Path, count: int) -> list[Path]:
-    sources = [mistakes.COURSE_LITERAL] + [mistakes.mistake_source(m) for m in ("missing_clamp", "round_floor", "dequant_sign")]
+    sources = [mistakes.COURSE_LITERAL] + [mistakes.mistake_source(m)
+                                           for m in ("missing_clamp", "round_floor", "dequant_sign")]
     paths = []
     for i in range(count):
         path = folder / f"student{i:03d}.py"
@@ -56,7 +57,8 @@ def main() -> None:
         subs = work / "subs"
         subs.mkdir()
         paths = submissions(subs, args.count)
-        subprocess.run([PYTHON, "-m", "grader", "build", "-o", str(work / "dist"), "--lab", args.lab], check=True, capture_output=True)
+        subprocess.run([PYTHON, "-m", "grader", "build", "-o", str(work / "dist"), "--lab", args.lab], check=True,
+                       capture_output=True)
         zip_path = work / "dist" / "autograder" / f"{args.lab}.zip"
 
         baseline = 0.0
@@ -68,7 +70,8 @@ def main() -> None:
 
         rows = [("otter run (baseline, one at a time)", baseline)]
         for jobs in (1, 2):
-            seconds = timed([PYTHON, "-m", "grader", "grade", args.lab, str(subs), "-o", str(work / f"out{jobs}"), "-j", str(jobs)], cwd=work)
+            seconds = timed([PYTHON, "-m", "grader", "grade", args.lab, str(subs), "-o", str(work / f"out{jobs}"),
+                             "-j", str(jobs)], cwd=work)
             rows.append((f"grader grade -j {jobs}", seconds))
         grader_rss = peak_child_rss_mib()
 
@@ -76,7 +79,8 @@ def main() -> None:
     print(f"{'runner':<40}{'s/submission':>14}{'vs baseline':>14}")
     for name, seconds in rows:
         print(f"{name:<40}{seconds / args.count:>14.2f}{seconds / baseline:>13.2f}x")
-    print(f"peak RSS of a child process: {otter_rss:.0f} MiB up to the otter runs, {grader_rss:.0f} MiB up to the grader runs")
+    print(f"peak RSS of a child process: {otter_rss:.0f} MiB up to the otter runs, "
+          f"{grader_rss:.0f} MiB up to the grader runs")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from grader.sandbox import UNSAFE_FLAG
 from grader.sandbox.limits import Limits, format_size, parse_size
 
 LAB_HELP = f"lab id, one of: {', '.join(LABS)}"
-EXIT_STATUS = "exit status: 0 done, 1 check: not every public test passed, 2 the command cannot run (the reason goes to stderr)"
+EXIT_STATUS = ("exit status: 0 done, 1 check: not every public test passed, 2 the command cannot run "
+               "(the reason goes to stderr)")
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -50,7 +51,8 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-processes", type=int, default=defaults.processes, metavar="N",
                         help=f"processes and threads in one sandbox (default {defaults.processes})")
     parser.add_argument("--max-output", type=_size, default=defaults.output, metavar="SIZE",
-                        help=f"bytes a submission may write to its scratch folder (default {format_size(defaults.output)})")
+                        help="bytes a submission may write to its scratch folder "
+                             f"(default {format_size(defaults.output)})")
     parser.add_argument("--question-timeout", type=float, default=defaults.question, metavar="S",
                         help=f"seconds a question's test cases may take in all (default {defaults.question:g})")
     parser.add_argument("--load-timeout", type=float, default=defaults.load, metavar="S",

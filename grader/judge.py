@@ -114,7 +114,8 @@ def failure_message(error: BaseException) -> str:
 def load_tests(lab, *, hidden: bool) -> list[ExceptionTestFile]:
     """Fresh test-file objects for every question of `lab` (they record results as they run)."""
     make_tests_importable()
-    return [ExceptionTestFile.from_string(lab.test_source(q, hidden=hidden), path=f"tests/{q}.py") for q in lab.question_names]
+    return [ExceptionTestFile.from_string(lab.test_source(q, hidden=hidden), path=f"tests/{q}.py")
+            for q in lab.question_names]
 
 
 def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budget: float) -> QuestionResult:
@@ -140,7 +141,7 @@ def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budg
                 except MissingFunction as error:
                     missing, message = missing + 1, str(error)
                     otter_message = "❌ Test case failed\n" + _otter_error(test_file, error, message)
-                except Exception as error:  # noqa: BLE001 - every failure is reported, never raised
+                except Exception as error:  # every failure is reported, never raised
                     message = failure_message(error)
                     otter_message = "❌ Test case failed\n" + _otter_error(test_file, error, message)
         else:
@@ -173,5 +174,5 @@ def _otter_error(test_file: ExceptionTestFile, error: Exception, message: str) -
     # The text otter prints in a notebook: the failing line of the test, then the error.
     try:
         return test_file._generate_error_message(error)
-    except Exception:  # noqa: BLE001 - an unusual traceback: fall back to the plain message
+    except Exception:  # an unusual traceback: fall back to the plain message
         return message

@@ -187,7 +187,8 @@ LABS: dict[str, Lab] = {
         ),
         Lab(
             "L4-A", 10, "Building your own Quantizer: Custom Build an 8-Bit Quantizer", Kind.CLASS_OR_IN_PLACE,
-            (Question("w8_a16_forward", 9), Question("W8A16LinearLayer", 9, "a class with buffers, `quantize` and `forward`")),
+            (Question("w8_a16_forward", 9),
+             Question("W8A16LinearLayer", 9, "a class with buffers, `quantize` and `forward`")),
             reference="quant_reference.layers",
             mistakes=(
                 "w8a16_bias_before_scale", "w8a16_scale_128", "w8a16_scales_per_column",
@@ -197,7 +198,8 @@ LABS: dict[str, Lab] = {
         Lab(
             "L4-B", 11, "Building your own Quantizer: Replace PyTorch layers with Quantized Layers",
             Kind.CLASS_OR_IN_PLACE,
-            (Question("replace_linear_with_target", 9), Question("replace_linear_with_target_and_quantize", 7, "in place")),
+            (Question("replace_linear_with_target", 9),
+             Question("replace_linear_with_target_and_quantize", 7, "in place")),
             reference="quant_reference.layers", carried=_LAYERS,
             mistakes=(
                 "replace_no_recursion", "replace_drops_bias", "exclude_by_substring_or_path",

@@ -55,10 +55,12 @@ def load_submission(path: Path) -> Program:
         source = strip_otter_calls(source)
         if program.kind == "notebook":
             source = transform_ipython(source)
-        elif syntax_problem(source, index, program.kind) and not syntax_problem(transform_ipython(source), index, program.kind):
+        elif (syntax_problem(source, index, program.kind)
+              and not syntax_problem(transform_ipython(source), index, program.kind)):
             # A script pasted from a notebook, magics and all: read it as the notebook it was.
             source = transform_ipython(source)
-            program.notes.append("This .py file holds IPython syntax (%magics or !shell lines); it was read as a notebook cell.")
+            program.notes.append("This .py file holds IPython syntax (%magics or !shell lines); "
+                                 "it was read as a notebook cell.")
         problem = syntax_problem(source, index, program.kind)
         if problem and program.kind == "script":
             raise Unreadable(problem)
@@ -79,7 +81,8 @@ def _read_bytes(path: Path) -> bytes:
     if size == 0:
         raise Unreadable("The file is empty.")
     if size > MAX_BYTES:
-        raise Unreadable(f"The file is {size / 2**20:.0f} MiB; the limit is {MAX_BYTES // 2**20} MiB. Clear the notebook's outputs and submit again.")
+        raise Unreadable(f"The file is {size / 2**20:.0f} MiB; the limit is {MAX_BYTES // 2**20} MiB. "
+                         "Clear the notebook's outputs and submit again.")
     return path.read_bytes()
 
 
@@ -97,7 +100,7 @@ def _notebook_cells(text: str) -> list[tuple[int, str]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             notebook = nbformat.reads(text, as_version=4)
-    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for a damaged file
+    except Exception as error:  # nbformat raises many kinds for a damaged file
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise Unreadable(
             f"This notebook could not be read; the file may be damaged ({reason}). "
@@ -128,7 +131,7 @@ def transform_ipython(source: str) -> str:
     """IPython's own input transformer: `%magic` and `!shell` become `get_ipython()` calls."""
     try:
         return TransformerManager().transform_cell(source)
-    except Exception:  # noqa: BLE001 - leave it to the syntax check to explain
+    except Exception:  # leave it to the syntax check to explain
         return source
 
 

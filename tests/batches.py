@@ -63,7 +63,8 @@ def lab_batch(folder: Path, lab: Lab) -> None:
 
 def _messy_notebook():
     notebook = new_notebook(cells=[
-        new_code_cell("%matplotlib inline\nimport otter\ngrader = otter.Notebook('lab.ipynb')\nimport matplotlib.pyplot as plt"),
+        new_code_cell("%matplotlib inline\nimport otter\ngrader = otter.Notebook('lab.ipynb')\n"
+                      "import matplotlib.pyplot as plt"),
         new_code_cell("!pip install torch"),
         new_code_cell(mistakes.COURSE_LITERAL),
         new_code_cell("print(linear_q_with_scale_and_zero_point(torch.tensor([1.0]), 0.0, 0))\nundefined_name"),

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import textwrap
 
+from grader.labs import EXAMPLES, Lab, every_function
 from quant_mistakes import COURSE_LITERAL, MISTAKES
 from quant_mistakes import source as mistake_source
-
-from grader.labs import EXAMPLES, Lab, every_function
 
 __all__ = [
     "FUNCTIONS", "COURSE_LITERAL", "CORRECT_STYLES", "MISTAKES", "STUB", "styles_for", "student_env",

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import quant_mistakes
 
+import quant_mistakes
 from grader.labs import ASSIGNMENTS, EXAMPLES, LABS, ROOT, SOLUTIONS, SUPPORT, every_function, grading_lab, lab_table
 
 PAIRS = {(lab.id, question) for lab in LABS.values() for question in lab.question_names}
 DECLARED_MISTAKES = [key for lab in LABS.values() for key in lab.mistakes]
 EXERCISING = ["tests/test_lab_tests.py", "tests/test_diagnose.py"]
-CASE = re.compile(r"^(?P<test>\w+)\[(?:(?P<mistake>[\w/]+)-)?(?P<lab>L\d-[A-Z]):(?P<question>\w+)(?:-(?P<style>\w+))?\]$")
+CASE = re.compile(r"^(?P<test>\w+)\[(?:(?P<mistake>[\w/]+)-)?(?P<lab>L\d-[A-Z]):(?P<question>\w+)"
+                  r"(?:-(?P<style>\w+))?\]$")
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,8 @@ def test_every_affected_question_is_one_the_suite_runs_the_mistake_on(collected)
 
 def test_every_declared_reference_function_is_exercised_and_nothing_else(collected):
     functions = set(every_function())
-    exercised = {name for lab, _ in pairs_of(collected["test_reference_passes_every_case"]) for name in LABS[lab].functions}
+    exercised = {name for lab, _ in pairs_of(collected["test_reference_passes_every_case"])
+                 for name in LABS[lab].functions}
     assert exercised == functions
     for name in functions:
         assert callable(grading_lab(name).reference_function(name)), name
@@ -87,7 +89,8 @@ def test_lab_folders_and_test_files_are_the_declared_ones():
     assert {p.name for p in ASSIGNMENTS.iterdir() if p.is_dir() and p != SUPPORT} == set(LABS)
     assert {p.name for p in SOLUTIONS.iterdir() if p.is_dir() and not p.name.startswith("quant_")} == set(LABS)
     assert {p.name for p in EXAMPLES.iterdir() if p.is_dir()} <= set(LABS)
-    on_disk = {(p.parent.parent.name, p.stem) for folder in (ASSIGNMENTS, SOLUTIONS) for p in folder.glob("*/tests/*.py")}
+    on_disk = {(p.parent.parent.name, p.stem) for folder in (ASSIGNMENTS, SOLUTIONS)
+               for p in folder.glob("*/tests/*.py")}
     assert on_disk == PAIRS
 
 

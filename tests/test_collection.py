@@ -89,9 +89,13 @@ def test_the_check_finds_a_module_left_out(tmp_path):
 
 def test_norecursedirs_skips_the_generated_folders_but_not_build(request):
     patterns = request.config.getini("norecursedirs")
-    skipped = lambda name: any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
+    def skipped(name):
+        return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
     assert not skipped("build")
-    for name in (".venv", "venv", ".git", "dist", "out", "__pycache__", ".pytest_cache", "quantization_grader.egg-info"):
+    for name in (".venv", "venv", ".git", "dist", "out", "__pycache__", ".pytest_cache",
+                 "quantization_grader.egg-info"):
         assert skipped(name), name
     # every folder under tests/ that holds a test module is walked
     assert not [p.name for p in TESTS.rglob("*") if p.is_dir() and any(p.glob("test_*.py")) and skipped(p.name)]

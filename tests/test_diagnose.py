@@ -10,9 +10,9 @@ import warnings
 
 import mistakes
 import pytest
-import quant_mistakes
 import torch
 
+import quant_mistakes
 from grader.diagnose import RAISED, diagnose, findings, fits, same
 from grader.labs import LABS
 
@@ -27,7 +27,8 @@ CASES = [
 #: int8 range written into it, compute the same on every probe of these questions; both are named.
 TWINS = {
     (key, lab, question): "dtype_not_forwarded or int8_range_hardcoded"
-    for lab, question in (("L2-B", "linear_quantization"), ("L3-A", "linear_q_symmetric"), ("L3-B", "linear_q_symmetric"))
+    for lab, question in (("L2-B", "linear_quantization"), ("L3-A", "linear_q_symmetric"),
+                          ("L3-B", "linear_q_symmetric"))
     for key in ("dtype_not_forwarded", "dtype_not_forwarded/linear_quantization", "int8_range_hardcoded",
                 "int8_range_hardcoded/symmetric")
 }
@@ -61,7 +62,8 @@ def test_the_explanation_of_two_twins_names_both():
     assert found[0] == "dtype_not_forwarded or int8_range_hardcoded"
     assert found[1] == (
         "Your results fit two known mistakes equally well; one of them is likely. "
-        + quant_mistakes.EXPLANATIONS["dtype_not_forwarded"] + " Or: " + quant_mistakes.EXPLANATIONS["int8_range_hardcoded"]
+        + quant_mistakes.EXPLANATIONS["dtype_not_forwarded"]
+        + " Or: " + quant_mistakes.EXPLANATIONS["int8_range_hardcoded"]
     )
 
 
@@ -82,7 +84,8 @@ def test_unknown_errors_and_exceptions_get_no_diagnosis():
         raise NotImplementedError
 
     for function in (zeros, broken):
-        assert diagnose("L2-A", "linear_q_with_scale_and_zero_point", {"linear_q_with_scale_and_zero_point": function}.get) is None
+        assert diagnose("L2-A", "linear_q_with_scale_and_zero_point",
+                        {"linear_q_with_scale_and_zero_point": function}.get) is None
 
 
 def test_same_is_strict_about_types():

@@ -82,7 +82,8 @@ def proxy(session, name):
 
 def test_a_class_proxy_goes_to_the_worker_through_an_inspection(session):
     findings = layer_findings(proxy(session, "W8A16LinearLayer"), 3, 3, False, weights=fixtures.W())
-    assert torch.equal(findings["int8_weights"], torch.tensor([[-127, -72, 27], [-118, 20, 127], [14, 80, 127]], dtype=torch.int8))
+    assert torch.equal(findings["int8_weights"],
+                       torch.tensor([[-127, -72, 27], [-118, 20, 127], [14, 80, 127]], dtype=torch.int8))
 
 
 def test_calling_a_class_proxy_directly_is_a_clear_error(session):

@@ -50,7 +50,7 @@ def merged_source(lab: str, question: str) -> str:
     return LABS[lab].test_source(question, hidden=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(lab: str, question: str) -> ExceptionTestFile:
     return ExceptionTestFile.from_string(merged_source(lab, question), f"{lab}/tests/{question}.py")
 
@@ -63,7 +63,7 @@ def run_cases(lab: str, question: str, env: dict) -> dict[str, BaseException | N
         for tc in load(lab, question).test_cases:
             try:
                 tc.body.call_func(env)
-            except Exception as error:  # noqa: BLE001 - a failing case, as otter sees it
+            except Exception as error:  # a failing case, as otter sees it
                 results[tc.name] = error
             else:
                 results[tc.name] = None
@@ -83,12 +83,12 @@ def reference_env(lab: str) -> dict:
     return {name: grading_lab(name).reference_function(name) for name in LABS[lab].functions}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def style_env(lab: str, style: str) -> dict:
     return mistakes.student_env(mistakes.styles_for(LABS[lab])[style], label=f"style {style}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mistake_env(mistake: str) -> dict:
     return mistakes.mistake_env(mistake)
 
@@ -234,7 +234,7 @@ def run_cases_one(tc, env: dict) -> dict[str, BaseException | None]:
         warnings.simplefilter("ignore")
         try:
             tc.body.call_func(env)
-        except Exception as error:  # noqa: BLE001 - a failing case
+        except Exception as error:  # a failing case
             return {tc.name: error}
     return {tc.name: None}
 
@@ -274,7 +274,8 @@ def test_mistake(mistake, lab, question):
         if LABS[lab].kind is not Kind.WHOLE_MODELS:
             # Here it is handed to the cases that take it as an argument; whole-model functions call it themselves.
             end_to_end = {tc.name for tc in load(lab, question).test_cases if tc.body._get_func_params()[1:]}
-            assert set(failed) <= end_to_end, f"{mistake} should only change the end-to-end cases:\n{describe(failures)}"
+            assert set(failed) <= end_to_end, (f"{mistake} should only change the end-to-end cases:\n"
+                                               f"{describe(failures)}")
     else:
         assert not failed, f"{mistake} should not change {lab}:{question}, but:\n{describe(failures)}"
 

@@ -17,8 +17,8 @@ def write_notebook(path, *sources, kernel="python3"):
 
 
 def test_code_cells_in_order_with_magics_and_shell_lines_transformed(tmp_path):
-    path = write_notebook(tmp_path / "a.ipynb", "%matplotlib inline\nimport torch", "!pip install torch\nx = 1", "%%time\ny = 2",
-                          kernel="conda-env-not-installed")
+    path = write_notebook(tmp_path / "a.ipynb", "%matplotlib inline\nimport torch", "!pip install torch\nx = 1",
+                          "%%time\ny = 2", kernel="conda-env-not-installed")
     program = load_submission(path)
     assert program.kind == "notebook"
     assert [c["index"] for c in program.cells] == [2, 3, 4]  # numbered as in the notebook, markdown included

@@ -29,7 +29,7 @@ def _import_report():
 
 report = _import_report()
 
-from grader.results import SubmissionResult  # noqa: E402
+from grader.results import SubmissionResult  # noqa: E402 - importable once _import_report has set sys.path
 
 
 def render(result: dict) -> tuple[str, str]:
@@ -216,7 +216,8 @@ def test_some_failed_shows_scores_metrics_and_what_to_look_at():
     assert _score_box(html) == "7 / 9 78% Graded"
     assert _texts(html, r'<p class="tally muted">(.*?)</p>') == [
         "2 of 3 tests passed · 1 hidden test (inputs not shown)", "1 of 1 test passed"]
-    assert _texts(html, r'<span class="verdict-label[^"]*">(.*?)</span>') == ["✗ Failed", "✓ Passed", "✓ Passed", "✓ Passed"]
+    assert _texts(html, r'<span class="verdict-label[^"]*">(.*?)</span>') == [
+        "✗ Failed", "✓ Passed", "✓ Passed", "✓ Passed"]
     assert _texts(html, r'<span class="metrics">(.*?)</span>') == [
         "mismatched codes 1 · max code difference 245 · MSE (dequantized) 1234",
         "max abs error 1.2e-05 · mismatched codes 0 · MSE (dequantized) 0.0123",
@@ -407,8 +408,10 @@ def test_summary_counts_and_statistics():
         ("Median score", "7 / 9"),
     ]
     isolation = html.index("Isolation:")
-    assert _text(html[isolation:html.index("</div>", isolation)]) == "Isolation: container (1), process (4) · grader 0.1.0"
-    assert re.findall(r'href="(reports/[^"]*)"', html)[1:] == [f"reports/{s}.html" for s in ("alice", "bob", "carol", "dave")]
+    assert (_text(html[isolation:html.index("</div>", isolation)])
+            == "Isolation: container (1), process (4) · grader 0.1.0")
+    assert re.findall(r'href="(reports/[^"]*)"', html)[1:] == [
+        f"reports/{s}.html" for s in ("alice", "bob", "carol", "dave")]
 
 
 def test_summary_pass_rates():

@@ -4,8 +4,16 @@ import json
 
 import pytest
 
-from grader.results import (SCHEMA_VERSION, GraderInfo, QuestionResult, QuestionStatus, SubmissionInfo,
-                            SubmissionResult, SubmissionStatus, TestResult)
+from grader.results import (
+    SCHEMA_VERSION,
+    GraderInfo,
+    QuestionResult,
+    QuestionStatus,
+    SubmissionInfo,
+    SubmissionResult,
+    SubmissionStatus,
+    TestResult,
+)
 
 
 def _graded() -> SubmissionResult:
@@ -21,7 +29,8 @@ def _graded() -> SubmissionResult:
                            tests=[TestResult(name="course fixture", hidden=False, passed=False, score=0.0,
                                              max_score=1.0, message="Not run: it took too long.")])
     return SubmissionResult(
-        student="alice", lab="L2-A", score=1.0, max_score=3.0, notes=["Cell 2 raised NameError: x. Later cells still ran."],
+        student="alice", lab="L2-A", score=1.0, max_score=3.0,
+        notes=["Cell 2 raised NameError: x. Later cells still ran."],
         submission=SubmissionInfo(file="alice.ipynb", kind="notebook", sha256="ab" * 32),
         questions=[quantize, stuck],
         grader=GraderInfo(version="0.1.0", torch="2.13.0+cpu", isolation="bubblewrap", material="cd" * 32),
@@ -79,8 +88,10 @@ def test_the_json_keys_keep_the_order_of_schema_1():
     assert list(_unreadable().to_dict())[-1] == "grader_error"
     assert list(data["submission"]) == ["file", "kind", "sha256"]
     assert list(data["grader"]) == ["version", "torch", "isolation", "material"]
-    assert list(data["questions"][0]) == ["name", "score", "max_score", "status", "message", "diagnosis", "mistake", "tests"]
-    assert list(data["questions"][0]["tests"][0]) == ["name", "hidden", "passed", "score", "max_score", "message", "metrics"]
+    assert list(data["questions"][0]) == [
+        "name", "score", "max_score", "status", "message", "diagnosis", "mistake", "tests"]
+    assert list(data["questions"][0]["tests"][0]) == [
+        "name", "hidden", "passed", "score", "max_score", "message", "metrics"]
 
 
 def test_a_partial_record_takes_the_defaults():

@@ -18,7 +18,8 @@ import contextlib
 import contextvars
 import functools
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -255,7 +256,8 @@ def expect_codes(
     record_metrics(**metrics)
     if bool(bad.any()):
         n_bad, n = int(bad.sum()), want.numel()
-        message = f"{n_bad} of {n} codes in the {what} differ from the expected ones ({_positions(got, want, bad, reveal)})."
+        message = (f"{n_bad} of {n} codes in the {what} differ from the expected ones "
+                   f"({_positions(got, want, bad, reveal)}).")
         raise CheckFailed(_with_details(message, got, want, reveal, hint))
     return got
 
@@ -299,7 +301,8 @@ def w8a16_ground_truth(input, int8_weights, scales, bias=None) -> torch.Tensor:
 
 
 def expect_w8a16_output(got: Any, input: torch.Tensor, int8_weights: torch.Tensor, scales: torch.Tensor,
-                        bias: torch.Tensor | None = None, *, what: str, reveal: bool = True, hint: str = "") -> torch.Tensor:
+                        bias: torch.Tensor | None = None, *, what: str, reveal: bool = True,
+                        hint: str = "") -> torch.Tensor:
     """A W8A16 output: the dtype torch gives `F.linear(input, W) * scales + bias`, the input's shape
     with the last dimension out_features, and within §7's tolerance of the float64 result."""
     dtypes = [input.dtype, scales.dtype] + ([bias.dtype] if bias is not None else [])
@@ -382,7 +385,8 @@ def expect_output(got: Any, want: torch.Tensor, *, what: str, tol: float, dtype:
     if bool(bad.any()):
         message = (
             f"{int(bad.sum())} of {want.numel()} values in the {what} are off (largest error {max_error:.6g}, "
-            f"allowed {bound:.3g}, that is {tol:g} of the largest output; {_positions(got, want.to(got.dtype), bad, reveal)})."
+            f"allowed {bound:.3g}, that is {tol:g} of the largest output; "
+            f"{_positions(got, want.to(got.dtype), bad, reveal)})."
         )
         raise CheckFailed(_with_details(message, got, want.to(got.dtype), reveal, hint))
     return got
@@ -396,6 +400,6 @@ def expect_raises(*kinds: type[BaseException], what: str) -> Iterator[None]:
         yield
     except kinds:
         return
-    except Exception as error:  # noqa: BLE001 - any other exception is the student's, reported
+    except Exception as error:  # any other exception is the student's, reported
         raise CheckFailed(f"{what}: expected {names}, but got {type(error).__name__}: {error}") from None
     raise CheckFailed(f"{what}: expected {names}, but nothing was raised.")

@@ -19,7 +19,7 @@ the hidden reference.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["beside_student_code", "REGISTRY", "is_remote"]
 

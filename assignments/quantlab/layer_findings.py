@@ -58,7 +58,7 @@ class RecordingLinear(nn.Module):
         super().__init__()
         self.args = list(args)
         self.kwargs = dict(kwargs)
-        values = dict(zip(_SIGNATURE, args), **kwargs)
+        values = dict(zip(_SIGNATURE, args, strict=False), **kwargs)
         in_features, out_features = int(values.get("in_features", 0)), int(values.get("out_features", 0))
         dtype = values.get("dtype", torch.float32)
         dtype = dtype if isinstance(dtype, torch.dtype) else torch.float32
@@ -223,7 +223,7 @@ def expect_layer(got: dict, want: dict, *, call: str, weights=None, inputs=(), b
     if "int8_weights" in want and inputs:
         if len(got["outputs"]) != len(inputs):
             _fail(f"{call} gave {len(got['outputs'])} outputs for {len(inputs)} inputs.")
-        for index, (output, x) in enumerate(zip(got["outputs"], inputs)):
+        for index, (output, x) in enumerate(zip(got["outputs"], inputs, strict=True)):
             checks.expect_w8a16_output(
                 output, x, want["int8_weights"], want["scales"], bias_values,
                 what=f"forward output {index + 1} of {call}", reveal=reveal,
@@ -254,8 +254,9 @@ def expect_replacement(got: dict, want: dict, *, call: str, reveal: bool = True,
     if "bias" in want:
         _expect_bias(got["bias"], want["bias"], call=call, reveal=reveal)
     if "state_dict" in want:
-        _expect_state_dict(got["state_dict"], want["state_dict"], set(want.get("replaced", ())), call=call, reveal=reveal)
-    for index, (output, expected) in enumerate(zip(got.get("outputs", ()), want.get("outputs", ()))):
+        _expect_state_dict(got["state_dict"], want["state_dict"], set(want.get("replaced", ())), call=call,
+                           reveal=reveal)
+    for index, (output, expected) in enumerate(zip(got.get("outputs", ()), want.get("outputs", ()), strict=False)):
         checks.expect_close(output, expected, what=f"output {index + 1} of the model after {call}",
                             rtol=1e-5, atol=1e-6 * float(expected.abs().max()), reveal=reveal)
 
@@ -291,9 +292,10 @@ def _expect_quantized_with(got: dict, want: dict, *, call: str) -> None:
             _fail(f"In {call}, quantize was called {len(mine)} time(s) on the new layer at `{path}`; "
                   f"it should be called {len(expected)} time(s).",
                   "Call new_layer.quantize(child.weight) once, right after building the new layer.")
-        for a, b in zip(mine, expected):
+        for a, b in zip(mine, expected, strict=True):
             if not (isinstance(a, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)):
-                _fail(f"In {call}, the new layer at `{path}` was not quantized with the weight of the Linear it replaces.",
+                _fail(f"In {call}, the new layer at `{path}` was not quantized with the weight of the Linear "
+                      "it replaces.",
                       "Call new_layer.quantize(child.weight), with the old layer's own weight.")
 
 
@@ -308,7 +310,8 @@ def _expect_bias(got: dict, want: dict, *, call: str, reveal: bool) -> None:
                   "copy the original layer's bias onto the new layer.")
         if not isinstance(mine, torch.Tensor) or mine.numel() != expected.numel() or not torch.equal(
                 mine.to(expected.dtype), expected):
-            shown = f": yours {mine.tolist()}, expected {expected.tolist()}" if reveal and isinstance(mine, torch.Tensor) and mine.numel() <= 8 else ""
+            shown = (f": yours {mine.tolist()}, expected {expected.tolist()}"
+                     if reveal and isinstance(mine, torch.Tensor) and mine.numel() <= 8 else "")
             _fail(f"After {call}, the bias of `{path}` is not the original layer's bias{shown}.",
                   "Copy the original bias onto the new layer: new_layer.bias = old_bias.")
 

@@ -142,7 +142,8 @@ def expect_state_dict(got: dict, want: dict, *, originals: dict | None = None, w
         raise checks.CheckFailed(f"The grader could not read the state dict of the {what}.")
     missing, extra = [k for k in want if k not in got], [k for k in got if k not in want]
     if missing or extra:
-        parts = ([f"missing {_listed(missing)}"] if missing else []) + ([f"unexpected {_listed(extra)}"] if extra else [])
+        parts = (([f"missing {_listed(missing)}"] if missing else [])
+                 + ([f"unexpected {_listed(extra)}"] if extra else []))
         raise checks.CheckFailed(f"The state dict of the {what} has other keys than expected: {'; '.join(parts)}.")
     for key, reference in want.items():
         value = got[key]
@@ -196,7 +197,8 @@ def expect_saved(found: dict, *, what: str, round_trip: bool = False) -> None:
     extra = [k for k in saved if k not in found["expected_keys"]]
     if missing or extra:
         raise checks.CheckFailed(
-            f"{start}The saved state dict of the {what} has {len(missing)} key(s) missing ({', '.join(missing[:4])}) and "
+            f"{start}The saved state dict of the {what} has {len(missing)} key(s) missing "
+            f"({', '.join(missing[:4])}) and "
             f"{len(extra)} unexpected. A quantized layer keeps int8_weights and scales in buffers: "
             "model.state_dict() holds buffers too, model.named_parameters() does not."
         )
@@ -257,7 +259,8 @@ def expect_loaded(found: dict, *, what: str, reveal: bool = False) -> None:
         raise checks.CheckFailed(f"The function should return the loaded model, but it returned a {found['returned']}.")
     if found["missing_keys"] or found["unexpected_keys"]:
         raise checks.CheckFailed(
-            f"The loaded {what} does not fit the saved state dict: missing keys {_listed(found['missing_keys']) or 'none'}, "
+            f"The loaded {what} does not fit the saved state dict: "
+            f"missing keys {_listed(found['missing_keys']) or 'none'}, "
             f"unexpected keys {_listed(found['unexpected_keys']) or 'none'}. Load with strict=True so a mismatch "
             "raises instead of going unnoticed."
         )

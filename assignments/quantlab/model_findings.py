@@ -254,7 +254,7 @@ def _write(save, model_or_state, to: str):
                 return returned, b"", None
             with open(path, "rb") as file:
                 return returned, file.read(), None
-    except Exception as error:  # noqa: BLE001 - only pickling errors are findings
+    except Exception as error:  # only pickling errors are findings
         if not _is_pickling_error(error):
             raise
         return None, b"", _error_text(error)
@@ -264,7 +264,7 @@ def _read_back(data: bytes):
     """(loaded object, error text): the file as `torch.load(..., weights_only=True)` reads it."""
     try:
         return torch.load(io.BytesIO(data), weights_only=True), None
-    except Exception as error:  # noqa: BLE001 - reported as a finding
+    except Exception as error:  # reported as a finding
         return None, _error_text(error)
 
 

@@ -277,7 +277,8 @@ class DetrAttention(nn.Module):
 
     def forward(self, queries: torch.Tensor, keys_values: torch.Tensor) -> torch.Tensor:
         attended = F.scaled_dot_product_attention(
-            self._heads(self.q_proj(queries)), self._heads(self.k_proj(keys_values)), self._heads(self.v_proj(keys_values))
+            self._heads(self.q_proj(queries)), self._heads(self.k_proj(keys_values)),
+            self._heads(self.v_proj(keys_values)),
         )
         return self.out_proj(attended.transpose(1, 2).reshape(queries.shape))
 
@@ -365,7 +366,7 @@ class DetrMLPPredictionHead(nn.Module):
         super().__init__()
         widths = [hidden_dim] * (num_layers - 1)
         self.layers = nn.ModuleList(
-            nn.Linear(n, k) for n, k in zip([input_dim] + widths, widths + [output_dim])
+            nn.Linear(n, k) for n, k in zip([input_dim] + widths, widths + [output_dim], strict=True)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

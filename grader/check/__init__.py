@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from grader import judge
 from grader.config import CheckConfig
-from grader.grade.submission import grade_submission
 from grader.errors import GraderError
+from grader.grade.submission import grade_submission
 from grader.labs import get_lab
 from grader.results import QuestionStatus, SubmissionResult, SubmissionStatus
 from grader.sandbox import for_checking
@@ -44,14 +44,15 @@ def run_check(config: CheckConfig) -> tuple[SubmissionResult, str]:
         lines.append(f"Note: {note}")
     if result.notes:
         lines.append("")
-    for test_file, question in zip(test_files, result.questions):
+    for test_file, question in zip(test_files, result.questions, strict=True):
         if question.status in _NOT_JUDGED:
             lines.append(f"{question.name} results: {question.message}")
         else:
             lines.append(test_file.summary(public_only=True))
         lines.append("")
     lines.append(f"Public tests: {result.score:g} / {result.max_score:g} points.")
-    lines.append("The autograder also runs hidden tests on more inputs, so passing here is a good sign, not a guarantee.")
+    lines.append("The autograder also runs hidden tests on more inputs, so passing here is a good sign, "
+                 "not a guarantee.")
     return result, "\n".join(lines)
 
 

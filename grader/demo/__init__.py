@@ -20,7 +20,8 @@ def main(config: DemoConfig) -> int:
         if not examples.is_dir():
             continue
         output = config.output / lab_id
-        results = grade.grade_batch(GradeConfig(lab=lab_id, submissions=examples, output=output, jobs=config.jobs), isolation)
+        results = grade.grade_batch(GradeConfig(lab=lab_id, submissions=examples, output=output, jobs=config.jobs),
+                                    isolation)
         print(f"\n{lab_id}: graded {len(results)} example submission(s)")
         for result in sorted(results, key=lambda r: r.student):
             print(f"  {result.student:<10} {result.score:>5g} / {result.max_score:g}  {result.status}")

@@ -58,7 +58,7 @@ def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, 
     test_files = judge.load_tests(lab, hidden=True)
     try:
         result = grade_submission(path, lab, test_files, limits=limits, isolation=isolation)
-    except Exception as error:  # noqa: BLE001 - a grader bug costs this submission only
+    except Exception as error:  # a grader bug costs this submission only
         log.exception("internal error while grading %s", path.name)
         result = internal_error_result(path, lab, test_files, isolation, error)
     result.student = student
@@ -142,5 +142,7 @@ def main(config: GradeConfig) -> int:
             print(f"  warning: the grader failed on {result.student}: {result.grader_error}", file=sys.stderr)
     for result in sorted(results, key=lambda r: r.student):
         print(f"  {result.student:<24} {result.score:g} / {result.max_score:g}  {result.status}")
-    print(f"Reports: {config.output / 'reports'}\nGrades:  {config.output / 'grades.csv'}\nSummary: {config.output / 'summary.html'}")
+    print(f"Reports: {config.output / 'reports'}\n"
+          f"Grades:  {config.output / 'grades.csv'}\n"
+          f"Summary: {config.output / 'summary.html'}")
     return 0

@@ -12,8 +12,15 @@ from grader import judge
 from grader.diagnose import diagnose
 from grader.labs import SUPPORT, Lab
 from grader.load import Program, Unreadable, load_submission
-from grader.results import (GraderInfo, QuestionResult, QuestionStatus, SubmissionInfo, SubmissionResult,
-                            SubmissionStatus, TestResult)
+from grader.results import (
+    GraderInfo,
+    QuestionResult,
+    QuestionStatus,
+    SubmissionInfo,
+    SubmissionResult,
+    SubmissionStatus,
+    TestResult,
+)
 from grader.sandbox import Isolation, choose
 from grader.sandbox.session import Limits, WorkerLost, WorkerSession
 
@@ -44,7 +51,8 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
     with WorkerSession(program.cells, support=[SUPPORT], limits=limits, isolation=isolation) as session:
         for test_file in test_files:
             if cannot_run is None and session.out_of_time:
-                cannot_run = f"Not run: a whole submission may take at most {limits.submission:g} seconds, and that time ran out."
+                cannot_run = (f"Not run: a whole submission may take at most {limits.submission:g} seconds, "
+                              "and that time ran out.")
             if cannot_run is None and not session.alive:
                 try:
                     report = session.start()  # not inside `notes or ...`: a restart must happen every time
@@ -75,9 +83,11 @@ def _load_notes(report, kind: str) -> list[str]:
     for error in report.cell_errors:
         line = f", line {error['line']}" if error.get("line") else ""
         if kind == "notebook":
-            notes.append(f"Cell {error.get('cell')}{line} raised {error.get('type')}: {error.get('message')}. Later cells still ran.")
+            notes.append(f"Cell {error.get('cell')}{line} raised {error.get('type')}: {error.get('message')}. "
+                         "Later cells still ran.")
         else:
-            notes.append(f"Your script raised {error.get('type')}: {error.get('message')} (at{line.lstrip(',')}); the rest of it did not run.")
+            notes.append(f"Your script raised {error.get('type')}: {error.get('message')} "
+                         f"(at{line.lstrip(',')}); the rest of it did not run.")
     return notes + list(report.notes)
 
 

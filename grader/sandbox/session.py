@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from grader.sandbox import wire
-from grader.sandbox import choose
+from grader.sandbox import choose, wire
 from grader.sandbox.isolation import WORKER, Isolation, death_reason
 from grader.sandbox.limits import Limits
 
-__all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession", "raised_by"]
+__all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession",
+           "raised_by"]
 MESSAGE_LIMIT = 256 * 1024 * 1024
 
 
@@ -106,7 +106,7 @@ class WorkerSession:
 
     # Lifecycle ------------------------------------------------------------------------------------
 
-    def __enter__(self) -> "WorkerSession":
+    def __enter__(self) -> WorkerSession:
         return self
 
     def __exit__(self, *exc) -> None:

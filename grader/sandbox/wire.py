@@ -5,10 +5,10 @@ the standard library and torch only.
 
 Python's None, bool, int, float and str travel as themselves (JSON keeps 3 and 3.0 apart and
 allows NaN). Everything else is an object with a "$" kind: plain tensors carry dtype, shape and
-raw bytes (a tensor subclass is foreign); tuples, lists and dicts carry their items; torch dtypes their name. Anything else is
-described, never rebuilt: `{"$": "foreign", "type": ..., "repr": ...}`. A `StudentName` names an
-object of the student's program (a class, a function) in a request, `{"$": "student", "name": ...}`:
-the worker puts the object itself in its place.
+raw bytes (a tensor subclass is foreign); tuples, lists and dicts carry their items; torch dtypes
+their name. Anything else is described, never rebuilt: `{"$": "foreign", "type": ..., "repr": ...}`.
+A `StudentName` names an object of the student's program (a class, a function) in a request,
+`{"$": "student", "name": ...}`: the worker puts the object itself in its place.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _type_name(value) -> str:
 def _safe_repr(value) -> str:
     try:
         text = repr(value)
-    except BaseException:  # noqa: BLE001 - a hostile __repr__ must not break encoding
+    except BaseException:  # a hostile __repr__ must not break encoding
         text = "<repr failed>"
     if not isinstance(text, str):
         text = "<repr failed>"

@@ -4,8 +4,8 @@ Started by `session.WorkerSession` as `python -s -P worker.py IN_FD OUT_FD LIMIT
 working directory set to a private scratch folder (inside the sandbox, see `bubblewrap.py`).
 LIMITS is a JSON object of `resource.RLIMIT_*` names to values; the worker sets each as both its
 soft and hard limit before it reads any request, so the student's code can never raise them.
-It imports nothing from the grader but `wire.py` beside it. Requests and answers are length-prefixed JSON messages on two pipes, so nothing the
-student prints can corrupt them:
+It imports nothing from the grader but `wire.py` beside it. Requests and answers are
+length-prefixed JSON messages on two pipes, so nothing the student prints can corrupt them:
 
     {"op": "run", "cells": [{"index", "source"}], "cell_timeout"} -> {"cells": [...], "names": {...}, "notes": [...]}
     {"op": "call", "name", "args", "kwargs", "cpu"}               -> {"value": ...} or {"error": {...}}
@@ -33,13 +33,13 @@ import traceback
 from multiprocessing.connection import Connection
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import wire  # noqa: E402  (beside this file)
+import wire  # beside this file
 
 # As in a kernel started beside the notebook: the scratch folder (with quantlab/) is importable,
 # the grader's own folder is not.
 sys.path[0] = os.getcwd()
 
-import torch  # noqa: E402
+import torch
 
 MESSAGE_LIMIT = 256 * 1024 * 1024
 TEXT_LIMIT = 2000
@@ -146,7 +146,7 @@ def _run_cells(namespace: dict, cells: list, cell_timeout: float) -> list:
                 exec(code, namespace)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-        except BaseException as error:  # noqa: BLE001 - a failing cell never stops later cells
+        except BaseException as error:  # a failing cell never stops later cells
             outcome["error"] = _error_of(error, index)
         outcomes.append(outcome)
         _close_figures()
@@ -157,7 +157,7 @@ def _close_figures() -> None:
     if "matplotlib.pyplot" in sys.modules:
         try:
             sys.modules["matplotlib.pyplot"].close("all")
-        except Exception:  # noqa: BLE001
+        except Exception:  # best effort: never fail a cell over closing figures
             pass
 
 
@@ -179,13 +179,14 @@ def _call(namespace: dict, request: dict) -> dict:
     name = request.get("name")
     function = namespace.get(name)
     if function is None or not callable(function):
-        return {"error": {"type": "NameError", "builtin": True, "message": f"name {name!r} is not defined", "traceback": ""}}
+        return {"error": {"type": "NameError", "builtin": True, "message": f"name {name!r} is not defined",
+                          "traceback": ""}}
     try:
         args = wire.decode(request.get("args", {"$": "list", "items": []}))
         kwargs = wire.decode(request.get("kwargs", {"$": "dict", "items": []}))
         value = function(*args, **kwargs)
         return {"value": wire.encode(value)}
-    except BaseException as error:  # noqa: BLE001 - SystemExit and friends are the student's too
+    except BaseException as error:  # SystemExit and friends are the student's too
         return {"error": _error_of(error)}
 
 
@@ -220,7 +221,7 @@ def _inspection(key) -> object:
     try:
         importlib.import_module(module_name)
         registry = importlib.import_module("quantlab.harness").REGISTRY
-    except Exception:  # noqa: BLE001 - anything that does not import is refused alike
+    except Exception:  # anything that does not import is refused alike
         return None
     return registry.get(key)
 
@@ -241,7 +242,7 @@ def _inspect(namespace: dict, request: dict) -> dict:
         return _refused(f"malformed arguments: {error}")
     try:
         return {"value": wire.encode(inspection(*args, **kwargs))}
-    except BaseException as error:  # noqa: BLE001 - the student's code runs inside the inspection
+    except BaseException as error:  # the student's code runs inside the inspection
         return {"error": _error_of(error)}
 
 
@@ -286,11 +287,13 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             _seed()
             answer = _inspect(namespace, request)
         else:
-            answer = {"error": {"type": "ProtocolError", "builtin": False, "message": f"unknown op {op!r}", "traceback": ""}}
+            answer = {"error": {"type": "ProtocolError", "builtin": False, "message": f"unknown op {op!r}",
+                                "traceback": ""}}
         try:
             payload = wire.dumps(answer)
         except (ValueError, TypeError, RecursionError) as error:
-            payload = wire.dumps({"error": {"type": "EncodingError", "builtin": False, "message": _cut(str(error)), "traceback": ""}})
+            payload = wire.dumps({"error": {"type": "EncodingError", "builtin": False, "message": _cut(str(error)),
+                                            "traceback": ""}})
         outbox.send_bytes(payload)
 
 

@@ -47,7 +47,8 @@ EXPLANATIONS: dict[str, str] = {
 }
 #: (mistake id, lab) -> what the student reads there, where it differs from `EXPLANATIONS`.
 IN_LAB: dict[tuple[str, str], str] = {
-    key: text for module in _modules("quant_mistakes.explanations") for key, text in getattr(module, "IN_LAB", {}).items()
+    key: text
+    for module in _modules("quant_mistakes.explanations") for key, text in getattr(module, "IN_LAB", {}).items()
 }
 
 
@@ -58,7 +59,7 @@ def source(mistake: str | None) -> str:
     return COURSE_LITERAL + "\n\n" + "\n\n".join(MISTAKES[mistake].functions.values())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model(mistake: str | None) -> dict:
     """The namespace of `source(mistake)`: the objects that probes and tests get by name."""
     namespace: dict = {"__name__": f"quant_mistakes.model.{mistake}"}

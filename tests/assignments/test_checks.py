@@ -98,7 +98,8 @@ class TestExpectTensor:
 
     @pytest.mark.parametrize(
         "got_shape, want_shape",
-        [((3, 1), (3, 3)), ((1, 3), (3, 3)), ((3,), (1, 3)), ((1, 3), (3,)), ((), (1,)), ((1,), ()), ((3, 3, 1), (3, 3))],
+        [((3, 1), (3, 3)), ((1, 3), (3, 3)), ((3,), (1, 3)), ((1, 3), (3,)), ((), (1,)), ((1,), ()),
+         ((3, 3, 1), (3, 3))],
     )
     def test_shapes_that_only_broadcast_are_refused(self, got_shape, want_shape):
         with pytest.raises(CheckFailed, match="only broadcasts"):
@@ -525,7 +526,9 @@ class TestMetrics:
     def test_scalar_checks_record_errors(self):
         with checks.collect_metrics() as metrics, pytest.raises(CheckFailed):
             checks.expect_float(0.27942144074272685, 3.578823433670343, what="scale")
-        assert metrics == {"scale_rel_error": pytest.approx((3.578823433670343 - 0.27942144074272685) / 3.578823433670343)}
+        assert metrics == {
+            "scale_rel_error": pytest.approx((3.578823433670343 - 0.27942144074272685) / 3.578823433670343),
+        }
         with checks.collect_metrics() as metrics, pytest.raises(CheckFailed):
             checks.expect_int(-76, -77, what="zero point")
         assert metrics == {"zero_point_error": 1}
@@ -559,7 +562,8 @@ class TestExpectRaises:
 
     def test_other_exception_is_reported(self):
         # the course's own code: ZeroDivisionError on a constant tensor (§8)
-        with pytest.raises(CheckFailed, match="expected ValueError or AssertionError, but got ZeroDivisionError: float division"):
+        with pytest.raises(CheckFailed,
+                           match="expected ValueError or AssertionError, but got ZeroDivisionError: float division"):
             with checks.expect_raises(ValueError, AssertionError, what="constant tensor"):
                 r_min = r_max = 3.0
                 scale = (r_max - r_min) / 255
@@ -594,7 +598,8 @@ class TestExpectScales:
         # §5 per_channel_missing_reshape: the right values in shape [3]
         flat = torch.tensor(T_ROW_SCALES).flatten()
         with pytest.raises(CheckFailed) as failure:
-            checks.expect_scales(flat, torch.tensor(T_ROW_SCALES), what="scale of T", layout="one scale per row, shape [rows, 1]")
+            checks.expect_scales(flat, torch.tensor(T_ROW_SCALES), what="scale of T",
+                                 layout="one scale per row, shape [rows, 1]")
         message = str(failure.value)
         assert "shape [3], but it should be [3, 1]: one scale per row" in message
         assert "broadcasts against the wrong dimension" in message and "scale.view(3, 1)" in message
@@ -660,7 +665,8 @@ class TestExpectOutput:
         # §3.3: q*s + z is wrong as soon as z != 0
         q, s, z = ref.linear_quantization(fixtures.W())
         x = torch.tensor([1.0, 2.0, 3.0])
-        with checks.collect_metrics() as metrics, pytest.raises(CheckFailed, match="3 of 3 values in the output are off"):
+        with (checks.collect_metrics() as metrics,
+              pytest.raises(CheckFailed, match="3 of 3 values in the output are off")):
             checks.expect_output(torch.nn.functional.linear(x, q.float() * s + z), self._truth(x, q, s, z),
                                  what="output", tol=1e-5)
         assert metrics["relative_error"] > 1

@@ -11,7 +11,12 @@ from quantlab import checks, fixtures, models
 from quantlab.checks import CheckFailed
 from quantlab.harness import REGISTRY
 from quantlab.layer_findings import (
-    RECORDING, RecordingLinear, expect_layer, expect_replacement, layer_findings, replacement_findings,
+    RECORDING,
+    RecordingLinear,
+    expect_layer,
+    expect_replacement,
+    layer_findings,
+    replacement_findings,
 )
 
 CODES = torch.tensor([[-127, -72, 27], [-118, 20, 127], [14, 80, 127]], dtype=torch.int8)
@@ -32,7 +37,8 @@ class TestW8A16Output:
 
     def test_scale_128_and_bias_before_scale_fail_in_float32(self):
         with pytest.raises(CheckFailed, match="are off"):
-            checks.expect_w8a16_output(ref.w8_a16_forward(CODES, X, SCALES * 127 / 128), X, CODES, SCALES, what="output")
+            checks.expect_w8a16_output(ref.w8_a16_forward(CODES, X, SCALES * 127 / 128), X, CODES, SCALES,
+                                       what="output")
         bias = torch.tensor([[0.5, -0.5, 1.0]])
         wrong = (nn.functional.linear(X, CODES.float()) + bias) * SCALES
         with pytest.raises(CheckFailed):
@@ -41,7 +47,8 @@ class TestW8A16Output:
     def test_the_output_dtype_is_torchs_promotion(self):
         xb = X.bfloat16()
         with pytest.raises(CheckFailed, match="dtype torch.bfloat16, but it should be torch.float32"):
-            checks.expect_w8a16_output(ref.w8_a16_forward(CODES, xb, SCALES).bfloat16(), xb, CODES, SCALES, what="output")
+            checks.expect_w8a16_output(ref.w8_a16_forward(CODES, xb, SCALES).bfloat16(), xb, CODES, SCALES,
+                                       what="output")
 
 
 class TestLayerFindings:
@@ -99,7 +106,8 @@ class TestReplacementFindings:
         def swapped(module, target_class, exclude):
             for name, child in module.named_children():
                 if isinstance(child, nn.Linear):
-                    layer = target_class(child.out_features, child.in_features, child.bias is not None, child.weight.dtype)
+                    layer = target_class(child.out_features, child.in_features, child.bias is not None,
+                                         child.weight.dtype)
                     setattr(module, name, layer)
                     if child.bias is not None:
                         layer.bias = child.bias
@@ -115,7 +123,8 @@ class TestReplacementFindings:
         def copy_into_buffer(module, target_class, exclude):
             for name, child in module.named_children():
                 if isinstance(child, nn.Linear):
-                    layer = target_class(child.in_features, child.out_features, child.bias is not None, child.weight.dtype)
+                    layer = target_class(child.in_features, child.out_features, child.bias is not None,
+                                         child.weight.dtype)
                     if child.bias is not None:
                         layer.bias.copy_(child.bias.detach().reshape(1, -1))
                     setattr(module, name, layer)

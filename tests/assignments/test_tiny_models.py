@@ -55,7 +55,8 @@ def test_the_decoder_completes_the_course_prompt_before_and_after_quantizing(dty
     ],
 )
 def test_each_replaced_linear_saves_what_the_arithmetic_says(model_name, exclude, dtype, config):
-    found = quantization_findings(ref.quantize_model, ref.W8A16LinearLayer, model_name, exclude, dtype=dtype, config=config)
+    found = quantization_findings(ref.quantize_model, ref.W8A16LinearLayer, model_name, exclude, dtype=dtype,
+                                  config=config)
     before, after = found["returned"]
     linears = original_findings(model_name, dtype=dtype, config=config)["linears"]
     assert after == model_checks.footprint_after(before, linears, exclude) < before
@@ -65,7 +66,8 @@ def test_each_replaced_linear_saves_what_the_arithmetic_says(model_name, exclude
 
 def test_published_fixtures():
     assert ref.model_memory_footprint(tiny_models.decoder()) == 464896
-    assert ref.quantize_model(tiny_models.decoder(dtype=torch.bfloat16), ref.W8A16LinearLayer, ["lm_head"]) == (232448, 136448)
+    assert ref.quantize_model(tiny_models.decoder(dtype=torch.bfloat16), ref.W8A16LinearLayer,
+                              ["lm_head"]) == (232448, 136448)
     assert ref.quantize_model(tiny_models.detector(), ref.W8A16LinearLayer, DETR_EXCLUDE) == (105352, 46216)
 
 
@@ -116,7 +118,8 @@ def _replace_swapped(module, target_class, exclude):
     for name, child in module.named_children():
         if isinstance(child, torch.nn.Linear) and name not in exclude:
             bias = child.bias
-            setattr(module, name, target_class(child.out_features, child.in_features, bias is not None, child.weight.dtype))
+            setattr(module, name, target_class(child.out_features, child.in_features, bias is not None,
+                                               child.weight.dtype))
             if bias is not None:
                 getattr(module, name).bias = bias
         else:
@@ -132,14 +135,16 @@ def test_a_strict_load_refused_for_swapped_sizes_is_a_finding_and_a_check():
     assert found["built_on"] == ["meta"] and failed["missing_keys"] == failed["unexpected_keys"] == []
     first = failed["size_mismatches"][0]
     assert first == {"key": "transformer.h.0.attn.qkv_proj.int8_weights", "saved": [192, 64], "skeleton": [64, 192]}
-    with pytest.raises(checks.CheckFailed, match=r"wrong way round.*target_class\(child.in_features, child.out_features") as public:
+    with pytest.raises(checks.CheckFailed,
+                       match=r"wrong way round.*target_class\(child.in_features, child.out_features") as public:
         model_checks.expect_loaded(found, what="tiny CodeGen", reveal=True)
     assert "(in your skeleton (64, 192), in the file (192, 64))" in str(public.value)
     with pytest.raises(checks.CheckFailed, match="wrong way round") as hidden:
         model_checks.expect_loaded(found, what="CodeGen")
     assert not re.search(r"\d+, \d+", str(hidden.value)), "a hidden case shows the saved shapes"
     # the reference's load of the same file: no failure
-    assert "load_failed" not in load_findings(ref.load_quantized_model, ref.W8A16LinearLayer, "codegen", ["lm_head"], state)
+    assert "load_failed" not in load_findings(ref.load_quantized_model, ref.W8A16LinearLayer, "codegen", ["lm_head"],
+                                              state)
 
 
 def test_other_load_differences_and_errors():
@@ -213,7 +218,8 @@ def test_a_file_without_the_buffers_stops_the_round_trip_at_saving():
                                                  r"16 key\(s\) missing .*buffers"):
         model_checks.expect_round_trip(found, what="tiny CodeGen")
     found = round_trip_findings(ref.save_quantized_state_dict, ref.load_quantized_model,
-                                ref.replace_linear_with_target_and_quantize, ref.W8A16LinearLayer, "codegen", ["lm_head"])
+                                ref.replace_linear_with_target_and_quantize, ref.W8A16LinearLayer, "codegen",
+                                ["lm_head"])
     assert found["identical_outputs"] is True
     model_checks.expect_round_trip(found, what="tiny CodeGen")
     with pytest.raises(checks.CheckFailed, match="does not give the same outputs"):

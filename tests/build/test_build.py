@@ -6,10 +6,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import mistakes
 import nbformat
 import pytest
-
-import mistakes
 
 from grader.build import BuildError, build, build_student
 from grader.config import BuildConfig
@@ -66,7 +65,8 @@ def test_autograder_zip_layout(dist, lab):
 def test_build_refuses_a_public_file_with_a_hidden_case(tmp_path, monkeypatch):
     lab = LABS["L2-A"]
     leaky = tmp_path / "leaky.py"
-    leaky.write_text(lab.public_tests(lab.question_names[0]).read_text() + "\n@test_case(points=1, hidden=True)\ndef x(f):\n    pass\n")
+    leaky.write_text(lab.public_tests(lab.question_names[0]).read_text()
+                     + "\n@test_case(points=1, hidden=True)\ndef x(f):\n    pass\n")
     monkeypatch.setattr(Lab, "public_tests", lambda self, q: leaky)
     with pytest.raises(BuildError, match="hidden"):
         build_student(lab, tmp_path / "dist")

@@ -3,11 +3,10 @@
 import re
 import shutil
 
+import mistakes
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
-import mistakes
 
 from grader.build import build_student
 from grader.check import run_check
@@ -59,7 +58,8 @@ def _fill(notebook, source: str):
 
 
 def _text_outputs(cell) -> str:
-    return "".join(o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []) if o.get("output_type") == "execute_result")
+    return "".join(o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "execute_result")
 
 
 @pytest.mark.slow

@@ -5,13 +5,12 @@ before the catalogue was refactored."""
 import csv
 import json
 import re
-from pathlib import Path
 
 import batches
 import mistakes
 import pytest
-import quant_mistakes
 
+import quant_mistakes
 from grader.cli import main as cli_main
 from grader.config import GradeConfig
 from grader.grade import grade_batch
@@ -29,7 +28,8 @@ def batch(request, tmp_path_factory):
     batches.lab_batch(folder, lab)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     output = tmp_path_factory.mktemp(f"{lab.id}-out")
-    results = grade_batch(GradeConfig(lab=lab.id, submissions=folder, output=output, jobs=2, limits=batches.limits_for(lab)))
+    results = grade_batch(GradeConfig(lab=lab.id, submissions=folder, output=output, jobs=2,
+                                      limits=batches.limits_for(lab)))
     after = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert before == after, "a submission file was modified"
     return lab.id, {r.student: r.to_dict() for r in results}, output
@@ -43,7 +43,8 @@ def test_every_correct_style_gets_full_marks(batch):
     lab, results, _ = batch
     for student in [s for s in results if s.startswith("ok_")] + ["messy"]:
         result = results[student]
-        failed = [(q["name"], t["name"], t["message"]) for q in result["questions"] for t in q["tests"] if not t["passed"]]
+        failed = [(q["name"], t["name"], t["message"]) for q in result["questions"] for t in q["tests"]
+                  if not t["passed"]]
         assert result["score"] == result["max_score"] > 0, (student, failed)
 
 
@@ -142,7 +143,8 @@ def test_outputs_follow_the_schema(batch):
         assert (output / "reports" / f"{student}.md").stat().st_size > 0
     rows = list(csv.DictReader((output / "grades.csv").open()))
     assert [r["student"] for r in rows] == sorted(results)
-    assert list(rows[0])[:4] == ["student", "score", "max_score", "status"] and set(LABS[lab].question_names) <= set(rows[0])
+    assert (list(rows[0])[:4] == ["student", "score", "max_score", "status"]
+            and set(LABS[lab].question_names) <= set(rows[0]))
     assert (output / "summary.html").read_text().count("<") > 10
     assert not list(output.rglob("*.tmp"))
 
@@ -168,7 +170,8 @@ def test_exit_codes(tmp_path, capsys):
 def test_a_program_that_cannot_start_is_not_retried_for_every_question(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "quits.py").write_text(mistakes.COURSE_LITERAL + "\nimport os\nos._exit(0)\n")
-    [result] = [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))]
+    [result] = [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in",
+                                                             output=tmp_path / "out", limits=LIMITS))]
     assert result["score"] == 0
     assert all(q["status"] == "crashed" and "could not be run" in q["message"] for q in result["questions"])
 
@@ -187,7 +190,8 @@ def test_a_grader_failure_on_one_file_costs_that_file_only(tmp_path, monkeypatch
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(grade_package, "grade_submission", flaky)
-    results = {r.student: r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in", output=tmp_path / "out", limits=LIMITS))}
+    results = {r.student: r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in",
+                                                                       output=tmp_path / "out", limits=LIMITS))}
     assert results["good"]["score"] == results["good"]["max_score"]
     assert results["unlucky"]["status"] == "unreadable" and "a bug in the grader" in results["unlucky"]["grader_error"]
     assert "not your fault" in (tmp_path / "out" / "reports" / "unlucky.md").read_text()

@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import mistakes
+import pytest
 
 from grader.config import GradeConfig
 from grader.grade import grade_batch
@@ -23,9 +22,11 @@ pytestmark = pytest.mark.xdist_group("resume")
 
 LIMITS = Limits(question=20.0, load=60.0, cell=20.0)
 #: Correct code that also draws unseeded random numbers while it runs.
-NOISY = mistakes.COURSE_LITERAL + "\n\nimport random\nimport numpy as np\nnoise = (torch.rand(3), random.random(), np.random.rand())\n"
+NOISY = (mistakes.COURSE_LITERAL
+         + "\n\nimport random\nimport numpy as np\nnoise = (torch.rand(3), random.random(), np.random.rand())\n")
 #: Stochastic rounding: its grade depends on the random numbers the worker's seed produces.
-STOCHASTIC = mistakes.COURSE_LITERAL.replace("torch.round(", "torch.floor(torch.rand_like(scaled_and_shifted_tensor) + ")
+STOCHASTIC = mistakes.COURSE_LITERAL.replace("torch.round(",
+                                             "torch.floor(torch.rand_like(scaled_and_shifted_tensor) + ")
 
 
 def _submissions(folder: Path) -> Path:
@@ -46,7 +47,8 @@ def _files(output: Path) -> dict[str, bytes]:
 
 
 def _run(folder: Path, output: Path, **options) -> list[dict]:
-    return [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=folder, output=output, jobs=1, limits=LIMITS, **options))]
+    return [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=folder, output=output, jobs=1,
+                                                         limits=LIMITS, **options))]
 
 
 def _command(folder: Path, output: Path) -> list[str]:

@@ -23,7 +23,8 @@ from grader.sandbox import bubblewrap
 from grader.sandbox.bubblewrap import HOST_UID_BASE
 from grader.sandbox.limits import Limits
 
-# One batch and one loopback listener for the module: its tests share one xdist worker (make test runs --dist loadgroup).
+# One batch and one loopback listener for the module: its tests share one xdist worker
+# (make test runs --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("hostile")
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
@@ -145,7 +146,7 @@ def test_the_batch_completes_in_the_sandbox(batch):
 def test_each_is_graded_on_what_it_really_computes(batch):
     results, _, _, _ = batch
     for student, expected in CORRECT.items():
-        for name, right in zip((QUANTIZE, DEQUANTIZE), expected):
+        for name, right in zip((QUANTIZE, DEQUANTIZE), expected, strict=True):
             question = _question(results[student], name)
             if right:
                 failed = [t["message"] for t in question["tests"] if not t["passed"]]
@@ -167,8 +168,13 @@ def test_a_neighbour_never_changes_a_grade(batch, tmp_path):
     results, _, folder, _ = batch
     (tmp_path / "alone").mkdir()
     shutil.copy(folder / "victim.py", tmp_path / "alone")
-    [alone] = [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "alone", output=tmp_path / "out", limits=LIMITS))]
-    strip = lambda r: [(q["name"], q["score"], [(t["name"], t["passed"], t["message"]) for t in q["tests"]]) for q in r["questions"]]
+    [alone] = [r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "alone",
+                                                            output=tmp_path / "out", limits=LIMITS))]
+
+    def strip(r):
+        return [(q["name"], q["score"], [(t["name"], t["passed"], t["message"]) for t in q["tests"]])
+                for q in r["questions"]]
+
     assert strip(alone) == strip(results["victim"])
 
 
@@ -187,7 +193,8 @@ def test_fake_results_land_nowhere_outside_the_scratch(batch):
     assert results["writer"]["score"] == results["writer"]["max_score"]  # its own result, not the fake 100
     assert not Path("/tmp/writer.json").exists()
     for place in (output, folder, Path(__file__).resolve().parents[2]):
-        assert not [p for p in place.rglob("*") if FAKE_RESULT in p.name or p.name == "writer.json" and "results" not in p.parts], place
+        assert not [p for p in place.rglob("*")
+                    if FAKE_RESULT in p.name or p.name == "writer.json" and "results" not in p.parts], place
     assert not [p for p in Path("/tmp").iterdir() if FAKE_RESULT in p.name]
 
 
@@ -212,7 +219,8 @@ def test_memory_beyond_the_cap_is_refused(batch):
 
 def test_markup_reaches_no_report_unescaped(batch):
     results, output, _, _ = batch
-    texts = " ".join([*results["markup"]["notes"], *(t["message"] for q in results["markup"]["questions"] for t in q["tests"])])
+    texts = " ".join([*results["markup"]["notes"],
+                      *(t["message"] for q in results["markup"]["questions"] for t in q["tests"])])
     assert "<script>" in texts  # the submission's own words are kept in the data...
     html = (output / "reports" / "markup.html").read_text()
     # The raised text reaches the report as text: escaped, so a browser shows it and runs nothing.

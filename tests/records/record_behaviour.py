@@ -16,12 +16,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-import conftest  # noqa: E402, F401  (puts quantlab, the reference and the mistakes on sys.path)
-from batches import RECORD, lab_batch, limits_for, what_a_student_reads  # noqa: E402
+import conftest  # noqa: F401 - imported for its effect: puts quantlab, the reference and the mistakes on sys.path
+from batches import RECORD, lab_batch, limits_for, what_a_student_reads
 
-from grader.config import GradeConfig  # noqa: E402
-from grader.grade import grade_batch  # noqa: E402
-from grader.labs import EXAMPLES, LABS  # noqa: E402
+from grader.config import GradeConfig
+from grader.grade import grade_batch
+from grader.labs import EXAMPLES, LABS
 
 
 def grade(lab: str, folder: Path, limits=None) -> dict:

@@ -6,13 +6,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import mistakes
 import pytest
 
-import mistakes
-
+import grader.sandbox
 from grader.cli import main as cli_main
 from grader.labs import SUPPORT
-import grader.sandbox
 from grader.sandbox import bubblewrap, wire
 from grader.sandbox.limits import Limits, MiB, parse_size
 from grader.sandbox.session import StudentCodeError, WorkerLost, WorkerSession
@@ -40,7 +39,8 @@ def test_the_worker_is_an_unprivileged_user_with_a_minimal_view(tmp_path):
         return [p for p in paths if os.path.exists(p)]
     """
     repo = Path(__file__).resolve().parents[2]
-    hidden = [repo / "solutions", repo / "grader", repo / "tests", repo / "README.md", tmp_path, Path.home() / ".bashrc"]
+    hidden = [repo / "solutions", repo / "grader", repo / "tests", repo / "README.md", tmp_path,
+              Path.home() / ".bashrc"]
     with sandboxed(source) as s:
         s.start()
         uid, gid, cwd, roots, passwd = s.call("who", (), {}, timeout=10)

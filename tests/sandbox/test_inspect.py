@@ -12,7 +12,6 @@ import torch
 from grader.labs import SUPPORT
 from grader.sandbox import wire
 from grader.sandbox.session import Limits, StudentCodeError, UndefinedName, WorkerSession
-from quantlab import fixtures
 from quantlab.layer_findings import RECORDING
 
 LAYER = "quantlab.layer_findings.layer_findings"
@@ -49,7 +48,7 @@ PROGRAM = textwrap.dedent(
     def sneaky(*args):
         return "ran"
     quantlab.harness.REGISTRY["quantlab.sneaky.sneaky"] = sneaky
-    """
+    """  # noqa: E501 - a student's program, run as written
 )
 
 
@@ -64,13 +63,15 @@ def session():
 def test_an_inspection_runs_on_the_students_class_and_returns_findings(session):
     findings = session.inspect(LAYER, (wire.StudentName("Layer"), 3, 2, False),
                                {"weights": torch.ones(2, 3), "inputs": [torch.ones(1, 3)]}, timeout=30)
-    assert findings["type"] == "Layer" and findings["buffers"] == {"int8_weights": [[2, 3], "int8"], "scales": [[2], "float32"]}
+    assert (findings["type"] == "Layer"
+            and findings["buffers"] == {"int8_weights": [[2, 3], "int8"], "scales": [[2], "float32"]})
     assert torch.equal(findings["int8_weights"], torch.ones(2, 3, dtype=torch.int8))
     assert torch.equal(findings["outputs"][0], torch.full((1, 2), 3.0))
 
 
 def test_a_replacement_inspection_changes_a_model_in_the_worker(session):
-    findings = session.inspect(REPLACEMENT, (wire.StudentName("replace"), RECORDING, "dummy", ["lm_head"]), {}, timeout=30)
+    findings = session.inspect(REPLACEMENT, (wire.StudentName("replace"), RECORDING, "dummy", ["lm_head"]), {},
+                               timeout=30)
     assert findings["replaced"] == ["linear_1", "linear_2"] and findings["returned"] == "None"
     assert findings["built_with"]["linear_1"] == [[1, 1, True, torch.float32], []]
 

@@ -3,7 +3,6 @@
 import os
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -27,7 +26,8 @@ def test_cells_run_in_order_and_a_failing_cell_does_not_stop_later_ones():
 
 
 def test_student_exceptions_arrive_as_the_same_builtin_type():
-    with session_for("def f():\n    raise ValueError('scale must be positive')", "class MyError(Exception): pass\ndef g():\n    raise MyError('x')") as s:
+    with session_for("def f():\n    raise ValueError('scale must be positive')",
+                     "class MyError(Exception): pass\ndef g():\n    raise MyError('x')") as s:
         s.start()
         with pytest.raises(ValueError) as caught:
             s.call("f", (), {}, timeout=10)
@@ -39,7 +39,8 @@ def test_student_exceptions_arrive_as_the_same_builtin_type():
 
 
 def test_printing_does_not_disturb_the_answers():
-    with session_for("import sys\nprint('x' * 100000)\ndef f():\n    print('noise'); sys.stdout.write('more'); return 1.5") as s:
+    with session_for("import sys\nprint('x' * 100000)\ndef f():\n"
+                     "    print('noise'); sys.stdout.write('more'); return 1.5") as s:
         s.start()
         assert s.call("f", (), {}, timeout=10) == 1.5
 
@@ -60,7 +61,8 @@ def test_a_hanging_call_times_out_and_the_session_restarts():
     ("import os\n    os._exit(3)", WorkerLost, "stopped the process running your code (exit status 3)"),
     # SystemExit is caught in the worker and reported as the student's exception; the worker lives on.
     ("raise SystemExit(0)", StudentCodeError, "SystemExit"),
-    ("import os, signal\n    os.kill(os.getpid(), signal.SIGSEGV)", WorkerLost, "stopped the process running your code (SIGSEGV)"),
+    ("import os, signal\n    os.kill(os.getpid(), signal.SIGSEGV)", WorkerLost,
+     "stopped the process running your code (SIGSEGV)"),
 ], ids=["os._exit", "SystemExit", "SIGSEGV"])
 def test_a_worker_that_exits_costs_only_the_call(body, expected, message):
     with session_for(f"def die():\n    {body}\ndef ok():\n    return 1") as s:
@@ -80,7 +82,11 @@ def test_a_worker_that_exits_costs_only_the_call(body, expected, message):
 
 def test_shell_lines_and_unknown_magics_are_not_run(tmp_path):
     marker = tmp_path / "marker"
-    source = f"get_ipython().system('touch {marker}')\nget_ipython().run_line_magic('matplotlib', 'inline')\nget_ipython().run_cell_magic('bash', '', 'touch {marker}')\nget_ipython().run_line_magic('time', 'y = 41 + 1')\ndef f():\n    return y"
+    source = (f"get_ipython().system('touch {marker}')\n"
+              "get_ipython().run_line_magic('matplotlib', 'inline')\n"
+              f"get_ipython().run_cell_magic('bash', '', 'touch {marker}')\n"
+              "get_ipython().run_line_magic('time', 'y = 41 + 1')\n"
+              "def f():\n    return y")
     with session_for(source) as s:
         report = s.start()
         assert s.call("f", (), {}, timeout=10) == 42

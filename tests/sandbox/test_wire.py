@@ -71,7 +71,7 @@ def test_python_scalars_keep_their_type():
     assert type(back) is tuple
     assert [type(v) for v in back] == [int, float, bool, type(None), str, float, float, float, float]
     assert back[:5] == values[:5]
-    for got, want in zip(back[5:], values[5:]):
+    for got, want in zip(back[5:], values[5:], strict=True):
         assert_same_float(got, want)
 
 
@@ -165,7 +165,7 @@ def test_subclasses_of_plain_types_arrive_as_descriptions():
 
     values = [Yes(3), type("F", (float,), {})(2.5), Loud("x"), type("L", (list,), {})([1]),
               type("D", (dict,), {})(a=1), type("T", (tuple,), {})((1,))]
-    for value, back in zip(values, wire.decode(wire.encode(values))):
+    for value, back in zip(values, wire.decode(wire.encode(values)), strict=True):
         assert isinstance(back, wire.Foreign), value
         assert len(back.repr) <= wire.REPR_LIMIT + 1
 

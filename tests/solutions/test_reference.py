@@ -275,7 +275,7 @@ def _load_oracle() -> str | None:
     import: torch warns once per process that quantized tensors are deprecated, and that warning
     must reach pytest's warning summary, not be spent (or hidden) while collecting."""
     try:
-        import torch.ao.quantization.fx._decomposed  # noqa: F401  (registers quantized_decomposed)
+        import torch.ao.quantization.fx._decomposed  # registers quantized_decomposed
     except Exception as error:  # pragma: no cover - depends on the torch build
         return f"torch.ao.quantization.fx._decomposed cannot be imported: {error!r}"
     for name in ("quantize_per_tensor", "quantize_per_channel", "quint4x2", "quint2x4"):
@@ -1051,7 +1051,8 @@ def test_per_channel_oracle():
     g = torch.Generator().manual_seed(70)
     stats = TieStats()
     for i in range(60):
-        shape = [(_randint(g, 1, 24), _randint(g, 1, 24)), (_randint(g, 1, 6), _randint(g, 1, 8), _randint(g, 2, 10))][i % 2]
+        shape = [(_randint(g, 1, 24), _randint(g, 1, 24)),
+                 (_randint(g, 1, 6), _randint(g, 1, 8), _randint(g, 2, 10))][i % 2]
         r = torch.randn(shape, generator=g) * 10 ** _uniform(g, -2, 2)
         for dim in (0, 1, 2, -1) if len(shape) == 3 else (0, 1, -1):
             for dtype, qtype in ((INT8, torch.qint8), (UINT8, torch.quint8)):
@@ -1087,7 +1088,8 @@ def test_per_group_oracle():
         near = ((exact - exact.floor()) - 0.5).abs() <= 1e-3
         assert int(difference.max()) <= 1 and bool(near[difference == 1].all())
         dq = ref.linear_dequantization_per_group(q, s, group_size)
-        want_dq = ops.dequantize_per_channel_group(q, s.flatten(), None, -128, 127, torch.int8, group_size, torch.float32)
+        want_dq = ops.dequantize_per_channel_group(q, s.flatten(), None, -128, 127, torch.int8, group_size,
+                                                   torch.float32)
         assert torch.allclose(dq, want_dq, rtol=1e-6, atol=0)
 
 
@@ -1146,7 +1148,7 @@ class TestGranularityEdgeCases:
         ref.quantized_linear_W8A32_without_bias(x, q8, 0.5, 3)
         ref.pack_weights(v, 2)
         ref.unpack_weights(p, 2)
-        for a, b in zip((r, t, q8, x, v, p, s, q), before + [s_before, q_before]):
+        for a, b in zip((r, t, q8, x, v, p, s, q), before + [s_before, q_before], strict=True):
             assert torch.equal(a, b)
 
 
@@ -1174,6 +1176,7 @@ class TestWholeModel:
     @pytest.mark.parametrize("to_path", [False, True])
     def test_save_and_strict_meta_load_reproduce_the_model(self, tmp_path, to_path):
         import io
+
         from quantlab import tiny_models
 
         model = tiny_models.decoder(dtype=torch.bfloat16)
@@ -1196,6 +1199,7 @@ class TestWholeModel:
 
     def test_a_layout_that_differs_fails_the_strict_load(self):
         import io
+
         from quantlab import tiny_models
 
         model = tiny_models.decoder()

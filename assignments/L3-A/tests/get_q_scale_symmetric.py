@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import checks, fixtures
 
 OK_FORMAT = False
@@ -8,7 +9,9 @@ name = "get_q_scale_symmetric"
 
 @test_case(name="course fixtures: the lesson-5 tensor, T and W, int8", points=1)
 def symmetric_scale_course(get_q_scale_symmetric):
-    checks.expect_float(get_q_scale_symmetric(fixtures.L3A_RANDOM()), 0.014545669705848994, what="scale of the lesson-5 tensor")
+    checks.expect_float(
+        get_q_scale_symmetric(fixtures.L3A_RANDOM()), 0.014545669705848994, what="scale of the lesson-5 tensor",
+    )
     checks.expect_float(
         get_q_scale_symmetric(fixtures.T()), 5.737007681779035,
         what="scale of T (728.6 / 127: max |r| divided by q_max)",

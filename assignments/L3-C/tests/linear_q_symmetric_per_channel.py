@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import checks, fixtures
 
 OK_FORMAT = False
@@ -54,7 +55,8 @@ def per_channel_negative_dims(linear_q_symmetric_per_channel):
     )
     _public_per_channel_check(
         linear_q_symmetric_per_channel(r.clone(), dim=-2), r, torch.tensor(_T_ROWS_Q, dtype=torch.int8),
-        torch.tensor(_T_ROWS_SCALE), "T with dim=-2", "dim=-2 is the first dim of a matrix: one scale per row, shape [3, 1]",
+        torch.tensor(_T_ROWS_SCALE), "T with dim=-2",
+        "dim=-2 is the first dim of a matrix: one scale per row, shape [3, 1]",
     )
 
 

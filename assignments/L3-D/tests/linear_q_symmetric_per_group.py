@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import checks, fixtures
 
 OK_FORMAT = False
@@ -35,7 +36,9 @@ def per_group_course_fixture(linear_q_symmetric_per_group):
         0.002314082346856594, 0.006299302447587252, 0.005366996396332979, 0.007206251844763756,
         0.007501875050365925, 0.0029402943328022957, 0.007338585797697306, 0.0021246736869215965,
     ]).reshape(12, 1)
-    _public_per_group_check(linear_q_symmetric_per_group(r.clone(), group_size=3), r, 3, want_q, want_scale, "G, group size 3")
+    _public_per_group_check(
+        linear_q_symmetric_per_group(r.clone(), group_size=3), r, 3, want_q, want_scale, "G, group size 3",
+    )
 
 
 @test_case(name="small tensor A = [[1, 2, 3, 4], [5, 6, 7, 8]] with group size 2", points=1)
@@ -43,8 +46,12 @@ def per_group_small(linear_q_symmetric_per_group):
     r = fixtures.A()
     want_q = torch.tensor([[64, 127, 95, 127], [106, 127, 111, 127]], dtype=torch.int8)
     # 2/127, 4/127, 6/127 and 8/127 in float32
-    want_scale = torch.tensor([[0.015748031437397003], [0.031496062874794006], [0.04724409431219101], [0.06299212574958801]])
-    _public_per_group_check(linear_q_symmetric_per_group(r.clone(), group_size=2), r, 2, want_q, want_scale, "A, group size 2")
+    want_scale = torch.tensor(
+        [[0.015748031437397003], [0.031496062874794006], [0.04724409431219101], [0.06299212574958801]],
+    )
+    _public_per_group_check(
+        linear_q_symmetric_per_group(r.clone(), group_size=2), r, 2, want_q, want_scale, "A, group size 2",
+    )
 
 
 @test_case(name="G with group size 6: one group per row", points=1)
@@ -58,12 +65,15 @@ def per_group_whole_rows(linear_q_symmetric_per_group):
         0.006048990413546562, 0.007058619987219572, 0.006299302447587252,
         0.007206251844763756, 0.007501875050365925, 0.007338585797697306,
     ]).reshape(6, 1)
-    _public_per_group_check(linear_q_symmetric_per_group(r.clone(), group_size=6), r, 6, want_q, want_scale, "G, group size 6")
+    _public_per_group_check(
+        linear_q_symmetric_per_group(r.clone(), group_size=6), r, 6, want_q, want_scale, "G, group size 6",
+    )
 
 
 @test_case(name="a group size that does not divide the row length is refused", points=1)
 def per_group_bad_group_size(linear_q_symmetric_per_group):
     # 4 x 6 = 24 values could be cut into groups of 4, but a row of 6 cannot: groups would straddle rows.
     r = torch.arange(1.0, 25.0).reshape(4, 6)
-    with checks.expect_raises(ValueError, AssertionError, what="a 4x6 tensor with group_size=4 (6 is not a multiple of 4)"):
+    with checks.expect_raises(ValueError, AssertionError,
+                              what="a 4x6 tensor with group_size=4 (6 is not a multiple of 4)"):
         linear_q_symmetric_per_group(r.clone(), group_size=4)

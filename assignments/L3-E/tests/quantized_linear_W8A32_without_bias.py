@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import checks
 
 OK_FORMAT = False
@@ -20,7 +21,9 @@ def _public_output_check(got, want, label):
 
 @test_case(name="course fixture: W quantized per tensor, input [1, 2, 3]", points=1)
 def w8a32_course_fixture(quantized_linear_W8A32_without_bias):
-    got = quantized_linear_W8A32_without_bias(torch.tensor([1.0, 2.0, 3.0]), torch.tensor(_Q_W, dtype=torch.int8), _S_W, 0)
+    got = quantized_linear_W8A32_without_bias(
+        torch.tensor([1.0, 2.0, 3.0]), torch.tensor(_Q_W, dtype=torch.int8), _S_W, 0,
+    )
     _public_output_check(got, [-2.9964568258270505, 3.876771825505054, 9.395669708101767], "input [1, 2, 3]")
 
 

@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import checks
 
 OK_FORMAT = False
@@ -52,4 +53,6 @@ def forward_course_fixture_bf16(w8_a16_forward):
 def forward_three_dimensional(w8_a16_forward):
     codes, scales = _course_codes()
     x = torch.arange(18, dtype=torch.float32).reshape(1, 6, 3) / 4 - 2
-    _public_forward_check(w8_a16_forward, x, codes, scales, torch.tensor([[0.5, -0.5, 1.0]]), "an input of shape (1, 6, 3)")
+    _public_forward_check(
+        w8_a16_forward, x, codes, scales, torch.tensor([[0.5, -0.5, 1.0]]), "an input of shape (1, 6, 3)",
+    )

@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import models
 from quantlab.layer_findings import RECORDING, expect_replacement, replacement_findings
 
@@ -30,7 +31,8 @@ def replace_arguments_and_bias(replace_linear_with_target):
     got = replacement_findings(replace_linear_with_target, RECORDING, "non_square", [])
     f32 = torch.float32
     want = {
-        "types": {"(model)": "Sequential", "0": "RecordingLinear", "1": "ReLU", "2": "RecordingLinear", "3": "RecordingLinear"},
+        "types": {"(model)": "Sequential", "0": "RecordingLinear", "1": "ReLU", "2": "RecordingLinear",
+                  "3": "RecordingLinear"},
         "built_with": {"0": [[16, 8, True, f32], []], "2": [[8, 24, False, f32], []], "3": [[24, 5, True, f32], []]},
     }
     expect_replacement(got, want, call=_CALL)

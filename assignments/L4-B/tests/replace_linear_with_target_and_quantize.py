@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import models
 from quantlab.layer_findings import RECORDING, expect_replacement, replacement_findings
 
@@ -16,22 +17,26 @@ def quantize_dummy(replace_linear_with_target_and_quantize):
     want = {
         "types": {"(model)": "DummyModel", "emb": "Embedding", "linear_1": "RecordingLinear",
                   "linear_2": "RecordingLinear", "lm_head": "Linear"},
-        "quantized_with": {"linear_1": [original.linear_1.weight.detach()], "linear_2": [original.linear_2.weight.detach()]},
+        "quantized_with": {"linear_1": [original.linear_1.weight.detach()],
+                           "linear_2": [original.linear_2.weight.detach()]},
         "bias": {"linear_1": original.linear_1.bias.detach().flatten(), "linear_2": None},
     }
     expect_replacement(got, want, call=_CALL, require_none=True)
 
 
-@test_case(name="non-square Linears: built as target_class(in, out, has_bias, dtype); the model computes as before", points=1)
+@test_case(name="non-square Linears: built as target_class(in, out, has_bias, dtype); the model computes as before",
+           points=1)
 def quantize_non_square(replace_linear_with_target_and_quantize):
     x = torch.linspace(-2, 2, 48).reshape(3, 16)
     got = replacement_findings(replace_linear_with_target_and_quantize, RECORDING, "non_square", [], inputs=[x])
     original = models.build("non_square")
     f32 = torch.float32
     want = {
-        "types": {"(model)": "Sequential", "0": "RecordingLinear", "1": "ReLU", "2": "RecordingLinear", "3": "RecordingLinear"},
+        "types": {"(model)": "Sequential", "0": "RecordingLinear", "1": "ReLU", "2": "RecordingLinear",
+                  "3": "RecordingLinear"},
         "built_with": {"0": [[16, 8, True, f32], []], "2": [[8, 24, False, f32], []], "3": [[24, 5, True, f32], []]},
-        "quantized_with": {"0": [original[0].weight.detach()], "2": [original[2].weight.detach()], "3": [original[3].weight.detach()]},
+        "quantized_with": {"0": [original[0].weight.detach()], "2": [original[2].weight.detach()],
+                           "3": [original[3].weight.detach()]},
         # RecordingLinear computes with the weights it was given, so the outputs are the original model's.
         "outputs": [original(x).detach()],
     }

@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import checks, model_checks
 from quantlab.model_findings import footprint_findings
 

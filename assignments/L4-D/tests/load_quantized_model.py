@@ -1,8 +1,8 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import checks, model_checks
 from quantlab.model_findings import load_findings, published_state_dict, round_trip_findings
-from quantlab.tiny_models import TinyTokenizer
 
 OK_FORMAT = False
 name = "load_quantized_model"
@@ -15,18 +15,23 @@ def _expect_published(found, published, what):
     model_checks.expect_loaded(found, what=what, reveal=True)
     for key, tensor in published.items():
         got = found["state_dict"][key]
-        if not (isinstance(got, torch.Tensor) and got.dtype == tensor.dtype and torch.equal(got.reshape(-1), tensor.reshape(-1))):
+        if not (isinstance(got, torch.Tensor) and got.dtype == tensor.dtype
+                and torch.equal(got.reshape(-1), tensor.reshape(-1))):
             raise checks.CheckFailed(f"After loading, `{key}` of the {what} does not hold the saved values.")
 
 
-@test_case(name="tiny CodeGen (bfloat16, lm_head kept) loads strictly into a meta skeleton, nothing left on meta", points=1)
+@test_case(name="tiny CodeGen (bfloat16, lm_head kept) loads strictly into a meta skeleton, nothing left on meta",
+           points=1)
 def load_published_codegen(load_quantized_model, W8A16LinearLayer):
     published = published_state_dict("codegen", CODEGEN_EXCLUDE, dtype=torch.bfloat16)
     found = load_findings(load_quantized_model, W8A16LinearLayer, "codegen", CODEGEN_EXCLUDE, published,
                           dtype=torch.bfloat16)
     _expect_published(found, published, "tiny CodeGen")
-    if found["types"].get("lm_head") != "Linear" or found["types"].get("transformer.h.0.attn.qkv_proj") != "W8A16LinearLayer":
-        raise checks.CheckFailed("After loading, lm_head should be an nn.Linear and every other Linear a W8A16LinearLayer.")
+    if (found["types"].get("lm_head") != "Linear"
+            or found["types"].get("transformer.h.0.attn.qkv_proj") != "W8A16LinearLayer"):
+        raise checks.CheckFailed(
+            "After loading, lm_head should be an nn.Linear and every other Linear a W8A16LinearLayer."
+        )
 
 
 @test_case(name="the skeleton is built under `with torch.device(\"meta\"):`, once", points=1)

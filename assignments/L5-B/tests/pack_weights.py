@@ -1,5 +1,6 @@
-from otter.test_files import test_case
 import torch
+from otter.test_files import test_case
+
 from quantlab import checks
 
 OK_FORMAT = False
@@ -23,7 +24,9 @@ def _public_pack_check(got, want, label):
 @test_case(name="course fixtures, 2-bit: [1, 0, 3, 2] and [1, 0, 3, 2, 3, 3, 3, 3]", points=1)
 def pack_course_2bit(pack_weights):
     _public_pack_check(pack_weights(_codes([1, 0, 3, 2]), 2), [177], "[1, 0, 3, 2] in 2 bits")
-    _public_pack_check(pack_weights(_codes([1, 0, 3, 2, 3, 3, 3, 3]), 2), [177, 255], "[1, 0, 3, 2, 3, 3, 3, 3] in 2 bits")
+    _public_pack_check(
+        pack_weights(_codes([1, 0, 3, 2, 3, 3, 3, 3]), 2), [177, 255], "[1, 0, 3, 2, 3, 3, 3, 3] in 2 bits",
+    )
 
 
 @test_case(name="4-bit: [1, 15, 7, 0] and [0, 1, ..., 7]", points=1)

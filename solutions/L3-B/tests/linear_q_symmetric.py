@@ -9,7 +9,8 @@ def _per_tensor_compare(student, w, dtype, exact_ties=False):
     got = checks.expect_tuple(student(w.clone(), dtype), 2, what="quantized tensor, scale")
     checks.expect_float(got[1], want_scale, what=f"per-tensor scale ({dtype})", reveal=False)
     exact = None if exact_ties else w.double() / want_scale
-    checks.expect_codes(got[0], want_q, what=f"quantized weights ({dtype})", exact=exact, scale=want_scale, reveal=False)
+    checks.expect_codes(got[0], want_q, what=f"quantized weights ({dtype})", exact=exact, scale=want_scale,
+                        reveal=False)
 
 
 def _weights(g, out_features, in_features):

@@ -10,7 +10,8 @@ def _per_group_compare(student, r, group_size, dtype, exact_ties=False):
     label = f"{tuple(r.shape)} tensor, group size {group_size}, {dtype}"
     checks.expect_scales(
         got[1], want_scale, what=f"scale ({label})", reveal=False,
-        layout=f"one scale per group of {group_size} consecutive values of a row, as a column of shape {list(want_scale.shape)}",
+        layout=f"one scale per group of {group_size} consecutive values of a row, "
+               f"as a column of shape {list(want_scale.shape)}",
     )
     exact = None if exact_ties else (r.double().reshape(-1, group_size) / want_scale.double()).reshape(r.shape)
     checks.expect_codes(got[0], want_q, what=f"quantized tensor ({label})", exact=exact, reveal=False,
@@ -65,5 +66,6 @@ def hidden_per_group_large(linear_q_symmetric_per_group):
 def hidden_per_group_bad_group_size(linear_q_symmetric_per_group):
     for shape, group_size in (((2, 6), 4), ((6, 2), 3), ((3, 8), 3), ((5, 10), 4)):
         r = torch.arange(1.0, 1.0 + shape[0] * shape[1]).reshape(shape)
-        with checks.expect_raises(ValueError, AssertionError, what=f"a {shape[0]}x{shape[1]} tensor with group_size={group_size}"):
+        with checks.expect_raises(ValueError, AssertionError,
+                                  what=f"a {shape[0]}x{shape[1]} tensor with group_size={group_size}"):
             linear_q_symmetric_per_group(r, group_size)

@@ -1,6 +1,5 @@
 from otter.test_files import test_case
 import torch
-from quantlab import checks
 from quantlab.layer_findings import expect_layer, layer_findings
 import quant_reference as ref
 
@@ -43,7 +42,8 @@ def hidden_layer_float16(W8A16LinearLayer):
                    inputs=[torch.randn(5, 40, generator=g).to(torch.float16)], bias_values=bias)
 
 
-@test_case(name="hidden: non-square layers keep (out_features, in_features) and the default dtype", points=1, hidden=True)
+@test_case(name="hidden: non-square layers keep (out_features, in_features) and the default dtype",
+           points=1, hidden=True)
 def hidden_layer_shapes(W8A16LinearLayer):
     g = torch.Generator().manual_seed(1103)
     _layer_compare(W8A16LinearLayer, 7, 5, True, None, _weights(g, 5, 7))

@@ -42,7 +42,8 @@ def hidden_forward_bfloat16(w8_a16_forward):
     _forward_compare(w8_a16_forward, x, codes, scales, None, "bfloat16 without a bias")
 
 
-@test_case(name="hidden: output dtype follows torch's promotion (bfloat16 input, float32 scales)", points=1, hidden=True)
+@test_case(name="hidden: output dtype follows torch's promotion (bfloat16 input, float32 scales)",
+           points=1, hidden=True)
 def hidden_forward_mixed_dtypes(w8_a16_forward):
     g = torch.Generator().manual_seed(1003)
     codes, scales, bias = _random_layer(g, 16, 24, torch.float32)

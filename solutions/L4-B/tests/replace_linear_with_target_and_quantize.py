@@ -6,7 +6,8 @@ import quant_reference as ref
 
 def _quantize_compare(student, model, exclude, student_target=None, **options):
     reference_target = RECORDING if student_target is None else ref.W8A16LinearLayer
-    want = replacement_findings(ref.replace_linear_with_target_and_quantize, reference_target, model, exclude, **options)
+    want = replacement_findings(ref.replace_linear_with_target_and_quantize, reference_target, model, exclude,
+                                **options)
     got = replacement_findings(student, student_target or RECORDING, model, exclude, **options)
     label = f"replace_linear_with_target_and_quantize on the {model} model, excluding {exclude}"
     if student_target is not None:
@@ -19,7 +20,8 @@ def _inputs(g, width, dtype=torch.float32):
     return [torch.randn(3, width, generator=g).to(dtype)]
 
 
-@test_case(name="hidden: nested Sequentials: every Linear replaced and quantized with its own weight", points=1, hidden=True)
+@test_case(name="hidden: nested Sequentials: every Linear replaced and quantized with its own weight",
+           points=1, hidden=True)
 def hidden_quantize_nested(replace_linear_with_target_and_quantize):
     g = torch.Generator().manual_seed(1200)
     _quantize_compare(replace_linear_with_target_and_quantize, "nested", [], inputs=_inputs(g, 4))
@@ -43,7 +45,8 @@ def hidden_quantize_bfloat16(replace_linear_with_target_and_quantize):
                       inputs=_inputs(g, 16, torch.bfloat16))
 
 
-@test_case(name="hidden: with your W8A16LinearLayer on a deeper model: types, state_dict, biases", points=1, hidden=True)
+@test_case(name="hidden: with your W8A16LinearLayer on a deeper model: types, state_dict, biases",
+           points=1, hidden=True)
 def hidden_quantize_with_your_layer(replace_linear_with_target_and_quantize, W8A16LinearLayer):
     _quantize_compare(replace_linear_with_target_and_quantize, "deep", ["lm_head"], student_target=W8A16LinearLayer)
     _quantize_compare(replace_linear_with_target_and_quantize, "non_square", [], student_target=W8A16LinearLayer,

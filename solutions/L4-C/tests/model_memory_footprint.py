@@ -10,7 +10,8 @@ def _footprint_compare(student, model_name, **options):
     model_checks.expect_bytes(got, want, what=f"footprint of a {model_name} model (bytes)", reveal=False)
 
 
-@test_case(name="hidden: parameters and buffers of many dtypes, a non-persistent buffer, a shared weight", points=1, hidden=True)
+@test_case(name="hidden: parameters and buffers of many dtypes, a non-persistent buffer, a shared weight",
+           points=1, hidden=True)
 def hidden_footprint_zoo(model_memory_footprint):
     _footprint_compare(model_memory_footprint, "zoo")
 

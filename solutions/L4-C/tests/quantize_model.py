@@ -1,6 +1,6 @@
 from otter.test_files import test_case
 import torch
-from quantlab import checks, model_checks
+from quantlab import model_checks
 import quant_reference as ref
 
 
@@ -13,7 +13,8 @@ def _quantize_compare(student, target_class, model_name, exclude, **options):
     model_checks.expect_footprints(got["returned"], before, after, what=f"a {what}", reveal=False)
     originals = original_findings(model_name, **options)["state_dict"]
     model_checks.expect_state_dict(got["state_dict"], want["state_dict"], originals=originals, what=what)
-    model_checks.expect_outputs(got["outputs"], want["outputs"], options.get("dtype", torch.float32), what=f"quantized {what}")
+    model_checks.expect_outputs(got["outputs"], want["outputs"], options.get("dtype", torch.float32),
+                                what=f"quantized {what}")
 
 
 @test_case(name="hidden: CodeGen in bfloat16 with 3 blocks and attention without bias", points=1, hidden=True)

@@ -1,6 +1,6 @@
 from otter.test_files import test_case
 import torch
-from quantlab import checks, model_checks
+from quantlab import model_checks
 from quantlab.model_findings import quantization_findings
 import quant_reference as ref
 

@@ -7,7 +7,8 @@ import quant_reference as ref
 def _unpack_compare(student, packed, bits):
     want = ref.unpack_weights(packed.clone(), bits)
     checks.expect_bytes(
-        student(packed.clone(), bits), want, what=f"unpacked tensor ({packed.numel()} bytes, {bits} bits)", reveal=False,
+        student(packed.clone(), bits), want, what=f"unpacked tensor ({packed.numel()} bytes, {bits} bits)",
+        reveal=False,
     )
 
 

@@ -15,7 +15,8 @@ EXPLANATIONS = {
     "dequant_no_float_cast": "`q - z` is computed in the integer dtype and wraps around. Cast first: "
     "`scale * (quantized_tensor.float() - zero_point)`.",
     "dequant_sign": "Dequantization is `s * (q - z)`: subtract the zero point, then multiply by the scale.",
-    "scale_inverted": "Your scale is upside down. It is `(r_max - r_min) / (q_max - q_min)`: real units per integer step.",
+    "scale_inverted": "Your scale is upside down. It is `(r_max - r_min) / (q_max - q_min)`: real units per "
+    "integer step.",
     "zero_point_truncated": "`int(z)` cuts the fraction off (toward zero). Round the zero point: `int(round(z))`.",
     "zero_point_not_rounded": "The zero point must be a Python int: round it with `int(round(z))`.",
     "zero_point_not_clipped": "A zero point outside `[q_min, q_max]` must be clipped: below the range it becomes "

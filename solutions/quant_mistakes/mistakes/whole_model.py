@@ -19,7 +19,8 @@ LOAD = "load_quantized_model"
 MISTAKES = (
     Mistake(
         "footprint_ignores_buffers",
-        functions={FOOTPRINT: FOOTPRINT_TEMPLATE.format(expression="sum(p.numel() * p.element_size() for p in model.parameters())")},
+        functions={FOOTPRINT: FOOTPRINT_TEMPLATE.format(
+            expression="sum(p.numel() * p.element_size() for p in model.parameters())")},
         affects={"L4-C": (FOOTPRINT, QUANTIZE_MODEL)},
     ),
     Mistake(

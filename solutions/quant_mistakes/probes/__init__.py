@@ -14,7 +14,8 @@ probed the same way; only how a probe uses `get` differs:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Probe = Callable[[Callable[[str], Any]], Any]
 Inputs = list[tuple[tuple, dict]]

@@ -8,6 +8,7 @@ from quant_mistakes.probes import calls
 
 def probes() -> dict:
     import torch
+
     import quant_reference as ref
     from quantlab import fixtures
 

@@ -9,6 +9,7 @@ from quant_mistakes.probes import calls, inspections
 
 def probes() -> dict:
     import torch
+
     from quantlab import fixtures
     from quantlab.layer_findings import RECORDING, layer_findings, replacement_findings
 

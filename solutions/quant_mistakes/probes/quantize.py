@@ -7,6 +7,7 @@ from quant_mistakes.probes import calls
 
 def probes() -> dict:
     import torch
+
     from quantlab import fixtures
 
     t, n = fixtures.T(), fixtures.N()

@@ -50,7 +50,7 @@ def _load(model_name, exclude):
         state = published_state_dict(model_name, exclude)
         try:
             found = load_findings(get("load_quantized_model"), get("W8A16LinearLayer"), model_name, exclude, state)
-        except Exception as error:  # noqa: BLE001 - which error is the finding
+        except Exception as error:  # which error is the finding
             return {"raised": _error_name(error)}
         return {"built_on": found["built_on"], "missing": found.get("missing_keys"),
                 "unexpected": found.get("unexpected_keys"), "on_meta": bool(found.get("meta_tensors"))}
