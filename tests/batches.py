@@ -13,10 +13,10 @@ import json
 import re
 from pathlib import Path
 
-import mistakes
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
+import mistakes
 from grader.labs import Kind, Lab
 from grader.sandbox import Limits
 

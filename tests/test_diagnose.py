@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import warnings
 
-import mistakes
 import pytest
 import torch
 
+import mistakes
 import quant_mistakes
 from grader.diagnose import RAISED, diagnose, findings, fits, same
 from grader.labs import LABS

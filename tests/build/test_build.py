@@ -6,10 +6,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-import mistakes
 import nbformat
 import pytest
 
+import mistakes
 from grader.build import BuildError, build, build_student
 from grader.config import BuildConfig
 from grader.labs import LABS, Kind, Lab, hidden_case_problems

@@ -3,11 +3,11 @@
 import re
 import shutil
 
-import mistakes
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+import mistakes
 from grader.build import build_student
 from grader.check import run_check
 from grader.cli import main as cli_main

@@ -3,7 +3,6 @@
 import json
 
 import batches
-
 from grader.cli import main as cli_main
 from grader.labs import EXAMPLES, LABS
 

@@ -6,10 +6,10 @@ import csv
 import json
 import re
 
-import batches
-import mistakes
 import pytest
 
+import batches
+import mistakes
 import quant_mistakes
 from grader.cli import main as cli_main
 from grader.config import GradeConfig

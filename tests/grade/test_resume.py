@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import mistakes
 import pytest
 
+import mistakes
 from grader.config import GradeConfig
 from grader.grade import grade_batch
 from grader.labs import EXAMPLES, ROOT

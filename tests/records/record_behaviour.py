@@ -18,7 +18,6 @@ sys.path.insert(0, str(HERE.parent))
 
 import conftest  # noqa: F401 - imported for its effect: puts quantlab, the reference and the mistakes on sys.path
 from batches import RECORD, lab_batch, limits_for, what_a_student_reads
-
 from grader.config import GradeConfig
 from grader.grade import grade_batch
 from grader.labs import EXAMPLES, LABS

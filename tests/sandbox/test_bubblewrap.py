@@ -6,10 +6,10 @@ import textwrap
 import time
 from pathlib import Path
 
-import mistakes
 import pytest
 
 import grader.sandbox
+import mistakes
 from grader.cli import main as cli_main
 from grader.labs import SUPPORT
 from grader.sandbox import bubblewrap, wire

@@ -6,3 +6,10 @@ notebook with some functions replaced, so a wrong helper also makes the function
 wrong, as it would in a student's notebook. Templates that mistakes change one part of live
 beside the code they build (`layers`, `whole_model`).
 """
+
+import textwrap
+
+
+def dedent(text: str) -> str:
+    """Notebook source from an indented triple-quoted block: dedented, one newline at the end."""
+    return textwrap.dedent(text).strip("\n") + "\n"

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import textwrap
 
-
-def dedent(text: str) -> str:
-    return textwrap.dedent(text).strip("\n") + "\n"
-
+from quant_mistakes.course import dedent
 
 FORWARD = dedent(
     """

@@ -3,7 +3,7 @@ and groups taken down the columns."""
 
 from __future__ import annotations
 
-from quant_mistakes.course.layers import dedent
+from quant_mistakes.course import dedent
 from quant_mistakes.mistakes import Mistake
 
 PER_CHANNEL = "linear_q_symmetric_per_channel"

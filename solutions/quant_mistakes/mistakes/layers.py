@@ -3,7 +3,8 @@ replacement of nn.Linear layers (recursion, bias, exclusion, argument order)."""
 
 from __future__ import annotations
 
-from quant_mistakes.course.layers import FLOAT32_QUANTIZE, dedent, layer, replacement, replacements
+from quant_mistakes.course import dedent
+from quant_mistakes.course.layers import FLOAT32_QUANTIZE, layer, replacement, replacements
 from quant_mistakes.mistakes import Mistake
 
 FORWARD = "w8_a16_forward"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quant_mistakes.course.layers import dedent
+from quant_mistakes.course import dedent
 from quant_mistakes.mistakes import Mistake
 
 PACK = "pack_weights"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
-from quant_mistakes.course.layers import dedent
+from quant_mistakes.course import dedent
 from quant_mistakes.mistakes import Mistake
 
 QUANTIZE = "linear_q_with_scale_and_zero_point"

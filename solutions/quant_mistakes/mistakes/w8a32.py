@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from quant_mistakes.course.layers import dedent
+from quant_mistakes.course import dedent
 from quant_mistakes.mistakes import Mistake
 
 W8A32 = "quantized_linear_W8A32_without_bias"

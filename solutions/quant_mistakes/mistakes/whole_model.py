@@ -7,7 +7,7 @@ These are the mistakes the two labs invite beyond LABS.md §5; `replace_wrong_ar
 
 from __future__ import annotations
 
-from quant_mistakes.course.layers import dedent
+from quant_mistakes.course import dedent
 from quant_mistakes.course.whole_model import FOOTPRINT as FOOTPRINT_TEMPLATE
 from quant_mistakes.mistakes import Mistake
 
