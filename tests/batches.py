@@ -108,6 +108,11 @@ def _without_lines(value):
     return value
 
 
+def recorded_labs() -> list[str]:
+    """The labs the record holds: those that existed when it was taken."""
+    return list(json.loads(RECORD.read_text(encoding="utf-8"))["batches"])
+
+
 def recorded(kind: str, lab: str) -> dict[str, dict]:
     """What students read in the record: kind "batches" (line numbers left out) or "examples"."""
     record = json.loads(RECORD.read_text(encoding="utf-8"))[kind].get(lab, {})

@@ -54,6 +54,11 @@ class Foreign:
     def __repr__(self) -> str:
         return f"<{self.type}: {self.repr}>"
 
+    def __getattr__(self, name: str):
+        # A test that uses the value before checking its type: say what the student returned, as
+        # their own kernel would, not the stand-in's class.
+        raise AttributeError(f"'{self.type}' object has no attribute {name!r}")
+
 
 @dataclass(frozen=True)
 class StudentName:

@@ -8,6 +8,7 @@ from grader.labs import EXAMPLES, LABS
 
 
 def test_demo_builds_and_grades_every_lab(tmp_path, capsys):
+    assert set(batches.recorded_labs()) <= set(LABS), "a recorded lab is gone from the catalogue"
     assert cli_main(["demo", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for lab in LABS:
@@ -25,5 +26,6 @@ def test_demo_builds_and_grades_every_lab(tmp_path, capsys):
                 assert any(q["mistake"] for q in result["questions"])
             else:  # erin, frank: a damaged notebook, a syntax error
                 assert result["status"] == "unreadable" and result["message"]
-            # What each student reads is what they read before the catalogue was refactored.
-            assert batches.reads_now("examples", result) == batches.recorded("examples", lab)[path.stem], path
+            if lab in batches.recorded_labs():  # labs added since the record have nothing to compare with
+                # What each student reads is what they read before the catalogue was refactored.
+                assert batches.reads_now("examples", result) == batches.recorded("examples", lab)[path.stem], path

@@ -84,6 +84,7 @@ def test_untouched_stubs_and_broken_files_score_zero_with_a_message(batch):
     assert any("ModuleNotFoundError" in note for note in results["importerror"]["notes"])
 
 
+@pytest.mark.parametrize("batch", batches.recorded_labs(), indirect=True)
 def test_what_students_read_is_what_it_was_before_the_refactor(batch):
     lab, results, _ = batch
     record = batches.recorded("batches", lab)

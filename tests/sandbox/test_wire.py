@@ -100,6 +100,13 @@ def test_numpy_arrays_and_custom_objects_arrive_as_descriptions():
     assert back[1] != 1
 
 
+def test_a_stand_in_used_as_a_value_names_the_students_type():
+    back = wire.decode(wire.encode(np.zeros(3)))
+    with pytest.raises(AttributeError, match=r"^'numpy.ndarray' object has no attribute 'to'$"):
+        back.to(torch.uint8)
+    assert back.type == "numpy.ndarray"  # its own fields still read as fields
+
+
 def test_tensor_subclasses_never_cross_as_tensors():
     class Liar(torch.Tensor):
         def __eq__(self, other):
