@@ -15,6 +15,7 @@ import time
 from otter.test_files.abstract_test import TestCaseResult
 from otter.test_files.exception_test import ExceptionTestFile
 
+from grader import timing
 from grader.labs import make_tests_importable
 from grader.memo import ReferenceMemo
 from grader.results import QuestionResult, QuestionStatus, TestResult
@@ -157,6 +158,11 @@ def _globals_of(test_file: ExceptionTestFile) -> list[dict]:
 
 def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budget: float) -> QuestionResult:
     """Run every case of `test_file`; fills `test_file.test_case_results` as otter would."""
+    with timing.phase("judge"):
+        return _judge_question(test_file, session, budget=budget)
+
+
+def _judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budget: float) -> QuestionResult:
     from quantlab.checks import collect_metrics
 
     deadline = time.monotonic() + budget
