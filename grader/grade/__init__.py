@@ -31,6 +31,7 @@ from grader.grade.submission import grade_submission, internal_error_result
 from grader.labs import Lab, get_lab
 from grader.load import SUFFIXES
 from grader.memo import ReferenceMemo
+from grader.progress import Progress
 from grader.results import SubmissionResult, SubmissionStatus
 from grader.sandbox import UNSAFE_FLAG, Isolation, choose
 from grader.sandbox.session import Limits
@@ -99,7 +100,8 @@ def _reuse(output: Path, path: Path, student: str, fingerprint: str) -> Submissi
     return result
 
 
-def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list[SubmissionResult]:
+def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
+                progress: Progress | None = None) -> list[SubmissionResult]:
     """Grade every submission of `config.submissions`; their results, in file-name order.
 
     The lab's test files are parsed once for the batch, and the reference answers their hidden
@@ -128,15 +130,21 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list
     reused: dict[Path, SubmissionResult] = {}
     if not config.force:
         reused = {p: r for p in files if (r := _reuse(config.output, p, ids[p], fingerprint)) is not None}
+    if progress is not None:
+        progress.start(len(files))
     phases: dict[str, dict[str, float]] = {}
 
     def write(result: SubmissionResult, spent: dict[str, float]) -> None:
         begun = time.perf_counter()
         _write_outputs(config.output, result)
         spent["report"] = time.perf_counter() - begun
+        if progress is not None:
+            progress.done(result)
 
     def work(path: Path) -> tuple[SubmissionResult, Future | None]:
         if path in reused:
+            if progress is not None:
+                progress.done(reused[path], reused=True)
             return reused[path], None
         with timing.submission() as spent:
             begun = time.perf_counter()
@@ -147,12 +155,16 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list
         log.info("%s: %g / %g (%s)", ids[path], result.score, result.max_score, result.status)
         return result, writer.submit(write, result, spent)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reports") as writer:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade") as pool:
-            graded = list(pool.map(work, files))
-        for _, written in graded:
-            if written is not None:
-                written.result()  # a report or result that could not be written stops the batch
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reports") as writer:
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade") as pool:
+                graded = list(pool.map(work, files))
+            for _, written in graded:
+                if written is not None:
+                    written.result()  # a report or result that could not be written stops the batch
+    finally:
+        if progress is not None:
+            progress.close()
     results = [result for result, _ in graded]
     export.write_atomic(config.output / "grades.csv", export.grades_csv(results, lab.question_names))
     export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, results))
@@ -186,7 +198,7 @@ def main(config: GradeConfig) -> int:
 
     What stops the batch (unknown lab, missing folder, no sandbox) is raised as a GraderError.
     """
-    results = grade_batch(config)
+    results = grade_batch(config, progress=Progress(config.lab))
     unreadable = sum(r.status is SubmissionStatus.UNREADABLE for r in results)
     reused = len(json.loads((config.output / "run.json").read_text())["reused"])
     print(f"Graded {len(results)} submission(s) for {config.lab} ({unreadable} unreadable).")
