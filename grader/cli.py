@@ -37,6 +37,16 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return jobs
+
+
 def _add_limits(parser: argparse.ArgumentParser) -> None:
     defaults = Limits()
     parser.add_argument("--submission-timeout", type=float, default=defaults.submission, metavar="S",
@@ -65,7 +75,8 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m grader", description="Autograder for 'Quantization in Depth'.",
                                    epilog=EXIT_STATUS)
     main.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    main.add_argument("-v", "--verbose", action="store_true", help="log each submission as it is graded")
+    main.add_argument("-v", "--verbose", action="store_true",
+                      help="also log each submission as it is graded (grade shows progress either way)")
     commands = main.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="write student hand-outs and otter autograder zips")
@@ -73,13 +84,18 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--lab", action="append", default=[], help=f"only this lab (repeatable); {LAB_HELP}")
 
     grade = commands.add_parser("grade", help="grade every .ipynb and .py in a folder against the hidden tests",
+                                description="Grade every .ipynb and .py in a folder against the hidden tests. "
+                                            "Progress goes to stderr: a progress bar with rate and ETA on a "
+                                            "terminal, else one line per submission as its result is written.",
                                 epilog="exit status: 0 when every submission got a result (zeros included), "
                                        "2 when grading cannot run (unknown lab, missing folder, no sandbox)")
     grade.add_argument("lab", help=LAB_HELP)
     grade.add_argument("submissions", type=Path, help="folder of submissions; student id = file name without suffix")
     grade.add_argument("-o", "--output", type=Path, required=True,
-                       help="output folder: results/, reports/, grades.csv, summary.html, run.json")
-    grade.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
+                       help="output folder: results/, reports/, grades.csv, summary.html, run.json "
+                            "(this run's times, reused results and where the time went)")
+    grade.add_argument("-j", "--jobs", type=_jobs, default=default_jobs(), metavar="N",
+                       help=f"submissions graded at once (default: the number of cores, {default_jobs()} here)")
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission; by default a rerun skips those already graded "
                             "(same file, same tests) in the output folder")
@@ -99,7 +115,8 @@ def parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="build, then grade the bundled example submissions")
     demo.add_argument("-o", "--output", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
-    demo.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="submissions graded at once")
+    demo.add_argument("-j", "--jobs", type=_jobs, default=default_jobs(), metavar="N",
+                      help=f"submissions graded at once (default: the number of cores, {default_jobs()} here)")
     return main
 
 

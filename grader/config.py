@@ -10,7 +10,8 @@ from grader.sandbox.limits import Limits
 
 
 def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """Submissions graded at once by default: one per core."""
+    return max(1, os.cpu_count() or 1)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from grader import timing
 from grader.labs import make_tests_importable
 
 Get = Callable[[str], Any]
@@ -75,6 +76,11 @@ def diagnose(lab: str, question: str, get: Get) -> tuple[str, str] | None:
     `get(name)` returns the student's object called `name` (their graded function, or what it
     carries over from earlier labs).
     """
+    with timing.phase("diagnose"):
+        return _diagnose(lab, question, get)
+
+
+def _diagnose(lab: str, question: str, get: Get) -> tuple[str, str] | None:
     make_tests_importable()
     import quant_mistakes
 

@@ -15,7 +15,9 @@ import time
 from otter.test_files.abstract_test import TestCaseResult
 from otter.test_files.exception_test import ExceptionTestFile
 
+from grader import timing
 from grader.labs import make_tests_importable
+from grader.memo import ReferenceMemo
 from grader.results import QuestionResult, QuestionStatus, TestResult
 from grader.sandbox import wire
 from grader.sandbox.session import StudentCodeError, UndefinedName, WorkerLost, WorkerSession
@@ -113,13 +115,54 @@ def failure_message(error: BaseException) -> str:
 
 def load_tests(lab, *, hidden: bool) -> list[ExceptionTestFile]:
     """Fresh test-file objects for every question of `lab` (they record results as they run)."""
-    make_tests_importable()
-    return [ExceptionTestFile.from_string(lab.test_source(q, hidden=hidden), path=f"tests/{q}.py")
-            for q in lab.question_names]
+    return ParsedTests(lab, hidden=hidden).fresh()
+
+
+class ParsedTests:
+    """A lab's test files, parsed once for a whole batch.
+
+    Parsing (compiling and running each test file's source) gives the immutable part: the test
+    cases, their functions and the globals those share. It is kept here. The mutable part, the
+    `ExceptionTestFile` objects that record each case's result as it runs, is made anew by
+    `fresh()` for every submission, so no two submissions share a record.
+
+    With a `memo` (`grader.memo.ReferenceMemo`), the reference the test bodies call answers from
+    it: the reference's outputs for the batch's hidden cases are computed once.
+    """
+
+    def __init__(self, lab, *, hidden: bool, memo: ReferenceMemo | None = None):
+        make_tests_importable()
+        self.memo = memo
+        self._parsed: list[tuple[str, str, tuple, bool, str]] = []
+        for question in lab.question_names:
+            source = lab.test_source(question, hidden=hidden)
+            parsed = ExceptionTestFile.from_string(source, path=f"tests/{question}.py")
+            if memo is not None:
+                for test_globals in {id(g): g for g in _globals_of(parsed)}.values():
+                    memo.install(test_globals)
+            self._parsed.append((parsed.name, parsed.path, tuple(parsed.test_cases), parsed.all_or_nothing, source))
+
+    def fresh(self) -> list[ExceptionTestFile]:
+        """New test-file objects (empty results) over the shared, parsed test cases."""
+        files = []
+        for name, path, cases, all_or_nothing, source in self._parsed:
+            test_file = ExceptionTestFile(name, path, list(cases), all_or_nothing=all_or_nothing)
+            test_file.source = source
+            files.append(test_file)
+        return files
+
+
+def _globals_of(test_file: ExceptionTestFile) -> list[dict]:
+    return [case.body.test_func.__globals__ for case in test_file.test_cases]
 
 
 def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budget: float) -> QuestionResult:
     """Run every case of `test_file`; fills `test_file.test_case_results` as otter would."""
+    with timing.phase("judge"):
+        return _judge_question(test_file, session, budget=budget)
+
+
+def _judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budget: float) -> QuestionResult:
     from quantlab.checks import collect_metrics
 
     deadline = time.monotonic() + budget
