@@ -24,10 +24,11 @@ from grader.config import GradeConfig
 from grader.errors import GraderError
 from grader.grade import resume
 from grader.grade.submission import grade_submission, internal_error_result
-from grader.labs import Lab, get_lab
+from grader.labs import SUPPORT, Lab, get_lab
 from grader.load import SUFFIXES
 from grader.results import SubmissionResult, SubmissionStatus
 from grader.sandbox import UNSAFE_FLAG, Isolation, choose
+from grader.sandbox.pool import SandboxPool
 from grader.sandbox.session import Limits
 
 __all__ = ["main", "grade_batch", "find_submissions"]
@@ -53,11 +54,11 @@ def _student_ids(files: list[Path]) -> dict[Path, str]:
 
 
 def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, isolation: Isolation,
-              fingerprint: str = "") -> SubmissionResult:
+              fingerprint: str = "", pool: SandboxPool | None = None) -> SubmissionResult:
     sha256 = resume.file_sha256(path)
     test_files = judge.load_tests(lab, hidden=True)
     try:
-        result = grade_submission(path, lab, test_files, limits=limits, isolation=isolation)
+        result = grade_submission(path, lab, test_files, limits=limits, isolation=isolation, pool=pool)
     except Exception as error:  # noqa: BLE001 - a grader bug costs this submission only
         log.exception("internal error while grading %s", path.name)
         result = internal_error_result(path, lab, test_files, isolation, error)
@@ -101,24 +102,38 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None) -> list
     if not config.force:
         reused = {p: r for p in files if (r := _reuse(config.output, p, ids[p], fingerprint)) is not None}
 
+    warm = _warm_pool(config, isolation)
+
     def work(path: Path) -> SubmissionResult:
         if path in reused:
             return reused[path]
-        result = grade_one(path, ids[path], lab, config.output, config.limits, isolation, fingerprint)
+        result = grade_one(path, ids[path], lab, config.output, config.limits, isolation, fingerprint, warm)
         log.info("%s: %g / %g (%s)", ids[path], result.score, result.max_score, result.status)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
-        results = list(pool.map(work, files))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as threads:
+            results = list(threads.map(work, files))
+    finally:
+        if warm is not None:
+            warm.close()
     export.write_atomic(config.output / "grades.csv", export.grades_csv(results, lab.question_names))
     export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, results))
     run = {
         "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "isolation": isolation.name,
         "material": fingerprint, "started": started, "finished": _now(), "submissions": len(files),
         "graded": len(files) - len(reused), "reused": sorted(ids[p] for p in reused), "forced": config.force,
+        "warm": warm is not None,
     }
     export.write_atomic(config.output / "run.json", json.dumps(run, indent=2) + "\n")
     return results
+
+
+def _warm_pool(config: GradeConfig, isolation: Isolation) -> SandboxPool | None:
+    """The warm sandboxes (one per slot, started as needed), when asked for and there is a sandbox."""
+    if not config.warm or not isolation.sandboxed:
+        return None
+    return SandboxPool(isolation, config.limits, [SUPPORT])
 
 
 def _now() -> str:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox import cgroup
-from grader.sandbox.isolation import PYTHON_FLAGS, WIRE, WORKER, Isolation
+from grader.sandbox.isolation import PYTHON_FLAGS, WIRE, WORKER, ZYGOTE, Isolation
 from grader.sandbox.limits import Limits
 
 SCRATCH = "/scratch"
@@ -102,6 +102,7 @@ class _View:
             self.read_only(entry, f"{SCRATCH}/{entry.name}")
         self.read_only(WORKER, f"{WORKER_DIR}/worker.py")
         self.read_only(WIRE, f"{WORKER_DIR}/wire.py")
+        self.read_only(ZYGOTE, f"{WORKER_DIR}/zygote.py")
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,11 @@ class Bubblewrap(Isolation):
         limits = limits or Limits()
         worker = [sys.executable, *PYTHON_FLAGS, f"{WORKER_DIR}/worker.py", *self.worker_arguments(fds, limits)]
         return self.wrap(scratch, worker, limits)
+
+    def zygote_command(self, scratch: Path, control_fd: int, limits: Limits) -> list[str]:
+        """The warm path (pool.py): a sandbox whose zygote forks one worker per submission."""
+        zygote = [sys.executable, *PYTHON_FLAGS, f"{WORKER_DIR}/zygote.py", str(control_fd)]
+        return self.wrap(scratch, zygote, limits)
 
     def environment(self, scratch: Path) -> dict[str, str]:
         return {

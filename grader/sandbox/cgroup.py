@@ -83,6 +83,8 @@ def _kill_members(folder: Path) -> None:
 def _empty_and_remove(folder: Path, patience: float = 10.0) -> bool:
     """Kill until the group holds no process (a fork bomb may still be forking), then remove it."""
     deadline = time.monotonic() + patience
+    for inner in [entry for entry in folder.iterdir() if entry.is_dir()] if folder.is_dir() else ():
+        _empty_and_remove(inner, patience)  # a warm sandbox's children's groups
     while folder.exists():
         _kill_members(folder)
         try:
@@ -99,7 +101,8 @@ def _empty_and_remove(folder: Path, patience: float = 10.0) -> bool:
 class Cgroup:
     """The groups of one sandbox, one per controller."""
 
-    def __init__(self, bases: dict[str, Path], limits: Limits):
+    def __init__(self, bases: dict[str, Path], limits: Limits, *, processes: int | None = None):
+        """`processes` caps `pids.max` (default: `Limits.processes` plus bwrap's own few processes)."""
         name = f"{os.getpid()}-{next(_counter)}"
         self.folders = {controller: base / name for controller, base in bases.items()}
         self.limits = limits
@@ -110,7 +113,8 @@ class Cgroup:
             _write(memory / "memory.limit_in_bytes", int(limits.memory))
             if (memory / "memory.memsw.limit_in_bytes").exists():  # memory + swap: no escape into swap
                 _write(memory / "memory.memsw.limit_in_bytes", int(limits.memory))
-            _write(self.folders["pids"] / "pids.max", int(limits.processes) + OVERHEAD_PROCESSES)
+            pids = int(limits.processes) + OVERHEAD_PROCESSES if processes is None else int(processes)
+            _write(self.folders["pids"] / "pids.max", pids)
         except OSError:
             self.close()
             raise
@@ -119,6 +123,11 @@ class Cgroup:
         """`argv`, run by a shell that first moves itself into every group of this sandbox."""
         procs = [str(folder / "cgroup.procs") for folder in self.folders.values()]
         return ["/bin/sh", "-c", _ENTER, "quant-grader-enter", *procs, "--", *argv]
+
+    def adopt(self, pid: int) -> None:
+        """Move a running process into every group of this one (a warm child, before it runs student code)."""
+        for folder in self.folders.values():
+            _write(folder / "cgroup.procs", pid)
 
     @property
     def out_of_memory(self) -> bool:

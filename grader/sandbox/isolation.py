@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
 WIRE = HERE / "wire.py"
+ZYGOTE = HERE / "zygote.py"
 #: `-I` without its `-E`: no user site-packages (-s), no script folder on sys.path (-P), but the
 #: environment is read, so PYTHONHASHSEED fixes str hashes and set order. That environment is
 #: built from nothing by `environment` (no PYTHONPATH or other PYTHON* of the host's).
@@ -43,11 +44,15 @@ class Isolation:
         return [sys.executable, *PYTHON_FLAGS, str(WORKER), *self.worker_arguments(fds, limits)]
 
     def worker_arguments(self, fds: tuple[int, int], limits: Limits | None) -> list[str]:
+        return [str(fds[0]), str(fds[1]), json.dumps(self.rlimits(limits), separators=(",", ":"))]
+
+    def rlimits(self, limits: Limits | None) -> dict[str, int]:
+        """The rlimits a worker sets on itself before any student code runs (cold or warm alike)."""
         rlimits = (limits or Limits()).rlimits(memory_in_cgroup=self.cgroups)
         if not self.sandboxed:
             # Counted per user on the host: outside a sandbox it would count the grader's own processes.
             rlimits.pop("NPROC")
-        return [str(fds[0]), str(fds[1]), json.dumps(rlimits, separators=(",", ":"))]
+        return rlimits
 
     def environment(self, scratch: Path) -> dict[str, str]:
         return {
