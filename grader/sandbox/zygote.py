@@ -31,7 +31,6 @@ import ctypes
 import importlib
 import json
 import os
-import shutil
 import signal
 import socket
 import stat
@@ -201,27 +200,23 @@ def _reap_orphans() -> None:
             return
 
 
-def _writable(function, path, _error) -> None:
-    """rmtree's retry: a child may have taken the write or search permission off its folders."""
-    parent = os.path.dirname(path)
-    os.chmod(parent, stat.S_IRWXU)
+def _remove(path: str) -> None:
+    """Remove a file or a whole folder, first giving back the permissions a child may have taken off it
+    (deep enough nesting raises RecursionError: the sandbox is then replaced, not trusted)."""
     if os.path.isdir(path) and not os.path.islink(path):
         os.chmod(path, stat.S_IRWXU)
-    function(path)
+        for entry in os.scandir(path):
+            _remove(entry.path)
+        os.rmdir(path)
+    else:
+        os.unlink(path)
 
 
 def clean_scratch(folder: str, keep: set[str]) -> bool:
     """Remove everything in the scratch folder but the support bound into it; True if nothing is left."""
     for entry in os.scandir(folder):
-        if entry.name in keep:
-            continue
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, onerror=_writable)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            pass
+        if entry.name not in keep:
+            _remove(entry.path)
     return set(os.listdir(folder)) <= keep
 
 
