@@ -6,7 +6,8 @@ could use memory times processes. When the grader runs as root and the cgroup v1
 grader's own group (so whatever caps the grader also caps its sandboxes):
 `<mount>/<grader's group>/quant-grader/<grader pid>-<n>/`, with `memory.limit_in_bytes` (and
 `memory.memsw.limit_in_bytes`, when swap is accounted) = `Limits.memory` and `pids.max` =
-`Limits.processes` + the sandbox's own few processes. The sandbox's first process joins the
+`Limits.processes` + the sandbox's own few processes, and, where the `cpu` controller is mounted
+too, `cpu.shares` (one equal weight per sandbox). The sandbox's first process joins the
 group before it execs bwrap (`enter`), so everything the student's code starts is in it too.
 `close` kills every process left in the group and removes it; groups of a grader that died
 are removed by the next one (`sweep`).
@@ -29,6 +30,10 @@ class CgroupsUnavailable(RuntimeError):
 
 MOUNT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids")
+#: Used when mounted: a group per sandbox in `cpu` gives each sandbox one equal CPU weight, so a
+#: submission spinning 30 threads takes its sandbox's share of the CPU, not 30 shares of it.
+OPTIONAL_CONTROLLERS = ("cpu",)
+CPU_SHARES = 1024
 GROUP = "quant-grader"
 #: Processes of bwrap itself (outer, its pid 1, inner), counted by `pids.max` but not by the
 #: worker's own rlimit, which counts only the sandbox user's processes.
@@ -115,6 +120,8 @@ class Cgroup:
                 _write(memory / "memory.memsw.limit_in_bytes", int(limits.memory))
             pids = int(limits.processes) + OVERHEAD_PROCESSES if processes is None else int(processes)
             _write(self.folders["pids"] / "pids.max", pids)
+            if "cpu" in self.folders:
+                _write(self.folders["cpu"] / "cpu.shares", CPU_SHARES)
         except OSError:
             self.close()
             raise
@@ -123,6 +130,10 @@ class Cgroup:
         """`argv`, run by a shell that first moves itself into every group of this sandbox."""
         procs = [str(folder / "cgroup.procs") for folder in self.folders.values()]
         return ["/bin/sh", "-c", _ENTER, "quant-grader-enter", *procs, "--", *argv]
+
+    def child(self, limits: Limits, *, processes: int | None = None) -> Cgroup:
+        """A group inside this one (a warm sandbox's child), capped on its own."""
+        return Cgroup(self.folders, limits, processes=processes)
 
     def adopt(self, pid: int) -> None:
         """Move a running process into every group of this one (a warm child, before it runs student code)."""
@@ -152,6 +163,10 @@ def _bases(mount: Path = MOUNT) -> dict[str, Path] | None:
         if own is None:
             return None
         bases[controller] = own / GROUP
+    for controller in OPTIONAL_CONTROLLERS:
+        own = _own_group(controller, mount)
+        if own is not None and os.access(own, os.W_OK):
+            bases[controller] = own / GROUP
     return bases
 
 

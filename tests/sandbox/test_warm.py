@@ -246,3 +246,34 @@ def test_system_v_ipc_of_one_submission_is_gone_for_the_next(pool):
     assert run(pool, source, "make") >= 0
     assert run(pool, source, "find") == -1
     assert pool.started == 1
+
+
+@needs_cgroups
+def test_thirty_spinning_threads_do_not_push_a_neighbour_past_its_time_limit(pool):
+    if "cpu" not in (cgroup.available()[0] or {}):
+        pytest.skip("the cgroup v1 cpu controller is not mounted here: no CPU weight per sandbox")
+    spinner = """
+    import hashlib, threading
+    def spin():
+        while True:
+            hashlib.sha256(b"x" * (1 << 20)).digest()  # releases the GIL: every thread takes a CPU
+    for _ in range(30):
+        threading.Thread(target=spin, daemon=True).start()
+    def threads():
+        return threading.active_count()
+    """
+    neighbour = """
+    import time
+    def work(seconds):
+        started, cpu = time.monotonic(), time.process_time()
+        while time.process_time() - cpu < seconds:
+            pass
+        return time.monotonic() - started
+    """
+    with session(pool, spinner) as spinning, session(pool, neighbour) as s:
+        spinning.start()
+        assert spinning.call("threads", (), {}, timeout=10) == 31
+        assert spinning.sandbox is not s.sandbox and "cpu" in spinning.sandbox.cgroup.folders
+        s.start()
+        # Without a CPU weight per sandbox it would get 1/31 of the CPU: 15 s of wall for 0.5 s of work.
+        assert s.call("work", (0.5,), {}, timeout=10) < 10
