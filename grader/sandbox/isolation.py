@@ -20,6 +20,7 @@ from grader.sandbox.limits import Limits, describe_size
 
 if TYPE_CHECKING:
     from grader.sandbox.cgroup import Cgroup
+    from grader.sandbox.cgroup2 import Cgroup2
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
@@ -37,8 +38,10 @@ class Isolation:
 
     name: str = "process"
     sandboxed = False
-    #: Whether each worker gets a cgroup capping the memory and processes of all it starts.
+    #: Whether each worker gets a cgroup capping the memory and processes of all it starts,
+    #: and whether that is in the cgroup v2 (unified) hierarchy rather than v1.
     cgroups = False
+    cgroup2 = False
 
     def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
         return [sys.executable, *PYTHON_FLAGS, str(WORKER), *self.worker_arguments(fds, limits)]
@@ -73,10 +76,17 @@ class Isolation:
             "LANG": "C.UTF-8",
         }
 
-    def cgroup(self, limits: Limits) -> Cgroup | None:
+    def cgroup(self, limits: Limits) -> Cgroup | Cgroup2 | None:
         """A new capped cgroup for one worker (its caller closes it), or None without cgroups."""
         if not self.cgroups:
             return None
+        if self.cgroup2:
+            from grader.sandbox import cgroup, cgroup2
+
+            base, problem = cgroup2.available()
+            if base is None:
+                raise cgroup.CgroupsUnavailable(f"the sandbox's cgroups stopped working: {problem}")
+            return cgroup2.Cgroup2(base, limits)
         from grader.sandbox import cgroup
 
         bases, problem = cgroup.available()

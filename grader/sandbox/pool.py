@@ -191,7 +191,7 @@ class WarmSandbox:
         """The child's own group inside the sandbox's, joined before it reads its first request."""
         if self.cgroup is None:
             return None
-        group = Cgroup(self.cgroup.folders, limits, processes=limits.processes)
+        group = self.cgroup.child(limits, processes=limits.processes)
         try:
             group.adopt(child.pid)
         except OSError:
