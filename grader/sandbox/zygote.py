@@ -277,6 +277,7 @@ def main() -> None:
     preload()
     _prctl(PR_SET_DUMPABLE, 0)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    clean_scratch(os.getcwd(), keep)  # the imports' caches: the first child finds /scratch as a cold worker does
     control.send(b'{"op": "ready"}')
     serve(control, worker, keep, signal_mask)
 
