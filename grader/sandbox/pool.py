@@ -84,7 +84,8 @@ class WarmChild:
         if self.returncode is None:
             try:
                 code, exited = self.sandbox.reap(self, grace=timeout or 0.0)
-            except SandboxBroken:
+            except SandboxBroken:  # no zygote to reap it: killed from here (the sandbox goes next)
+                self.kill()
                 code, exited = -signal.SIGKILL, True
             self.returncode = code
             os.close(self.pidfd)
@@ -183,7 +184,13 @@ class WarmSandbox:
             os.close(answer_write)
         if message.get("op") != "child" or pid in (self.zygote, self.process.pid):
             self.broken = True
-        child = WarmChild(self, pid)
+        try:
+            child = WarmChild(self, pid)
+        except OSError as error:  # it died before the grader could hold it: the zygote still owes a reap
+            self.broken = True
+            os.close(request_write)
+            os.close(answer_read)
+            raise SandboxBroken(f"the worker died at birth ({error})") from None
         group = self._child_cgroup(child, limits)
         return child, group, Connection(request_write, readable=False), Connection(answer_read, writable=False)
 
