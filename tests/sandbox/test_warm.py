@@ -259,15 +259,22 @@ def test_system_v_ipc_of_one_submission_is_gone_for_the_next(pool):
 def test_thirty_spinning_threads_do_not_push_a_neighbour_past_its_time_limit(pool, needs_cgroups):
     if "cpu" not in (cgroup.available()[0] or {}):
         pytest.skip("the cgroup v1 cpu controller is not mounted here: no CPU weight per sandbox")
+    # Seven processes in sessions of their own (so seven scheduler autogroups, were it not for the
+    # cgroup), four spinning threads each: 28 tasks that want a CPU each.
     spinner = """
-    import hashlib, threading
+    import hashlib, os, threading
     def spin():
         while True:
             hashlib.sha256(b"x" * (1 << 20)).digest()  # releases the GIL: every thread takes a CPU
-    for _ in range(30):
-        threading.Thread(target=spin, daemon=True).start()
-    def threads():
-        return threading.active_count()
+    for _ in range(7):
+        if os.fork() == 0:
+            try:
+                os.setsid()
+                for _ in range(3):
+                    threading.Thread(target=spin, daemon=True).start()
+                spin()
+            finally:
+                os._exit(0)
     """
     neighbour = """
     import time
@@ -279,8 +286,11 @@ def test_thirty_spinning_threads_do_not_push_a_neighbour_past_its_time_limit(poo
     """
     with session(pool, spinner) as spinning, session(pool, neighbour) as s:
         spinning.start()
-        assert spinning.call("threads", (), {}, timeout=10) == 31
-        assert spinning.sandbox is not s.sandbox and "cpu" in spinning.sandbox.cgroup.folders
         s.start()
-        # Without a CPU weight per sandbox it would get 1/31 of the CPU: 15 s of wall for 0.5 s of work.
+        spinners = spinning.cgroup.folders["cpu"]
+        assert spinners.parent == spinning.sandbox.cgroup.folders["cpu"] != s.sandbox.cgroup.folders["cpu"]
+        # Every spinning thread, whatever its session, is in the spinner's own cpu group: one weight.
+        assert len((spinners / "tasks").read_text().split()) >= 29
+        sandboxes = (spinning.sandbox.cgroup, s.sandbox.cgroup)
+        assert [int((g.folders["cpu"] / "cpu.shares").read_text()) for g in sandboxes] == [cgroup.CPU_SHARES] * 2
         assert s.call("work", (0.5,), {}, timeout=10) < 10
