@@ -102,6 +102,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument(UNSAFE_FLAG, action="store_true",
                        help="UNSAFE: when no sandbox (bubblewrap) works here, run student code as a plain "
                             "process with your own rights instead of refusing; results record isolation 'process'")
+    grade.add_argument("--warm", action="store_true",
+                       help="start one sandbox per job and fork a fresh worker in it for each submission "
+                            "(torch is imported once per sandbox, not once per submission)")
     _add_limits(grade)
 
     check = commands.add_parser("check", help="run the public tests on one file (what a student runs)",
@@ -139,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
         from grader import grade
         return grade.main(GradeConfig(lab=args.lab, submissions=args.submissions, output=args.output,
                                       jobs=args.jobs, limits=_limits(args), force=args.force,
-                                      unsafe_no_sandbox=args.unsafe_no_sandbox))
+                                      unsafe_no_sandbox=args.unsafe_no_sandbox, warm=args.warm))
     if args.command == "check":
         from grader import check
         return check.main(CheckConfig(lab=args.lab, file=args.file, limits=_limits(args)))

@@ -28,12 +28,13 @@ from grader.config import GradeConfig
 from grader.errors import GraderError
 from grader.grade import resume
 from grader.grade.submission import grade_submission, internal_error_result
-from grader.labs import Lab, get_lab
+from grader.labs import SUPPORT, Lab, get_lab
 from grader.load import SUFFIXES
 from grader.memo import ReferenceMemo
 from grader.progress import Progress
 from grader.results import SubmissionResult, SubmissionStatus
 from grader.sandbox import UNSAFE_FLAG, Isolation, choose
+from grader.sandbox.pool import SandboxPool
 from grader.sandbox.session import Limits
 
 __all__ = ["main", "grade_batch", "find_submissions"]
@@ -59,20 +60,23 @@ def _student_ids(files: list[Path]) -> dict[Path, str]:
 
 
 def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, isolation: Isolation,
-              fingerprint: str = "", tests: judge.ParsedTests | None = None) -> SubmissionResult:
+              fingerprint: str = "", tests: judge.ParsedTests | None = None,
+              pool: SandboxPool | None = None) -> SubmissionResult:
     """Grade one file and write its reports and result (the result last)."""
-    result = _grade(path, student, lab, limits, isolation, fingerprint, tests or judge.ParsedTests(lab, hidden=True))
+    result = _grade(path, student, lab, limits, isolation, fingerprint,
+                    tests or judge.ParsedTests(lab, hidden=True), pool)
     _write_outputs(output, result)
     return result
 
 
 def _grade(path: Path, student: str, lab: Lab, limits: Limits, isolation: Isolation, fingerprint: str,
-           tests: judge.ParsedTests) -> SubmissionResult:
-    """The result of one file, not yet written; `tests` are the batch's, parsed once."""
+           tests: judge.ParsedTests, pool: SandboxPool | None = None) -> SubmissionResult:
+    """The result of one file, not yet written; `tests` are the batch's, parsed once; `pool` the warm
+    sandboxes, when grading warm."""
     sha256 = resume.file_sha256(path)
     test_files = tests.fresh()  # this submission's own records, over the batch's parsed cases
     try:
-        result = grade_submission(path, lab, test_files, limits=limits, isolation=isolation)
+        result = grade_submission(path, lab, test_files, limits=limits, isolation=isolation, pool=pool)
     except Exception as error:  # a grader bug costs this submission only
         log.exception("internal error while grading %s", path.name)
         result = internal_error_result(path, lab, test_files, isolation, error)
@@ -134,6 +138,8 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
         progress.start(len(files))
     phases: dict[str, dict[str, float]] = {}
 
+    warm = _warm_pool(config, isolation)
+
     def write(result: SubmissionResult, spent: dict[str, float]) -> None:
         begun = time.perf_counter()
         _write_outputs(config.output, result)
@@ -148,7 +154,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
             return reused[path], None
         with timing.submission() as spent:
             begun = time.perf_counter()
-            result = _grade(path, ids[path], lab, config.limits, isolation, fingerprint, tests)
+            result = _grade(path, ids[path], lab, config.limits, isolation, fingerprint, tests, warm)
             graded = time.perf_counter() - begun
         spent["load"] = max(0.0, graded - spent.get("judge", 0.0) - spent.get("diagnose", 0.0))
         phases[ids[path]] = spent
@@ -165,6 +171,8 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
     finally:
         if progress is not None:
             progress.close()
+        if warm is not None:
+            warm.close()
     results = [result for result, _ in graded]
     export.write_atomic(config.output / "grades.csv", export.grades_csv(results, lab.question_names))
     export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, results))
@@ -172,7 +180,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
         "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "isolation": isolation.name,
         "material": fingerprint, "started": started, "finished": _now(), "submissions": len(files),
         "graded": len(files) - len(reused), "reused": sorted(ids[p] for p in reused), "forced": config.force,
-        "jobs": jobs, "timing": _timing(start_up, time.perf_counter() - clock, phases, memo),
+        "jobs": jobs, "warm": warm is not None, "timing": _timing(start_up, time.perf_counter() - clock, phases, memo),
     }
     export.write_atomic(config.output / "run.json", json.dumps(run, indent=2) + "\n")
     return results
@@ -187,6 +195,13 @@ def _timing(start_up: float | None, seconds: float, phases: dict[str, dict[str, 
                         for student, spent in sorted(phases.items())},
         "reference_memo": memo.stats(),
     }
+
+
+def _warm_pool(config: GradeConfig, isolation: Isolation) -> SandboxPool | None:
+    """The warm sandboxes (one per slot, started as needed), when asked for and there is a sandbox."""
+    if not config.warm or not isolation.sandboxed:
+        return None
+    return SandboxPool(isolation, config.limits, [SUPPORT])
 
 
 def _now() -> str:

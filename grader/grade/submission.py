@@ -22,33 +22,36 @@ from grader.results import (
     TestResult,
 )
 from grader.sandbox import Isolation, choose
+from grader.sandbox.pool import SandboxPool
 from grader.sandbox.session import Limits, WorkerLost, WorkerSession
 
 
 def grade_submission(path: Path, lab: Lab, test_files: list, *, limits: Limits,
-                     isolation: Isolation | None = None) -> SubmissionResult:
+                     isolation: Isolation | None = None, pool: SandboxPool | None = None) -> SubmissionResult:
     """The result of one file (`grader.results`); never raises for anything the file holds.
 
     `test_files` come from `judge.load_tests` and record each case's outcome as otter would.
-    Without `isolation`, the sandbox is used, or `SandboxUnavailable` raised.
+    Without `isolation`, the sandbox is used, or `SandboxUnavailable` raised. With `pool`, its
+    warm sandboxes run the worker (the same sandbox, started once per slot; see pool.py).
     """
-    isolation = isolation or choose()
+    isolation = pool.isolation if pool is not None else isolation or choose()
     result = _empty_result(path, lab, test_files, isolation)
     try:
         program = load_submission(path)
     except Unreadable as error:
         return _unreadable(result, str(error), test_files)
     result.submission.kind, result.submission.sha256 = program.kind, program.sha256
-    result.questions, notes = _run_and_judge(lab, program, test_files, limits, isolation)
+    result.questions, notes = _run_and_judge(lab, program, test_files, limits, isolation, pool)
     result.notes = program.notes + notes
     result.score = float(sum(q.score for q in result.questions))
     return result
 
 
-def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isolation: Isolation):
+def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isolation: Isolation,
+                   pool: SandboxPool | None):
     questions, notes = [], []
     cannot_run: str | None = None  # once running the program fails, it is not tried again
-    with WorkerSession(program.cells, support=[SUPPORT], limits=limits, isolation=isolation) as session:
+    with WorkerSession(program.cells, support=[SUPPORT], limits=limits, isolation=isolation, pool=pool) as session:
         for test_file in test_files:
             if cannot_run is None and session.out_of_time:
                 cannot_run = (f"Not run: a whole submission may take at most {limits.submission:g} seconds, "

@@ -7,8 +7,11 @@ process only when explicitly allowed), `for_checking` the one for a student's ow
     limits.py      the caps (`Limits`), as rlimits and cgroup settings
     isolation.py   the seam: a bare worker process (`Isolation`), and why a worker died
     bubblewrap.py  the real sandbox, built on that seam
-    cgroup.py      caps on a whole sandbox where root can make cgroups
+    cgroup.py      caps on a whole sandbox where root can make cgroups (v1)
+    cgroup2.py     the same caps in the cgroup v2 (unified) hierarchy
     session.py     one submission's worker: start, call, inspect, restart, close
+    pool.py        the warm path, grader side: one sandbox per slot, a forked worker per submission
+    zygote.py      the warm path, inside: imports torch once, forks a fresh worker per submission
     wire.py        the data that crosses between grader and worker (never pickles)
     worker.py      the process inside the sandbox that runs the student's cells
 """

@@ -21,7 +21,9 @@ bwrap does it all as that user.
 
 Caps. When root can make cgroups (`cgroup.available`), the sandbox is `bubblewrap+cgroup`: each
 worker's session puts the sandbox in a group of its own that caps the memory and processes of
-all it holds (see cgroup.py); otherwise it is `bubblewrap`, capped by per-process rlimits only.
+all it holds (see cgroup.py); on a cgroup v2 host (`cgroup2.available`), `bubblewrap+cgroup2`, the
+same caps in the unified hierarchy (cgroup2.py); otherwise it is `bubblewrap`, capped by
+per-process rlimits only.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import cgroup
-from grader.sandbox.isolation import PYTHON_FLAGS, WIRE, WORKER, Isolation
+from grader.sandbox import cgroup, cgroup2
+from grader.sandbox.isolation import PYTHON_FLAGS, WIRE, WORKER, ZYGOTE, Isolation
 from grader.sandbox.limits import Limits
 
 SCRATCH = "/scratch"
@@ -102,6 +104,7 @@ class _View:
             self.read_only(entry, f"{SCRATCH}/{entry.name}")
         self.read_only(WORKER, f"{WORKER_DIR}/worker.py")
         self.read_only(WIRE, f"{WORKER_DIR}/wire.py")
+        self.read_only(ZYGOTE, f"{WORKER_DIR}/zygote.py")
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class Bubblewrap(Isolation):
     bwrap: str = "bwrap"
     setpriv: str = "setpriv"
     cgroups: bool = False
+    cgroup2: bool = False
 
     def wrap(self, host_scratch: Path, argv: list[str], limits: Limits) -> list[str]:
         """`argv` run inside a fresh sandbox whose scratch shows `host_scratch`'s entries."""
@@ -142,6 +146,11 @@ class Bubblewrap(Isolation):
         limits = limits or Limits()
         worker = [sys.executable, *PYTHON_FLAGS, f"{WORKER_DIR}/worker.py", *self.worker_arguments(fds, limits)]
         return self.wrap(scratch, worker, limits)
+
+    def zygote_command(self, scratch: Path, control_fd: int, limits: Limits) -> list[str]:
+        """The warm path (pool.py): a sandbox whose zygote forks one worker per submission."""
+        zygote = [sys.executable, *PYTHON_FLAGS, f"{WORKER_DIR}/zygote.py", str(control_fd)]
+        return self.wrap(scratch, zygote, limits)
 
     def environment(self, scratch: Path) -> dict[str, str]:
         return {
@@ -209,4 +218,6 @@ def available() -> tuple[Bubblewrap | None, str]:
         return None, f"bubblewrap failed its self-test ({detail})"
     if cgroup.available()[0] is not None:  # otherwise the rlimits alone cap memory and processes
         sandbox = dataclasses.replace(sandbox, name="bubblewrap+cgroup", cgroups=True)
+    elif cgroup2.available()[0] is not None:
+        sandbox = dataclasses.replace(sandbox, name="bubblewrap+cgroup2", cgroups=True, cgroup2=True)
     return sandbox, ""

@@ -6,7 +6,8 @@ could use memory times processes. When the grader runs as root and the cgroup v1
 grader's own group (so whatever caps the grader also caps its sandboxes):
 `<mount>/<grader's group>/quant-grader/<grader pid>-<n>/`, with `memory.limit_in_bytes` (and
 `memory.memsw.limit_in_bytes`, when swap is accounted) = `Limits.memory` and `pids.max` =
-`Limits.processes` + the sandbox's own few processes. The sandbox's first process joins the
+`Limits.processes` + the sandbox's own few processes, and, where the `cpu` controller is mounted
+too, `cpu.shares` (one equal weight per sandbox). The sandbox's first process joins the
 group before it execs bwrap (`enter`), so everything the student's code starts is in it too.
 `close` kills every process left in the group and removes it; groups of a grader that died
 are removed by the next one (`sweep`).
@@ -29,6 +30,10 @@ class CgroupsUnavailable(RuntimeError):
 
 MOUNT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids")
+#: Used when mounted: a group per sandbox in `cpu` gives each sandbox one equal CPU weight, so a
+#: submission spinning 30 threads takes its sandbox's share of the CPU, not 30 shares of it.
+OPTIONAL_CONTROLLERS = ("cpu",)
+CPU_SHARES = 1024
 GROUP = "quant-grader"
 #: Processes of bwrap itself (outer, its pid 1, inner), counted by `pids.max` but not by the
 #: worker's own rlimit, which counts only the sandbox user's processes.
@@ -83,6 +88,8 @@ def _kill_members(folder: Path) -> None:
 def _empty_and_remove(folder: Path, patience: float = 10.0) -> bool:
     """Kill until the group holds no process (a fork bomb may still be forking), then remove it."""
     deadline = time.monotonic() + patience
+    for inner in [entry for entry in folder.iterdir() if entry.is_dir()] if folder.is_dir() else ():
+        _empty_and_remove(inner, patience)  # a warm sandbox's children's groups
     while folder.exists():
         _kill_members(folder)
         try:
@@ -99,7 +106,8 @@ def _empty_and_remove(folder: Path, patience: float = 10.0) -> bool:
 class Cgroup:
     """The groups of one sandbox, one per controller."""
 
-    def __init__(self, bases: dict[str, Path], limits: Limits):
+    def __init__(self, bases: dict[str, Path], limits: Limits, *, processes: int | None = None):
+        """`processes` caps `pids.max` (default: `Limits.processes` plus bwrap's own few processes)."""
         name = f"{os.getpid()}-{next(_counter)}"
         self.folders = {controller: base / name for controller, base in bases.items()}
         self.limits = limits
@@ -110,7 +118,10 @@ class Cgroup:
             _write(memory / "memory.limit_in_bytes", int(limits.memory))
             if (memory / "memory.memsw.limit_in_bytes").exists():  # memory + swap: no escape into swap
                 _write(memory / "memory.memsw.limit_in_bytes", int(limits.memory))
-            _write(self.folders["pids"] / "pids.max", int(limits.processes) + OVERHEAD_PROCESSES)
+            pids = int(limits.processes) + OVERHEAD_PROCESSES if processes is None else int(processes)
+            _write(self.folders["pids"] / "pids.max", pids)
+            if "cpu" in self.folders:
+                _write(self.folders["cpu"] / "cpu.shares", CPU_SHARES)
         except OSError:
             self.close()
             raise
@@ -119,6 +130,15 @@ class Cgroup:
         """`argv`, run by a shell that first moves itself into every group of this sandbox."""
         procs = [str(folder / "cgroup.procs") for folder in self.folders.values()]
         return ["/bin/sh", "-c", _ENTER, "quant-grader-enter", *procs, "--", *argv]
+
+    def child(self, limits: Limits, *, processes: int | None = None) -> Cgroup:
+        """A group inside this one (a warm sandbox's child), capped on its own."""
+        return Cgroup(self.folders, limits, processes=processes)
+
+    def adopt(self, pid: int) -> None:
+        """Move a running process into every group of this one (a warm child, before it runs student code)."""
+        for folder in self.folders.values():
+            _write(folder / "cgroup.procs", pid)
 
     @property
     def out_of_memory(self) -> bool:
@@ -143,6 +163,10 @@ def _bases(mount: Path = MOUNT) -> dict[str, Path] | None:
         if own is None:
             return None
         bases[controller] = own / GROUP
+    for controller in OPTIONAL_CONTROLLERS:
+        own = _own_group(controller, mount)
+        if own is not None and os.access(own, os.W_OK):
+            bases[controller] = own / GROUP
     return bases
 
 

@@ -20,10 +20,12 @@ from grader.sandbox.limits import Limits, describe_size
 
 if TYPE_CHECKING:
     from grader.sandbox.cgroup import Cgroup
+    from grader.sandbox.cgroup2 import Cgroup2
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
 WIRE = HERE / "wire.py"
+ZYGOTE = HERE / "zygote.py"
 #: `-I` without its `-E`: no user site-packages (-s), no script folder on sys.path (-P), but the
 #: environment is read, so PYTHONHASHSEED fixes str hashes and set order. That environment is
 #: built from nothing by `environment` (no PYTHONPATH or other PYTHON* of the host's).
@@ -36,18 +38,24 @@ class Isolation:
 
     name: str = "process"
     sandboxed = False
-    #: Whether each worker gets a cgroup capping the memory and processes of all it starts.
+    #: Whether each worker gets a cgroup capping the memory and processes of all it starts,
+    #: and whether that is in the cgroup v2 (unified) hierarchy rather than v1.
     cgroups = False
+    cgroup2 = False
 
     def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
         return [sys.executable, *PYTHON_FLAGS, str(WORKER), *self.worker_arguments(fds, limits)]
 
     def worker_arguments(self, fds: tuple[int, int], limits: Limits | None) -> list[str]:
+        return [str(fds[0]), str(fds[1]), json.dumps(self.rlimits(limits), separators=(",", ":"))]
+
+    def rlimits(self, limits: Limits | None) -> dict[str, int]:
+        """The rlimits a worker sets on itself before any student code runs (cold or warm alike)."""
         rlimits = (limits or Limits()).rlimits(memory_in_cgroup=self.cgroups)
         if not self.sandboxed:
             # Counted per user on the host: outside a sandbox it would count the grader's own processes.
             rlimits.pop("NPROC")
-        return [str(fds[0]), str(fds[1]), json.dumps(rlimits, separators=(",", ":"))]
+        return rlimits
 
     def environment(self, scratch: Path) -> dict[str, str]:
         return {
@@ -68,10 +76,17 @@ class Isolation:
             "LANG": "C.UTF-8",
         }
 
-    def cgroup(self, limits: Limits) -> Cgroup | None:
+    def cgroup(self, limits: Limits) -> Cgroup | Cgroup2 | None:
         """A new capped cgroup for one worker (its caller closes it), or None without cgroups."""
         if not self.cgroups:
             return None
+        if self.cgroup2:
+            from grader.sandbox import cgroup, cgroup2
+
+            base, problem = cgroup2.available()
+            if base is None:
+                raise cgroup.CgroupsUnavailable(f"the sandbox's cgroups stopped working: {problem}")
+            return cgroup2.Cgroup2(base, limits)
         from grader.sandbox import cgroup
 
         bases, problem = cgroup.available()

@@ -4,6 +4,10 @@ A `WorkerSession` owns one worker process and its scratch folder. Calls take pla
 return plain values (see `wire`); the grader enforces every time limit from outside by killing
 the worker's whole process group. A session that lost its worker can be restarted: the program
 runs again from the first cell.
+
+Cold (the default), each worker is a new sandbox. Warm (`pool`, see pool.py), the session holds
+one of the pool's sandboxes for the whole submission and each worker, first or restarted, is a
+fresh child of that sandbox's zygote; the rest of the session does not tell them apart.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from grader.sandbox import choose, wire
 from grader.sandbox.isolation import WORKER, Isolation, death_reason
 from grader.sandbox.limits import Limits
+from grader.sandbox.pool import SandboxBroken, SandboxPool, WarmChild
 
 __all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession",
            "raised_by"]
@@ -86,12 +91,15 @@ class LoadReport:
 class WorkerSession:
     """One student's program, running in a worker process, callable by name."""
 
-    def __init__(self, cells: list[dict], *, support: list[Path], limits: Limits, isolation: Isolation | None = None):
+    def __init__(self, cells: list[dict], *, support: list[Path], limits: Limits, isolation: Isolation | None = None,
+                 pool: SandboxPool | None = None):
         self.cells = cells
         self.support = support
         self.limits = limits
-        self.isolation = isolation or choose()  # the sandbox, or SandboxUnavailable
-        self.process: subprocess.Popen | None = None
+        self.isolation = pool.isolation if pool is not None else isolation or choose()  # or SandboxUnavailable
+        self.pool = pool
+        self.sandbox = None  # the pool's sandbox this submission holds (warm path)
+        self.process: subprocess.Popen | None = None  # or a pool.WarmChild, which behaves like one
         self.cgroup = None  # the worker's cgroup.Cgroup, when the isolation caps with cgroups
         self.scratch: Path | None = None
         self.report = LoadReport()
@@ -111,14 +119,20 @@ class WorkerSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+        if self.sandbox is not None:
+            self.pool.release(self.sandbox)
+            self.sandbox = None
 
     def start(self) -> LoadReport:
         """Start a worker and run every cell; raises WorkerLost if it dies or hangs."""
         self.close()
-        self.scratch = Path(tempfile.mkdtemp(prefix="qgrade-"))
-        for folder in self.support:
-            shutil.copytree(folder, self.scratch / folder.name, ignore=shutil.ignore_patterns("__pycache__"))
-        self._spawn()
+        if self.pool is not None:
+            self._spawn_warm()
+        else:
+            self.scratch = Path(tempfile.mkdtemp(prefix="qgrade-"))
+            for folder in self.support:
+                shutil.copytree(folder, self.scratch / folder.name, ignore=shutil.ignore_patterns("__pycache__"))
+            self._spawn()
         answer = self._ask(
             {"op": "run", "cells": self.cells, "cell_timeout": self.limits.cell},
             timeout=self.limits.load,
@@ -155,13 +169,32 @@ class WorkerSession:
         self._requests = Connection(request_write, readable=False)
         self._answers = Connection(answer_read, writable=False)
 
+    def _spawn_warm(self) -> None:
+        """A fresh child of this submission's warm sandbox; a broken sandbox is replaced once."""
+        for _ in range(2):
+            if self.sandbox is None:
+                try:
+                    self.sandbox = self.pool.acquire()
+                except (OSError, SandboxBroken) as error:
+                    raise WorkerLost(f"The grader could not start a sandbox for your code ({error}).") from None
+            try:
+                self.process, self.cgroup, self._requests, self._answers = self.sandbox.spawn(self.limits)
+                return
+            except (OSError, SandboxBroken):
+                self.pool.release(self.sandbox, submission_done=False)
+                self.sandbox = None
+        raise WorkerLost("The grader could not start a worker for your code in its sandbox.")
+
     def close(self) -> None:
         """Kill the worker's whole process group (and all of its cgroup) and remove its scratch folder."""
-        if self.process is not None:
+        if isinstance(self.process, WarmChild):
+            self.process.kill()
+        elif self.process is not None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if self.process is not None:
             self.process.wait()
             self._requests.close()
             self._answers.close()

@@ -297,20 +297,25 @@ def serve(inbox: Connection, outbox: Connection) -> None:
         outbox.send_bytes(payload)
 
 
-def main() -> None:
+def run(in_fd: int, out_fd: int, rlimits: dict) -> None:
+    """Cap this process, then serve requests: the one way in, from `main` (cold) or a zygote's child (warm)."""
     import resource
 
     # Here rather than in a preexec_fn, which is unsafe while the grader runs threads.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    for name, value in json.loads(sys.argv[3] if len(sys.argv) > 3 else "{}").items():
+    for name, value in rlimits.items():
         resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (int(value), int(value)))
-    inbox = Connection(int(sys.argv[1]), writable=False)
-    outbox = Connection(int(sys.argv[2]), readable=False)
+    inbox = Connection(in_fd, writable=False)
+    outbox = Connection(out_fd, readable=False)
     # What the student prints goes nowhere: the report shows verdicts, not console noise.
     sys.stdout = open(os.devnull, "w")
     sys.stderr = sys.stdout
     os.environ.setdefault("MPLBACKEND", "Agg")
     serve(inbox, outbox)
+
+
+def main() -> None:
+    run(int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3] if len(sys.argv) > 3 else "{}"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""The cgroup v2 path (cgroup2.py): the same caps as v1, for a cold sandbox and a warm one.
+
+Run wherever the grader can make groups in a writable unified hierarchy with the `memory` and
+`pids` controllers (root, or a delegated subtree). Elsewhere they skip with the reason, except in
+CI (`CI=true`) on a host with neither cgroup v1 nor v2: there a sandbox without caps fails them.
+"""
+
+import dataclasses
+import os
+import textwrap
+
+import pytest
+
+from grader.labs import SUPPORT
+from grader.sandbox import bubblewrap, cgroup, cgroup2
+from grader.sandbox.limits import Limits, MiB
+from grader.sandbox.pool import SandboxPool
+from grader.sandbox.session import WorkerLost, WorkerSession
+
+BASE, PROBLEM = cgroup2.available()
+NEITHER = BASE is None and cgroup.available()[0] is None
+
+
+def _sandbox():
+    if BASE is None:
+        if os.environ.get("CI") and NEITHER:
+            pytest.fail(f"CI needs cgroups (v1 or v2) to cap the sandbox, and this host has neither: "
+                        f"v1: {cgroup.available()[1]}; v2: {PROBLEM}")
+        pytest.skip(f"no writable cgroup v2 hierarchy with memory and pids here: {PROBLEM}")
+    sandbox = bubblewrap.available()[0]
+    assert sandbox is not None
+    return dataclasses.replace(sandbox, name="bubblewrap+cgroup2", cgroups=True, cgroup2=True)
+
+
+HOG = "def hog():\n    hoard = b'x' * (900 * 1024 * 1024)\n    return len(hoard)\ndef ok():\n    return 'ok'"
+
+
+def test_a_cold_sandbox_gets_a_capped_v2_group_that_is_removed():
+    sandbox = _sandbox()
+    cells = [{"index": 1, "source": textwrap.dedent(HOG)}]
+    with WorkerSession(cells, support=[SUPPORT], limits=Limits(memory=512 * MiB), isolation=sandbox) as session:
+        session.start()
+        folder = session.cgroup.folder
+        assert int((folder / "memory.max").read_text()) == 512 * MiB
+        assert int((folder / "pids.max").read_text()) == Limits().processes + cgroup.OVERHEAD_PROCESSES
+        assert (folder / "main" / "cgroup.procs").read_text().split()
+        with pytest.raises(WorkerLost) as lost:
+            session.call("hog", (), {}, timeout=60)
+        assert "used more than the 512 MiB memory cap" in lost.value.reason
+    assert not folder.exists()
+
+
+def test_a_warm_child_gets_a_capped_v2_group_inside_its_sandboxs():
+    sandbox = _sandbox()
+    cells = [{"index": 1, "source": HOG}]
+    with SandboxPool(sandbox, Limits(memory=512 * MiB), [SUPPORT]) as pool:
+        with WorkerSession(cells, support=[SUPPORT], limits=Limits(memory=512 * MiB), pool=pool) as session:
+            session.start()
+            child, whole = session.cgroup.folder, session.sandbox.cgroup.folder
+            assert child.parent == whole and int((child / "memory.max").read_text()) == 512 * MiB
+            assert str(session.process.pid) in (child / "main" / "cgroup.procs").read_text().split()
+            with pytest.raises(WorkerLost) as lost:
+                session.call("hog", (), {}, timeout=60)
+            assert "memory cap" in lost.value.reason
+            session.start()
+            assert session.call("ok", (), {}, timeout=10) == "ok"
+        assert not child.exists()
+    assert not whole.exists()
+
+
+def test_the_sandbox_records_the_v2_hierarchy():
+    sandbox = _sandbox()
+    assert sandbox.name == "bubblewrap+cgroup2"
+    if cgroup.available()[0] is None:  # v1 is preferred where both work
+        assert bubblewrap.available()[0].name == "bubblewrap+cgroup2"

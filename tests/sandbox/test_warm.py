@@ -1,0 +1,296 @@
+"""The warm path (grader/sandbox/pool.py, zygote.py): one sandbox per slot, a fresh child per submission.
+
+Each test grades submissions one after another through one pool and checks that the second sees
+nothing of the first, that the zygote stays out of the children's reach, and that a sandbox is
+replaced whenever it cannot promise a clean child.
+"""
+
+import os
+import textwrap
+
+import pytest
+
+from grader.labs import SUPPORT
+from grader.sandbox import bubblewrap, cgroup
+from grader.sandbox.limits import Limits, MiB
+from grader.sandbox.pool import SandboxPool
+from grader.sandbox.session import StudentCodeError, WorkerLost, WorkerSession
+
+SANDBOX, PROBLEM = bubblewrap.available()
+pytestmark = pytest.mark.skipif(SANDBOX is None and not os.environ.get("CI"), reason=f"no sandbox here: {PROBLEM}")
+CGROUPS = SANDBOX is not None and SANDBOX.cgroups  # v1 or v2
+
+
+@pytest.fixture
+def needs_cgroups():
+    """Skip without cgroups, except in CI, where a sandbox without them must fail, saying why."""
+    if not CGROUPS:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs cgroups to cap the sandbox, and this host has none: {cgroup.available()[1]}")
+        pytest.skip(f"no cgroups here: {cgroup.available()[1]}")
+
+
+@pytest.fixture
+def pool():
+    assert SANDBOX is not None, f"CI must have the sandbox: {PROBLEM}"
+    with SandboxPool(SANDBOX, Limits(), [SUPPORT]) as warm:
+        yield warm
+
+
+def session(pool: SandboxPool, *sources: str, **limits) -> WorkerSession:
+    cells = [{"index": i, "source": textwrap.dedent(s)} for i, s in enumerate(sources, start=1)]
+    return WorkerSession(cells, support=[SUPPORT], limits=Limits(**limits), pool=pool)
+
+
+def run(pool: SandboxPool, source: str, name: str, *args, **limits):
+    """Grade one 'submission' in the pool: run `source`, call `name(*args)` once."""
+    with session(pool, source, **limits) as s:
+        s.start()
+        return s.call(name, args, {}, timeout=30)
+
+
+LEAVER = """
+import os, time, torch, quantlab
+def leave():
+    torch.round = lambda *a, **k: "patched"
+    quantlab.left_behind = True
+    os.environ["LEFT_BEHIND"] = "yes"
+    os.makedirs("/scratch/mine", exist_ok=True)
+    open("/scratch/mine/answers.txt", "w").write("42")
+    open("/scratch/.hidden", "w").write("42")
+    os.chmod("/scratch/mine", 0)  # the zygote must clean it all the same
+    read, write = os.pipe()
+    if os.fork() == 0:  # a detached grandchild in a session of its own, still running
+        os.setsid()
+        if os.fork() == 0:
+            os.write(write, str(os.getpid()).encode())
+            time.sleep(600)
+        os._exit(0)
+    return int(os.read(read, 20))
+"""
+
+LOOKER = """
+import os, torch, quantlab
+def look(pid):
+    try:
+        os.kill(pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    return {
+        "round": torch.round(torch.tensor([1.4])).tolist(),
+        "quantlab": hasattr(quantlab, "left_behind"),
+        "environ": os.environ.get("LEFT_BEHIND"),
+        "files": sorted(os.listdir("/scratch")),
+        "leftover alive": alive,
+        "pid": os.getpid(),
+    }
+"""
+
+
+def test_nothing_of_one_submission_reaches_the_next(pool):
+    leftover = run(pool, LEAVER, "leave")
+    seen = run(pool, LOOKER, "look", leftover)
+    assert pool.started == 1  # the same sandbox served both
+    assert seen["round"] == [1.0] and not seen["quantlab"] and seen["environ"] is None
+    assert seen["files"] == ["quantlab"]  # the zygote's own caches went too: nothing of anyone's
+    assert not seen["leftover alive"]
+
+
+def test_each_child_is_a_new_process_in_a_process_group_of_its_own(pool):
+    source = "import os\ndef ids():\n    return os.getpid(), os.getpgid(0), os.getsid(0), os.getppid()"
+    first, second = run(pool, source, "ids"), run(pool, source, "ids")
+    assert first[0] != second[0] and first[3] == second[3]  # fresh children of the same zygote
+    for pid, group, session_id, _ in (first, second):
+        assert pid == group == session_id
+
+
+def test_each_child_has_a_capped_cgroup_of_its_own_inside_its_sandboxs(pool, needs_cgroups):
+    if SANDBOX.cgroup2:
+        pytest.skip("the cgroup v1 layout; tests/sandbox/test_cgroup2.py checks the v2 one")
+    groups = []
+    for _ in range(2):
+        with session(pool, "x = 1") as s:
+            s.start()
+            folders = s.cgroup.folders
+            assert str(s.process.pid) in (folders["memory"] / "cgroup.procs").read_text().split()
+            assert str(s.process.pid) in (folders["pids"] / "cgroup.procs").read_text().split()
+            assert int((folders["memory"] / "memory.limit_in_bytes").read_text()) == Limits().memory
+            assert int((folders["pids"] / "pids.max").read_text()) == Limits().processes
+            assert folders["memory"].parent == s.sandbox.cgroup.folders["memory"]
+            groups.append(folders)
+    assert groups[0] != groups[1] and not any(f.exists() for g in groups for f in g.values())
+
+
+def test_a_childs_memory_is_capped_as_a_cold_workers_is(pool, needs_cgroups):
+    hog = "def hog():\n    hoard = b'x' * (900 * 1024 * 1024)\n    return len(hoard)"
+    with session(pool, hog, memory=512 * MiB) as s:
+        s.start()
+        with pytest.raises(WorkerLost) as lost:
+            s.call("hog", (), {}, timeout=60)
+        assert "used more than the 512 MiB memory cap" in lost.value.reason
+    assert run(pool, "def ok():\n    return 'ok'", "ok") == "ok"
+
+
+def test_the_zygote_cannot_be_traced_or_read_by_a_child(pool):
+    source = """
+    import ctypes, os
+    def probe():
+        zygote = os.getppid()
+        found = {}
+        for name in ("mem", "environ", "maps"):
+            try:
+                open(f"/proc/{zygote}/{name}", "rb").read(1)
+                found[name] = "read"
+            except OSError as error:
+                found[name] = type(error).__name__
+        libc = ctypes.CDLL(None, use_errno=True)
+        found["ptrace"] = libc.ptrace(16, zygote, None, None)  # PTRACE_ATTACH
+        return found
+    """
+    found = run(pool, source, "probe")
+    assert found == {"mem": "PermissionError", "environ": "PermissionError", "maps": "PermissionError", "ptrace": -1}
+
+
+def test_a_child_inherits_no_channel_but_its_own(pool):
+    source = """
+    import os
+    def fds():
+        found = {}
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:  # the folder listing's own fd, closed by now
+                pass
+        return found
+    """
+    fds = run(pool, source, "fds")
+    opened = {fd: target for fd, target in fds.items() if int(fd) > 2}
+    pipes = [target for target in opened.values() if target.startswith("pipe:")]
+    assert len(pipes) == 2, fds  # its request and answer pipes
+    assert not [target for target in opened.values() if target.startswith("socket:")], fds
+    assert set(opened.values()) - set(pipes) <= {"/dev/null"}, fds  # where the worker sends what is printed
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGSTOP"])
+def test_a_child_that_kills_or_stops_the_zygote_costs_its_own_submission_only(pool, signal_name):
+    source = f"""
+    import os, signal
+    def attack():
+        os.kill(os.getppid(), signal.{signal_name})
+        return "done"
+    """
+    assert run(pool, source, "attack") == "done"  # the child itself carries on: its grade is its own
+    assert run(pool, LOOKER, "look", 999_999)["round"] == [1.0]  # the next submission: a new sandbox
+    assert pool.started == 2
+
+
+def test_a_child_that_signals_the_zygote_otherwise_changes_nothing(pool):
+    source = """
+    import os, signal
+    def poke():
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD):
+            os.kill(os.getppid(), number)
+        return "poked"
+    """
+    assert run(pool, source, "poke") == "poked"
+    assert run(pool, LOOKER, "look", 999_999)["round"] == [1.0]
+    assert pool.started == 1  # blocked signals: the zygote is still there and still clean
+
+
+def test_a_restart_after_a_timeout_or_a_crash_forks_from_the_same_sandbox(pool):
+    source = "import os\ndef spin():\n    while True: pass\ndef die():\n    os._exit(3)\n" \
+             "def ok():\n    return os.getpid()"
+    with session(pool, source) as s:
+        s.start()
+        with pytest.raises(WorkerLost) as late:
+            s.call("spin", (), {}, timeout=1.0)
+        assert late.value.timed_out and not s.alive
+        s.start()
+        first = s.call("ok", (), {}, timeout=10)
+        with pytest.raises(WorkerLost) as died:
+            s.call("die", (), {}, timeout=10)
+        assert "exit status 3" in died.value.reason
+        s.start()
+        assert s.call("ok", (), {}, timeout=10) != first
+    assert pool.started == 1
+
+
+def test_student_exceptions_and_seeds_are_as_in_a_cold_worker(pool):
+    source = """
+    import random, hashlib, numpy, torch
+    def draws():
+        return random.random(), float(numpy.random.rand()), torch.rand(2).tolist(), hash("abc")
+    def fail():
+        raise ValueError("scale must be positive")
+    """
+    warm = run(pool, source, "draws")
+    with WorkerSession([{"index": 1, "source": textwrap.dedent(source)}], support=[SUPPORT], limits=Limits(),
+                       isolation=SANDBOX) as cold:
+        cold.start()
+        assert cold.call("draws", (), {}, timeout=30) == warm
+    with session(pool, source) as s:
+        s.start()
+        with pytest.raises(ValueError) as caught:
+            s.call("fail", (), {}, timeout=10)
+        assert isinstance(caught.value, StudentCodeError)
+
+
+def test_sandboxes_are_replaced_after_a_fixed_number_of_submissions():
+    with SandboxPool(SANDBOX, Limits(), [SUPPORT], recycle_after=2) as pool:
+        [run(pool, "import os\ndef parent():\n    return os.getppid()", "parent") for _ in range(3)]
+        assert pool.started == 2
+
+
+def test_system_v_ipc_of_one_submission_is_gone_for_the_next(pool):
+    source = """
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    def make():
+        return libc.shmget(0x5eed, 4096, 0o1666)  # IPC_CREAT | 0666
+    def find():
+        return libc.shmget(0x5eed, 4096, 0o666)
+    """
+    assert run(pool, source, "make") >= 0
+    assert run(pool, source, "find") == -1
+    assert pool.started == 1
+
+
+def test_thirty_spinning_threads_do_not_push_a_neighbour_past_its_time_limit(pool, needs_cgroups):
+    if "cpu" not in (cgroup.available()[0] or {}):
+        pytest.skip("the cgroup v1 cpu controller is not mounted here: no CPU weight per sandbox")
+    # Seven processes in sessions of their own (so seven scheduler autogroups, were it not for the
+    # cgroup), four spinning threads each: 28 tasks that want a CPU each.
+    spinner = """
+    import hashlib, os, threading
+    def spin():
+        while True:
+            hashlib.sha256(b"x" * (1 << 20)).digest()  # releases the GIL: every thread takes a CPU
+    for _ in range(7):
+        if os.fork() == 0:
+            try:
+                os.setsid()
+                for _ in range(3):
+                    threading.Thread(target=spin, daemon=True).start()
+                spin()
+            finally:
+                os._exit(0)
+    """
+    neighbour = """
+    import time
+    def work(seconds):
+        started, cpu = time.monotonic(), time.process_time()
+        while time.process_time() - cpu < seconds:
+            pass
+        return time.monotonic() - started
+    """
+    with session(pool, spinner) as spinning, session(pool, neighbour) as s:
+        spinning.start()
+        s.start()
+        spinners = spinning.cgroup.folders["cpu"]
+        assert spinners.parent == spinning.sandbox.cgroup.folders["cpu"] != s.sandbox.cgroup.folders["cpu"]
+        # Every spinning thread, whatever its session, is in the spinner's own cpu group: one weight.
+        assert len((spinners / "tasks").read_text().split()) >= 29
+        sandboxes = (spinning.sandbox.cgroup, s.sandbox.cgroup)
+        assert [int((g.folders["cpu"] / "cpu.shares").read_text()) for g in sandboxes] == [cgroup.CPU_SHARES] * 2
+        assert s.call("work", (0.5,), {}, timeout=10) < 10
