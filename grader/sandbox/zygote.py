@@ -64,11 +64,11 @@ def preload() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
-    import numpy  # noqa: F401
+    import matplotlib.pyplot  # imported for the children to inherit
+    import numpy  # noqa: F401 - imported for the children to inherit
 
     try:
-        import IPython.display  # noqa: F401  (the worker's `display`)
+        import IPython.display  # noqa: F401 - the worker's `display`
     except ImportError:
         pass
     folder = os.path.join(os.getcwd(), "quantlab")
@@ -244,7 +244,7 @@ def _clean_up(keep: set[str]) -> bool:
     """Everything a child may leave behind, gone; False (the sandbox is then replaced) if not all of it."""
     try:
         return sweep() and clean_scratch(os.getcwd(), keep) and remove_ipc()
-    except Exception:  # noqa: BLE001 - whatever went wrong, the grader must not trust this sandbox again
+    except Exception:  # whatever went wrong, the grader must not trust this sandbox again
         return False
 
 
