@@ -189,8 +189,9 @@ def run_measured(command: list[str], cwd: Path) -> tuple[float, TreeMemory, subp
 
 # The two runners -----------------------------------------------------------------------------------
 
-def grade(folder: Path, output: Path) -> dict:
+def grade(folder: Path, output: Path, warm: bool = False) -> dict:
     command = [PYTHON, "-m", "grader", "grade", LAB, str(folder), "-o", str(output), "-j", str(JOBS)]
+    command += ["--warm"] if warm else []
     seconds, memory, done = run_measured(command, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"grader grade failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -244,6 +245,8 @@ def main() -> None:
                         help="submissions in the class (default 40, 1 in 5 a notebook)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each side, for the spread (default 2)")
     parser.add_argument("--otter-sample", type=int, default=6, help="submissions otter grades each run (default 6)")
+    parser.add_argument("--warm", action="store_true",
+                        help="grade with `grade --warm` (one sandbox per job, a worker forked per submission)")
     parser.add_argument("--thousand", action="store_true",
                         help="also grade a real batch of 1,000 .py submissions instead of extrapolating (minutes)")
     args = parser.parse_args()
@@ -264,7 +267,7 @@ def main() -> None:
 
         grader_runs, otter_runs = [], []
         for r in range(args.repeat):
-            runs = {kind: grade(work / "class" / kind, work / f"out{r}-{kind}") for kind in ("py", "ipynb")
+            runs = {kind: grade(work / "class" / kind, work / f"out{r}-{kind}", args.warm) for kind in ("py", "ipynb")
                     if made[kind]}
             grader_runs.append(runs)
             print(f"grader run {r + 1}: " + ", ".join(f"{v['count']} .{k} in {v['seconds']:.1f} s"
@@ -278,7 +281,7 @@ def main() -> None:
             for i in range(1000):
                 name, source, _ = pool[i % len(pool)]
                 (work / "thousand" / f"s{i:04d}_{name}.py").write_text(source)
-            thousand = grade(work / "thousand", work / "out-thousand")
+            thousand = grade(work / "thousand", work / "out-thousand", args.warm)
             print(f"1,000 .py in {thousand['seconds']:.1f} s", flush=True)
 
     # Throughput ------------------------------------------------------------------------------------
