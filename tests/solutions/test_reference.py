@@ -21,6 +21,7 @@ import pytest
 import torch
 
 import quant_reference as ref
+from grader.labs import every_function
 from quantlab import fixtures
 
 INT8, UINT8, INT16 = torch.int8, torch.uint8, torch.int16
@@ -648,29 +649,8 @@ class TestNoMutation:
 
 
 def test_every_reference_function_is_covered():
-    assert set(ref.__all__) >= {
-        "linear_q_with_scale_and_zero_point",
-        "linear_dequantization",
-        "get_q_scale_and_zero_point",
-        "linear_quantization",
-        "get_q_scale_symmetric",
-        "linear_q_symmetric",
-        "quantization_error",
-        "w8_a16_forward",
-        "W8A16LinearLayer",
-        "replace_linear_with_target",
-        "replace_linear_with_target_and_quantize",
-        "linear_q_symmetric_per_channel",
-        "linear_q_symmetric_per_group",
-        "linear_dequantization_per_group",
-        "quantized_linear_W8A32_without_bias",
-        "pack_weights",
-        "unpack_weights",
-        "model_memory_footprint",
-        "quantize_model",
-        "save_quantized_state_dict",
-        "load_quantized_model",
-    }
+    # The catalogue declares which functions the labs grade (tests/test_catalogue.py checks both ways).
+    assert set(ref.__all__) == set(every_function())
     assert all(callable(getattr(ref, name)) for name in ref.__all__)
     assert math.isfinite(ref.get_q_scale_symmetric(fixtures.W()))
 
