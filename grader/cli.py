@@ -102,9 +102,13 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument(UNSAFE_FLAG, action="store_true",
                        help="UNSAFE: when no sandbox (bubblewrap) works here, run student code as a plain "
                             "process with your own rights instead of refusing; results record isolation 'process'")
-    grade.add_argument("--warm", action="store_true",
-                       help="start one sandbox per job and fork a fresh worker in it for each submission "
-                            "(torch is imported once per sandbox, not once per submission)")
+    start = grade.add_mutually_exclusive_group()
+    start.add_argument("--warm", dest="warm", action="store_true", default=True,
+                       help="the default: start one sandbox per job and fork a fresh worker in it for each "
+                            "submission (torch is imported once per sandbox, not once per submission)")
+    start.add_argument("--cold", dest="warm", action="store_false",
+                       help="start a new sandbox, and import torch in it, for every worker (slower; the "
+                            "path before warm sandboxes, kept as a check on them)")
     _add_limits(grade)
 
     check = commands.add_parser("check", help="run the public tests on one file (what a student runs)",

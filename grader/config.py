@@ -30,8 +30,9 @@ class GradeConfig:
     force: bool = False  # regrade submissions whose results are already in `output`
     #: Run student code as a plain process when no sandbox works (never the default).
     unsafe_no_sandbox: bool = False
-    #: Warm sandboxes: one per job, a fresh worker forked per submission (grader/sandbox/pool.py).
-    warm: bool = False
+    #: Warm sandboxes (the default): one per job, a fresh worker forked per submission
+    #: (grader/sandbox/pool.py). False starts a new sandbox, and imports torch, for every worker.
+    warm: bool = True
 
 
 @dataclass

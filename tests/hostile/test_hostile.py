@@ -118,6 +118,7 @@ def batch(tmp_path_factory):
         results = grade_batch(GradeConfig(lab="L2-A", submissions=folder, output=output, jobs=2, limits=LIMITS))
     finally:
         listener.stop()
+    assert '"warm": true' in (output / "run.json").read_text()  # the default path
     return {r.student: r.to_dict() for r in results}, output, folder, listener.connections
 
 

@@ -1,10 +1,10 @@
-"""The hostile batch again, graded on the warm path (`grade --warm`): every test of test_hostile.py
-holds when the submissions are forked, one after another, from the same warm sandboxes."""
+"""The hostile batch again, graded on the cold path (`grade --cold`): every test of test_hostile.py, which
+grades warm (the default), holds too when each worker gets a new sandbox of its own."""
 
 import shutil
 
 import pytest
-from test_hostile import (  # noqa: F401  (collected here too, against the warm batch below)
+from test_hostile import (  # noqa: F401  (collected here too, against the cold batch below)
     LIMITS,
     LISTENER_PORT,
     SUBMISSIONS,
@@ -32,15 +32,15 @@ pytestmark = pytest.mark.xdist_group("hostile")
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hostile-warm-submissions")
+    folder = tmp_path_factory.mktemp("hostile-cold-submissions")
     for path in SUBMISSIONS.iterdir():
         shutil.copy(path, folder / path.name)
-    output = tmp_path_factory.mktemp("hostile-warm-out")
+    output = tmp_path_factory.mktemp("hostile-cold-out")
     listener = Listener(LISTENER_PORT)
     try:
         results = grade_batch(GradeConfig(lab="L2-A", submissions=folder, output=output, jobs=2, limits=LIMITS,
-                                          warm=True))
+                                          warm=False))
     finally:
         listener.stop()
-    assert '"warm": true' in (output / "run.json").read_text()
+    assert '"warm": false' in (output / "run.json").read_text()
     return {r.student: r.to_dict() for r in results}, output, folder, listener.connections
