@@ -1,6 +1,6 @@
 """Grading throughput and memory of `grader grade` against `otter run` with the same zip, and issue 9's targets.
 
-    .venv/bin/python benchmarks/grade_throughput.py [--count 40] [--repeat 2] [--otter-sample 6] [--thousand]
+    .venv/bin/python benchmarks/grade_throughput.py [--count 200] [--repeat 2] [--otter-sample 6] [--quick] [--cold]
 
 What it does, in one run (`make bench`):
 
@@ -8,20 +8,21 @@ What it does, in one run (`make bench`):
    four in five `.py`, one in five `.ipynb`; right (the course's code and every correct style of
    tests/mistakes.py) and wrong (every catalogued mistake that affects L2-A, from
    solutions/quant_mistakes via `quant_mistakes.source(key)`, and the untouched stub);
-2. grades them with this grader, `python -m grader grade -j 2` in a subprocess (so its imports,
-   sandbox self-test and test parsing count), the `.py` and the `.ipynb` files as two batches,
-   `--repeat` times; and a sample of `--otter-sample` of the same files with
-   `otter run -a dist/autograder/L2-A.zip`, two at a time, `--repeat` times (otter's cost per
-   submission is flat: each run starts a fresh interpreter and imports torch and otter);
+2. grades the class as one batch with this grader, `python -m grader grade -j 2` in a subprocess
+   (so its imports, sandbox self-test and test parsing count), `--repeat` times; and a sample of
+   `--otter-sample` of the same files with `otter run -a dist/autograder/L2-A.zip`, two at a
+   time, `--repeat` times (otter's cost per submission is flat: each run starts a fresh
+   interpreter and imports torch and otter); then a real batch of 1,000 `.py` submissions with
+   this grader (`--quick` extrapolates it from the class instead);
 3. polls /proc every 50 ms for the peak memory (RSS) of each process tree: each sandbox of the
    grader on its own (every child process tree of the grader is one sandbox), all of them
    together, the grader's own process, and each `otter run` tree;
 4. prints both throughputs and their ratio (with the spread over the repeats), the grader's time
-   per submission split into start, load, judge, diagnose and report (from the `timing` the
-   grader records in run.json), the peaks, whether both runners give the same question scores on
-   the sample, and issue 9's targets, each with whether it is met. 1,000 submissions in two
-   minutes is extrapolated from the measured rate unless `--thousand` grades a real batch of 1,000.
+   per submission split into start, load, judge, diagnose and report, for `.py` and `.ipynb`
+   (from the `timing` the grader records in run.json), the peaks, whether both runners give the
+   same question scores on the sample, and issue 9's targets, each with whether it is met.
 
+Grading is warm (the default of `grade`); `--cold` measures `grade --cold` instead.
 Nothing here asserts: the targets are printed, and the machine's load shows in the figures.
 """
 
@@ -93,20 +94,19 @@ def notebook(source: str):
 
 
 def build_class(folder: Path, count: int) -> dict[str, list[Path]]:
-    """`count` submissions, one in five a notebook, cycling through right and wrong sources."""
+    """`count` submissions in `folder`, one in five a notebook, cycling through right and wrong sources."""
     lab = get_lab(LAB)
     pool = sources(lab)
     made: dict[str, list[Path]] = {"py": [], "ipynb": []}
-    for kind in made:
-        (folder / kind).mkdir(parents=True)
+    folder.mkdir(parents=True)
     for i in range(count):
         name, source, _ = pool[i % len(pool)]
         if i % 5 == 4:
-            path = folder / "ipynb" / f"s{i:04d}_{name}.ipynb"
+            path = folder / f"s{i:04d}_{name}.ipynb"
             nbformat.write(notebook(source), path)
             made["ipynb"].append(path)
         else:
-            path = folder / "py" / f"s{i:04d}_{name}.py"
+            path = folder / f"s{i:04d}_{name}.py"
             path.write_text(source)
             made["py"].append(path)
     return made
@@ -241,18 +241,19 @@ def verdict(met: bool) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=40,
-                        help="submissions in the class (default 40, 1 in 5 a notebook)")
+    parser.add_argument("--count", type=int, default=200,
+                        help="submissions in the class (default 200, 1 in 5 a notebook)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each side, for the spread (default 2)")
     parser.add_argument("--otter-sample", type=int, default=6, help="submissions otter grades each run (default 6)")
-    parser.add_argument("--warm", action="store_true",
-                        help="grade with `grade --warm` (one sandbox per job, a worker forked per submission)")
-    parser.add_argument("--thousand", action="store_true",
-                        help="also grade a real batch of 1,000 .py submissions instead of extrapolating (minutes)")
+    parser.add_argument("--cold", action="store_true",
+                        help="grade with `grade --cold` (a new sandbox, and torch imported, for every worker)")
+    parser.add_argument("--quick", action="store_true",
+                        help="extrapolate 1,000 submissions from the class instead of grading a real batch of 1,000")
     args = parser.parse_args()
+    warm = not args.cold
     began = time.perf_counter()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start "
-          f"(other work on the machine slows both runners)", flush=True)
+          f"(other work on the machine slows both runners); grading {'warm' if warm else 'cold'}", flush=True)
     with tempfile.TemporaryDirectory(prefix="quant-bench-") as folder:
         work = Path(folder)
         subprocess.run([PYTHON, "-m", "grader", "build", "-o", str(work / "dist"), "--lab", LAB],
@@ -261,89 +262,82 @@ def main() -> None:
         made = build_class(work / "class", args.count)
         n_py, n_nb = len(made["py"]), len(made["ipynb"])
         print(f"class: {args.count} {LAB} submissions ({n_py} .py, {n_nb} .ipynb; right and wrong: "
-              f"{len(sources(get_lab(LAB)))} distinct sources)", flush=True)
+              f"{len(sources(get_lab(LAB)))} distinct sources), graded as one batch", flush=True)
         sample = (made["py"][: max(1, args.otter_sample - args.otter_sample // 3)]
                   + made["ipynb"][: args.otter_sample // 3])[: args.otter_sample]
 
         grader_runs, otter_runs = [], []
         for r in range(args.repeat):
-            runs = {kind: grade(work / "class" / kind, work / f"out{r}-{kind}", args.warm) for kind in ("py", "ipynb")
-                    if made[kind]}
-            grader_runs.append(runs)
-            print(f"grader run {r + 1}: " + ", ".join(f"{v['count']} .{k} in {v['seconds']:.1f} s"
-                                                       for k, v in runs.items()), flush=True)
+            grader_runs.append(grade(work / "class", work / f"out{r}", warm))
+            print(f"grader run {r + 1}: {grader_runs[-1]['count']} in {grader_runs[-1]['seconds']:.1f} s", flush=True)
             otter_runs.append(otter(sample, zip_path, work / f"otter{r}"))
             print(f"otter run {r + 1}: {len(sample)} in {otter_runs[-1]['seconds']:.1f} s (two at a time)", flush=True)
         thousand = None
-        if args.thousand:
+        if not args.quick:
             (work / "thousand").mkdir()
             pool = sources(get_lab(LAB))
             for i in range(1000):
                 name, source, _ = pool[i % len(pool)]
                 (work / "thousand" / f"s{i:04d}_{name}.py").write_text(source)
-            thousand = grade(work / "thousand", work / "out-thousand", args.warm)
+            thousand = grade(work / "thousand", work / "out-thousand", warm)
             print(f"1,000 .py in {thousand['seconds']:.1f} s", flush=True)
 
     # Throughput ------------------------------------------------------------------------------------
     def rate(run: dict) -> float:
         return run["count"] / run["seconds"]
 
-    py_rates = [rate(r["py"]) for r in grader_runs]
-    nb_rates = [rate(r["ipynb"]) for r in grader_runs if "ipynb" in r]
-    class_rates = [sum(v["count"] for v in r.values()) / sum(v["seconds"] for v in r.values()) for r in grader_runs]
+    class_rates = [rate(run) for run in grader_runs]
     otter_rates = [o["count"] / o["seconds"] for o in otter_runs]
     ratios = [g / o for g, o in zip(class_rates, otter_rates, strict=True)]
     print()
     print(f"== Throughput ({LAB}, -j {JOBS} for both; the grader's start-up and imports included) ==")
-    rows = [("grader grade, the class (.py and .ipynb)", spread(class_rates, "submissions/s")),
-            ("grader grade, .py batch", spread(py_rates, "submissions/s"))]
-    if nb_rates:
-        rows.append(("grader grade, .ipynb batch", spread(nb_rates, "submissions/s")))
+    rows = [(f"grader grade, the class ({n_py} .py, {n_nb} .ipynb)", spread(class_rates, "submissions/s"))]
+    if thousand is not None:
+        rows.append(("grader grade, 1,000 .py", f"{rate(thousand):.2f} submissions/s ({thousand['seconds']:.1f} s)"))
     rows += [(f"otter run -a {LAB}.zip, {len(sample)} of the files", spread(otter_rates, "submissions/s", 3)),
              ("  one otter run takes", spread([s for o in otter_runs for s in o["each"]], "s", 1)),
-             ("ratio, grader / otter", spread(ratios, "x", 1))]
+             ("ratio, grader / otter (the class)", spread(ratios, "x", 1))]
     for name, value in rows:
         print(f"{name:<44}{value}")
 
     # Phases ----------------------------------------------------------------------------------------
     print()
-    print("== Time per submission, by phase (grader run.json 'timing'; mean over every graded submission) ==")
-    per = {phase: [] for phase in ("load", "judge", "diagnose", "report")}
-    starts, batches, total = [], [], 0
-    for runs in grader_runs:
-        for run in runs.values():
-            timing = run["timing"]
-            if timing["start"] is not None:
-                starts.append(timing["start"] / run["count"])
-            batches.append(timing["batch"])
-            total += run["count"]
-            for spent in timing["submissions"].values():
-                for phase in per:
-                    per[phase].append(spent[phase])
-    per_batch = [run["timing"]["start"] for runs in grader_runs for run in runs.values()
-                 if run["timing"]["start"] is not None]
-    print(f"  start     {statistics.mean(starts):7.3f} s  (the grader's start-up: imports, sandbox self-test, "
-          f"test parsing; {statistics.mean(per_batch):.1f} s once per batch, shared by its submissions)")
-    notes = {"load": "read the file, start its sandbox and worker, run its cells",
+    print("== Time per submission, by phase (grader run.json 'timing'; mean over the class's graded submissions) ==")
+    notebooks = {path.stem for path in made["ipynb"]}
+    phases = ("load", "judge", "diagnose", "report")
+    per: dict[str, dict[str, list[float]]] = {kind: {phase: [] for phase in phases} for kind in (".py", ".ipynb")}
+    for run in grader_runs:
+        for student, spent in run["timing"]["submissions"].items():
+            kind = ".ipynb" if student in notebooks else ".py"
+            for phase in phases:
+                per[kind][phase].append(spent[phase])
+    per_batch = [run["timing"]["start"] for run in grader_runs if run["timing"]["start"] is not None]
+    print(f"  start     {statistics.mean(per_batch):7.3f} s once per batch (the grader's start-up: imports, sandbox "
+          f"self-test, test parsing), {statistics.mean(per_batch) / args.count:.3f} s per submission of the class")
+    notes = {"load": "read the file, fork its worker from a warm sandbox (cold: start a sandbox), run its cells",
              "judge": "run the test cases; the reference's answers are memoised per batch",
              "diagnose": "name a failed question's mistake",
              "report": "render and write its reports and result, on the report thread, off the critical path"}
-    for phase, values in per.items():
-        print(f"  {phase:<9} {statistics.mean(values):7.3f} s  ({notes[phase]})")
+    print(f"  {'':<9} {'.py':>8} {'.ipynb':>8}")
+    for phase in phases:
+        print(f"  {phase:<9} {statistics.mean(per['.py'][phase]):7.3f}s "
+              f"{statistics.mean(per['.ipynb'][phase]) if per['.ipynb'][phase] else 0.0:7.3f}s  ({notes[phase]})")
     print(f"  (with -j {JOBS}, {JOBS} submissions are in load/judge/diagnose at once: wall time per submission "
           f"is about the sum above divided by {JOBS})")
 
     # Memory ----------------------------------------------------------------------------------------
     print()
     print("== Peak memory (RSS, polled from /proc every 50 ms; each process tree measured on its own) ==")
-    sandboxes = [peak for runs in grader_runs for run in runs.values() for peak in run["memory"].children.values()]
-    together = max(run["memory"].together for runs in grader_runs for run in runs.values())
-    grader_own = max(run["memory"].own for runs in grader_runs for run in runs.values())
+    measured = grader_runs + ([thousand] if thousand is not None else [])
+    sandboxes = [peak for run in measured for peak in run["memory"].children.values()]
+    together = max(run["memory"].together for run in measured)
+    grader_own = max(run["memory"].own for run in measured)
     otter_peaks = [p for o in otter_runs for p in o["peaks"]]
     print(f"  one grader sandbox (bwrap + worker):  max {max(sandboxes) / MIB:.0f} MiB, median "
           f"{statistics.median(sandboxes) / MIB:.0f} MiB over {len(sandboxes)} sandboxes (one per batch is the "
           f"self-test's)")
-    print(f"  all grader sandboxes together, -j {JOBS}: max {together / MIB:.0f} MiB")
+    print(f"  all grader sandboxes together, -j {JOBS}: max {together / MIB:.0f} MiB (a replacement starts before "
+          f"the sandbox it replaces retires: up to {JOBS + 1} at once)")
     print(f"  the grader process itself:            max {grader_own / MIB:.0f} MiB")
     print(f"  one otter run (its whole tree):       max {max(otter_peaks) / MIB:.0f} MiB, median "
           f"{statistics.median(otter_peaks) / MIB:.0f} MiB over {len(otter_peaks)} runs")
@@ -353,37 +347,42 @@ def main() -> None:
     print()
     print("== Same scores? (question by question, on otter's sample) ==")
     agree = differ = 0
-    for o, runs in zip(otter_runs, grader_runs, strict=True):
-        ours = {**runs["py"]["scores"], **(runs["ipynb"]["scores"] if "ipynb" in runs else {})}
+    for o, run in zip(otter_runs, grader_runs, strict=True):
         for file, theirs in o["scores"].items():
             if not theirs:
                 print(f"  {file}: otter gave no question scores")
                 differ += 1
                 continue
             for question, score in theirs.items():
-                if ours.get(file, {}).get(question) == score:
+                if run["scores"].get(file, {}).get(question) == score:
                     agree += 1
                 else:
                     differ += 1
-                    print(f"  {file} {question}: otter {score}, grader {ours.get(file, {}).get(question)}")
+                    print(f"  {file} {question}: otter {score}, grader {run['scores'].get(file, {}).get(question)}")
     print(f"  {agree} question scores agree, {differ} differ")
 
     # Targets ---------------------------------------------------------------------------------------
     print()
     print("== Issue 9's targets ==")
     ratio = statistics.median(ratios)
-    print(f"  [{verdict(ratio >= TARGETS['ratio'])}] at least {TARGETS['ratio']:g}x otter's throughput: {ratio:.1f}x")
-    py_rate = statistics.median(py_rates)
-    print(f"  [{verdict(py_rate >= TARGETS['py_rate'])}] at least {TARGETS['py_rate']:g} .py submissions/s on {LAB}: "
-          f"{py_rate:.2f}/s")
+    print(f"  [{verdict(ratio >= TARGETS['ratio'])}] at least {TARGETS['ratio']:g}x otter's throughput: {ratio:.1f}x "
+          f"(the class of {args.count}, one batch, start-up included)")
     if thousand is not None:
-        seconds, how = thousand["seconds"], f"measured: a real batch of 1,000 .py ({thousand['reports']} reports)"
+        py_rate, seconds = rate(thousand), thousand["seconds"]
+        py_how = "a real batch of 1,000 .py, start-up included"
+        how = f"measured: a real batch of 1,000 .py, {thousand['reports']} reports written"
     else:
-        start = statistics.mean(run["timing"]["start"] or 0.0 for runs in grader_runs for run in runs.values())
-        per_submission = sum(batches) / total
-        seconds = start + 1000 * per_submission
-        how = (f"EXTRAPOLATED from this run: {start:.1f} s start + 1,000 x {per_submission:.3f} s per submission "
-               f"(the class's mix, reports included); --thousand grades a real batch")
+        py_runs = [statistics.mean(run["timing"]["submissions"][p.stem]["load"] + run["timing"]["submissions"][p.stem]
+                                   ["judge"] + run["timing"]["submissions"][p.stem]["diagnose"] for p in made["py"])
+                   for run in grader_runs]
+        per_py = statistics.mean(py_runs) / JOBS
+        start = statistics.mean(per_batch)
+        seconds = start + 1000 * per_py
+        py_rate = 1000 / seconds
+        py_how = how = (f"EXTRAPOLATED (--quick): {start:.1f} s start + 1,000 x {per_py:.3f} s per .py submission "
+                        f"at -j {JOBS}")
+    print(f"  [{verdict(py_rate >= TARGETS['py_rate'])}] at least {TARGETS['py_rate']:g} .py submissions/s on {LAB}: "
+          f"{py_rate:.2f}/s ({py_how})")
     print(f"  [{verdict(seconds <= TARGETS['thousand_seconds'])}] 1,000 {LAB} submissions with all their reports "
           f"in at most {TARGETS['thousand_seconds']:g} s: {seconds:.0f} s ({how})")
     print(f"  [{verdict(together <= TARGETS['memory'])}] all sandboxes together within "

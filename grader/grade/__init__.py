@@ -138,7 +138,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
         progress.start(len(files))
     phases: dict[str, dict[str, float]] = {}
 
-    warm = _warm_pool(config, isolation)
+    warm = _warm_pool(config, isolation, to_grade=len(files) - len(reused))
 
     def write(result: SubmissionResult, spent: dict[str, float]) -> None:
         begun = time.perf_counter()
@@ -197,11 +197,13 @@ def _timing(start_up: float | None, seconds: float, phases: dict[str, dict[str, 
     }
 
 
-def _warm_pool(config: GradeConfig, isolation: Isolation) -> SandboxPool | None:
-    """The warm sandboxes (one per slot, started as needed), when asked for and there is a sandbox."""
+def _warm_pool(config: GradeConfig, isolation: Isolation, to_grade: int) -> SandboxPool | None:
+    """The warm sandboxes, one per slot, already starting; None when grading cold or without a sandbox."""
     if not config.warm or not isolation.sandboxed:
         return None
-    return SandboxPool(isolation, config.limits, [SUPPORT])
+    pool = SandboxPool(isolation, config.limits, [SUPPORT])
+    pool.prestart(min(max(1, config.jobs), to_grade))
+    return pool
 
 
 def _now() -> str:

@@ -17,9 +17,14 @@ What the grader does around each child, so that nothing passes from one submissi
   the sandbox, empties the scratch folder and removes System V IPC objects. Anything it cannot
   clean, a zygote that does not answer in time, is stopped or has died, marks the sandbox
   broken: it is closed (the kernel ends all of it) and the next submission gets a new one;
-- a sandbox is also replaced after `RECYCLE_AFTER` submissions.
+- a sandbox is also replaced after `RECYCLE_AFTER` submissions: a bound on anything cleaning
+  might miss (only the scratch folder is writable in a sandbox, and it is emptied after each child).
 
 `SandboxPool` hands one sandbox to each submission being graded (`WorkerSession(pool=...)`).
+Starting a sandbox costs a second or two of CPU (bwrap, then the zygote's imports), so the pool
+starts them on a background thread where it can: `prestart` at the start of a batch, and a
+replacement `START_AHEAD` submissions before a sandbox is due to retire, so that a slot rarely
+waits for one. A sandbox that breaks is replaced on demand.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -42,7 +48,9 @@ from grader.sandbox.isolation import Isolation
 from grader.sandbox.limits import GiB, Limits
 
 #: Submissions a sandbox serves before it is replaced (a bound on anything cleaning missed).
-RECYCLE_AFTER = 50
+RECYCLE_AFTER = 200
+#: How many submissions before a sandbox retires its replacement starts, in the background.
+START_AHEAD = 20
 #: Seconds the zygote may take to import everything, to fork and say hello, to clean up.
 START_TIMEOUT, SPAWN_TIMEOUT, REAP_TIMEOUT = 180.0, 30.0, 30.0
 #: What the sandbox holds beyond one child's caps: the zygote (torch and friends imported) and its tasks.
@@ -242,30 +250,57 @@ class WarmSandbox:
 
 
 class SandboxPool:
-    """Warm sandboxes for one batch: started when first needed, one per submission graded at once."""
+    """Warm sandboxes for one batch, one per submission graded at once; started in the background
+    where they can be (`prestart`, and ahead of a retirement), else when first needed."""
 
     def __init__(self, isolation: Isolation, limits: Limits, support: list[Path], *,
-                 recycle_after: int = RECYCLE_AFTER):
+                 recycle_after: int = RECYCLE_AFTER, start_ahead: int = START_AHEAD):
         self.isolation, self.limits, self.support = isolation, limits, list(support)
         self.recycle_after = recycle_after
+        self.start_ahead = min(start_ahead, recycle_after - 1)  # 0: replaced when needed, not ahead
         self._idle: list[WarmSandbox] = []
+        self._starting: list[Future] = []  # sandboxes being started in the background, not yet taken
+        self._starter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-start")
         self._lock = threading.Lock()
         self.started = 0  # sandboxes started so far (a test's measure of reuse)
 
-    def acquire(self) -> WarmSandbox:
-        with self._lock:
-            sandbox = self._idle.pop() if self._idle else None
-        if sandbox is not None and sandbox.usable:
-            return sandbox
-        if sandbox is not None:
-            sandbox.close()
+    def prestart(self, count: int) -> None:
+        """Start `count` sandboxes in the background, for the submissions about to come."""
+        for _ in range(count):
+            self._start_in_background()
+
+    def _start_in_background(self) -> None:
         with self._lock:
             self.started += 1
+            self._starting.append(self._starter.submit(self._new))
+
+    def _new(self) -> WarmSandbox:
         return WarmSandbox(self.isolation, self.limits, self.support)
+
+    def acquire(self) -> WarmSandbox:
+        """An idle sandbox, else one started in the background, else a new one."""
+        while True:
+            with self._lock:
+                sandbox = self._idle.pop() if self._idle else None
+                starting = self._starting.pop(0) if sandbox is None and self._starting else None
+            if sandbox is None and starting is None:
+                with self._lock:
+                    self.started += 1
+                return self._new()
+            if starting is not None:
+                try:
+                    sandbox = starting.result()
+                except (OSError, SandboxBroken):
+                    continue  # that start failed: try the next, or start one here
+            if sandbox.usable:
+                return sandbox
+            sandbox.close()
 
     def release(self, sandbox: WarmSandbox, *, submission_done: bool = True) -> None:
         """Back to the pool after a submission, or closed if broken or worn out."""
         sandbox.served += int(submission_done)
+        if self.start_ahead and sandbox.usable and sandbox.served == self.recycle_after - self.start_ahead:
+            self._start_in_background()  # its replacement, ready by the time it retires
         if not sandbox.usable or sandbox.served >= self.recycle_after:
             sandbox.close()
             return
@@ -273,8 +308,15 @@ class SandboxPool:
             self._idle.append(sandbox)
 
     def close(self) -> None:
+        self._starter.shutdown(wait=True)
         with self._lock:
             idle, self._idle = self._idle, []
+            starting, self._starting = self._starting, []
+        for future in starting:
+            try:
+                idle.append(future.result())
+            except (OSError, SandboxBroken):
+                pass
         for sandbox in idle:
             sandbox.close()
 
@@ -283,4 +325,3 @@ class SandboxPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
-

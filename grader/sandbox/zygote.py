@@ -28,6 +28,7 @@ kernel's credentials and the answers' shape, and enforces every time limit from 
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -278,6 +279,10 @@ def main() -> None:
     _prctl(PR_SET_DUMPABLE, 0)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     clean_scratch(os.getcwd(), keep)  # the imports' caches: the first child finds /scratch as a cold worker does
+    # What the imports made is never collected again: a child's collections then skip it, and do not
+    # write to (and so copy) the zygote's pages that hold it.
+    gc.collect()
+    gc.freeze()
     control.send(b'{"op": "ready"}')
     serve(control, worker, keep, signal_mask)
 

@@ -21,6 +21,11 @@ pytestmark = pytest.mark.skipif(SANDBOX is None and not os.environ.get("CI"), re
 CGROUPS = SANDBOX is not None and SANDBOX.cgroups  # v1 or v2
 
 
+#: Which sandbox a child runs in: when its zygote started (pids are the same in every sandbox's namespace).
+ZYGOTE_BORN = ("import os\ndef born():\n"
+               "    return open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[19]")
+
+
 @pytest.fixture
 def needs_cgroups():
     """Skip without cgroups, except in CI, where a sandbox without them must fail, saying why."""
@@ -237,9 +242,29 @@ def test_student_exceptions_and_seeds_are_as_in_a_cold_worker(pool):
 
 
 def test_sandboxes_are_replaced_after_a_fixed_number_of_submissions():
-    with SandboxPool(SANDBOX, Limits(), [SUPPORT], recycle_after=2) as pool:
-        [run(pool, "import os\ndef parent():\n    return os.getppid()", "parent") for _ in range(3)]
+    with SandboxPool(SANDBOX, Limits(), [SUPPORT], recycle_after=2, start_ahead=0) as pool:
+        zygotes = [run(pool, ZYGOTE_BORN, "born") for _ in range(3)]
         assert pool.started == 2
+    assert zygotes[0] == zygotes[1] != zygotes[2]
+
+
+def test_a_prestarted_sandbox_serves_the_first_submission():
+    with SandboxPool(SANDBOX, Limits(), [SUPPORT]) as pool:
+        pool.prestart(1)
+        assert pool.started == 1
+        first, second = (run(pool, ZYGOTE_BORN, "born") for _ in range(2))
+        assert pool.started == 1 and first == second  # no other sandbox was started: that one served both
+
+
+def test_a_replacement_starts_before_its_sandbox_retires():
+    with SandboxPool(SANDBOX, Limits(), [SUPPORT], recycle_after=3, start_ahead=1) as pool:
+        zygotes = [run(pool, ZYGOTE_BORN, "born")]
+        assert pool.started == 1
+        zygotes.append(run(pool, ZYGOTE_BORN, "born"))
+        assert pool.started == 2  # served 2 of 3: the replacement is already on its way
+        zygotes += [run(pool, ZYGOTE_BORN, "born") for _ in range(2)]
+        assert pool.started == 2  # the fourth submission found it ready
+    assert zygotes[0] == zygotes[1] == zygotes[2] != zygotes[3]
 
 
 def test_system_v_ipc_of_one_submission_is_gone_for_the_next(pool):
