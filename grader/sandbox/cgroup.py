@@ -132,8 +132,9 @@ class Cgroup:
         return ["/bin/sh", "-c", _ENTER, "quant-grader-enter", *procs, "--", *argv]
 
     def child(self, limits: Limits, *, processes: int | None = None) -> Cgroup:
-        """A group inside this one (a warm sandbox's child), capped on its own."""
-        return Cgroup(self.folders, limits, processes=processes)
+        """A group inside this one (a warm sandbox's child), capped on its own. Only in the capping
+        controllers: in `cpu` the child stays in its sandbox's group, whose one weight it shares."""
+        return Cgroup({c: f for c, f in self.folders.items() if c in CONTROLLERS}, limits, processes=processes)
 
     def adopt(self, pid: int) -> None:
         """Move a running process into every group of this one (a warm child, before it runs student code)."""

@@ -312,9 +312,9 @@ def test_thirty_spinning_threads_do_not_push_a_neighbour_past_its_time_limit(poo
     with session(pool, spinner) as spinning, session(pool, neighbour) as s:
         spinning.start()
         s.start()
-        spinners = spinning.cgroup.folders["cpu"]
-        assert spinners.parent == spinning.sandbox.cgroup.folders["cpu"] != s.sandbox.cgroup.folders["cpu"]
-        # Every spinning thread, whatever its session, is in the spinner's own cpu group: one weight.
+        spinners = spinning.sandbox.cgroup.folders["cpu"]
+        assert "cpu" not in spinning.cgroup.folders and spinners != s.sandbox.cgroup.folders["cpu"]
+        # Every spinning thread, whatever its session, is in its sandbox's cpu group: one weight.
         assert len((spinners / "tasks").read_text().split()) >= 29
         sandboxes = (spinning.sandbox.cgroup, s.sandbox.cgroup)
         assert [int((g.folders["cpu"] / "cpu.shares").read_text()) for g in sandboxes] == [cgroup.CPU_SHARES] * 2
