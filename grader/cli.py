@@ -95,7 +95,13 @@ def parser() -> argparse.ArgumentParser:
                        help="output folder: results/, reports/, grades.csv, summary.html, run.json "
                             "(this run's times, reused results and where the time went)")
     grade.add_argument("-j", "--jobs", type=_jobs, default=default_jobs(), metavar="N",
-                       help=f"submissions graded at once (default: the number of cores, {default_jobs()} here)")
+                       help=f"submissions graded at once (default: the number of cores, {default_jobs()} here; "
+                            "with --scheduler, the workers' threads decide)")
+    grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="grade on the workers of this Dask scheduler instead of here (each worker machine "
+                            "needs this project and its sandbox; start them with `dask scheduler` and "
+                            "`dask worker tcp://HOST:PORT --nthreads 1`, see the README); outputs are written "
+                            "here as in a local run")
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission; by default a rerun skips those already graded "
                             "(same file, same tests) in the output folder")
@@ -146,7 +152,8 @@ def _run(args: argparse.Namespace) -> int:
         from grader import grade
         return grade.main(GradeConfig(lab=args.lab, submissions=args.submissions, output=args.output,
                                       jobs=args.jobs, limits=_limits(args), force=args.force,
-                                      unsafe_no_sandbox=args.unsafe_no_sandbox, warm=args.warm))
+                                      unsafe_no_sandbox=args.unsafe_no_sandbox, warm=args.warm,
+                                      scheduler=args.scheduler))
     if args.command == "check":
         from grader import check
         return check.main(CheckConfig(lab=args.lab, file=args.file, limits=_limits(args)))

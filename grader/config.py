@@ -33,6 +33,9 @@ class GradeConfig:
     #: Warm sandboxes (the default): one per job, a fresh worker forked per submission
     #: (grader/sandbox/pool.py). False starts a new sandbox, and imports torch, for every worker.
     warm: bool = True
+    #: A Dask scheduler's address (tcp://HOST:PORT): its workers grade the submissions instead of
+    #: threads of this process (grader/grade/cluster.py; `jobs` is then the workers' business).
+    scheduler: str | None = None
 
 
 @dataclass

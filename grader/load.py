@@ -12,7 +12,7 @@ import hashlib
 import re
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
@@ -31,6 +31,30 @@ class Unreadable(Exception):
     """The file cannot be graded at all; the message is for the student."""
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A submission as it travels to wherever it is graded: its file name and its bytes, never a path."""
+
+    name: str
+    content: bytes
+
+    @classmethod
+    def read(cls, path: Path) -> Upload:
+        return cls(path.name, path.read_bytes())
+
+    @property
+    def stem(self) -> str:
+        return PurePath(self.name).stem
+
+    @property
+    def suffix(self) -> str:
+        return PurePath(self.name).suffix
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
 @dataclass
 class Program:
     kind: str  # "notebook" or "script"
@@ -40,15 +64,15 @@ class Program:
     notes: list[str] = field(default_factory=list)
 
 
-def load_submission(path: Path) -> Program:
-    """Read `path` (.ipynb or .py) into a Program; raise Unreadable with a clear message."""
-    raw = _read_bytes(path)
+def load_submission(source: Path | Upload) -> Program:
+    """Read a file (.ipynb or .py), or its uploaded bytes, into a Program; raise Unreadable with a clear message."""
+    upload = _read(source) if isinstance(source, Path) else _check(source)
     program = Program(
-        kind="notebook" if path.suffix == ".ipynb" else "script",
-        file=path.name,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        kind="notebook" if upload.suffix == ".ipynb" else "script",
+        file=upload.name,
+        sha256=upload.sha256,
     )
-    text = _decode(raw)
+    text = _decode(upload.content)
     # Cells are numbered by their place in the notebook, markdown included, as the student sees them.
     sources = _notebook_cells(text) if program.kind == "notebook" else [(1, text)]
     for index, source in sources:
@@ -74,16 +98,24 @@ def load_submission(path: Path) -> Program:
     return program
 
 
-def _read_bytes(path: Path) -> bytes:
-    if path.suffix not in SUFFIXES:
-        raise Unreadable(f"Only .ipynb and .py files can be graded, not {path.suffix or 'a file without a suffix'}.")
-    size = path.stat().st_size
+def _read(path: Path) -> Upload:
+    _check_size(path.suffix, path.stat().st_size)  # before reading: a huge file is never read whole
+    return Upload.read(path)
+
+
+def _check(upload: Upload) -> Upload:
+    _check_size(upload.suffix, len(upload.content))
+    return upload
+
+
+def _check_size(suffix: str, size: int) -> None:
+    if suffix not in SUFFIXES:
+        raise Unreadable(f"Only .ipynb and .py files can be graded, not {suffix or 'a file without a suffix'}.")
     if size == 0:
         raise Unreadable("The file is empty.")
     if size > MAX_BYTES:
         raise Unreadable(f"The file is {size / 2**20:.0f} MiB; the limit is {MAX_BYTES // 2**20} MiB. "
                          "Clear the notebook's outputs and submit again.")
-    return path.read_bytes()
 
 
 def _decode(raw: bytes) -> str:

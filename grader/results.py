@@ -5,9 +5,9 @@ gathers them into one `SubmissionResult` per file; `report` (step 5) renders it 
 (step 6) writes `to_dict()` as `results/<student>.json`, which `grade.resume` reads back with
 `SubmissionResult.from_dict`. Statuses are str-valued enums, so the JSON holds plain strings.
 
-Results schema (`results/<student>.json`, `schema_version` 2):
+Results schema (`results/<student>.json`, `schema_version` 3):
 
-    {schema_version: 2,
+    {schema_version: 3,
      student, lab, score, max_score, status: "graded" | "unreadable", message,
      submission: {file, kind: "notebook" | "script" | null, sha256},
      notes: [...],                # how the file ran: cells that raised, lines not run
@@ -18,11 +18,14 @@ Results schema (`results/<student>.json`, `schema_version` 2):
                            metrics: {mismatched_codes, max_code_difference, dequantized_mse,
                                      max_abs_error, mse, ...}}]}],
      grader: {version, torch, isolation: "bubblewrap+cgroup" | "bubblewrap" | "process",
-              material},          # material: hash of tests, reference, grader code
+              material,           # material: hash of tests, reference, grader code
+              worker},            # the Dask worker that graded it ("tcp://HOST:PORT", `grade --scheduler`);
+                                  # null when the `grade` process itself graded it (run.json names the host)
      grader_error}                # only when the grader itself failed on this file ("unreadable")
 
 Hidden tests are reported with their verdict, message and metrics, never their expected values.
-Version 1 (before `schema_version` existed) had the same keys and values without it.
+Version 2 lacked `grader.worker`; version 1 (before `schema_version` existed) had version 2's keys
+and values without it. A stored result of another version is graded again (`grade.resume`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ __all__ = [
     "SubmissionInfo", "GraderInfo", "SubmissionResult",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class _Status(str, enum.Enum):
@@ -129,20 +132,24 @@ class SubmissionInfo:
 
 @dataclass
 class GraderInfo:
-    """What graded it: grader and torch versions, the isolation, the grading material's hash."""
+    """What graded it: grader and torch versions, the isolation, the grading material's hash, the Dask worker."""
 
     version: str = "?"
     torch: str = "?"
     isolation: str = "?"
     material: str = ""
+    worker: str | None = None  # None: graded by the `grade` process itself, not by a Dask worker
 
     def to_dict(self) -> dict:
-        return {"version": self.version, "torch": self.torch, "isolation": self.isolation, "material": self.material}
+        return {"version": self.version, "torch": self.torch, "isolation": self.isolation, "material": self.material,
+                "worker": self.worker}
 
     @classmethod
     def from_dict(cls, data: dict) -> GraderInfo:
+        worker = data.get("worker")
         return cls(version=str(data.get("version", "?")), torch=str(data.get("torch", "?")),
-                   isolation=str(data.get("isolation", "?")), material=str(data.get("material", "")))
+                   isolation=str(data.get("isolation", "?")), material=str(data.get("material", "")),
+                   worker=None if worker is None else str(worker))
 
 
 @dataclass

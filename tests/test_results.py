@@ -62,6 +62,8 @@ def test_the_records_round_trip_one_by_one():
     assert QuestionResult.from_dict(result.questions[1].to_dict()) == result.questions[1]
     assert SubmissionInfo.from_dict(result.submission.to_dict()) == result.submission
     assert GraderInfo.from_dict(result.grader.to_dict()) == result.grader
+    remote = GraderInfo(version="0.1.0", isolation="bubblewrap", worker="tcp://10.0.0.7:40111")
+    assert GraderInfo.from_dict(remote.to_dict()) == remote and remote.to_dict()["worker"] == "tcp://10.0.0.7:40111"
 
 
 def test_statuses_are_the_json_strings_of_schema_1():
@@ -76,9 +78,9 @@ def test_statuses_are_the_json_strings_of_schema_1():
 
 
 def test_every_result_carries_the_schema_version_first():
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     for result in (_graded(), _unreadable()):
-        assert list(result.to_dict())[0] == "schema_version" and result.to_dict()["schema_version"] == 2
+        assert list(result.to_dict())[0] == "schema_version" and result.to_dict()["schema_version"] == 3
 
 
 def test_the_json_keys_keep_the_order_of_schema_1():
@@ -87,7 +89,7 @@ def test_the_json_keys_keep_the_order_of_schema_1():
                           "submission", "notes", "questions", "grader"]
     assert list(_unreadable().to_dict())[-1] == "grader_error"
     assert list(data["submission"]) == ["file", "kind", "sha256"]
-    assert list(data["grader"]) == ["version", "torch", "isolation", "material"]
+    assert list(data["grader"]) == ["version", "torch", "isolation", "material", "worker"]
     assert list(data["questions"][0]) == [
         "name", "score", "max_score", "status", "message", "diagnosis", "mistake", "tests"]
     assert list(data["questions"][0]["tests"][0]) == [

@@ -3,18 +3,21 @@
 Each submission is graded on its own (its own worker, its own test-file objects). What does not
 depend on the submission is done once per batch: the lab's test files are parsed once
 (`judge.ParsedTests`) and the reference's answers to the hidden cases are memoised
-(`grader.memo`). A submission's HTML and Markdown reports, then its result, are written
-atomically by a separate thread while the next submissions are graded, so a batch that is
-stopped at any point loses nothing already written; a rerun resumes (see `resume`). The class's
-grades.csv and summary.html come last, then run.json, the one file that records this run's times
-(and where they went, `grader.timing`). A submission can only ever cost its own grade.
+(`grader.memo`). Where the submissions are graded is one seam with two sides: threads of this
+process (`local.LocalGrading`, the default) or the workers of a Dask cluster
+(`cluster.DaskGrading`, `--scheduler`); what the batch does around them is the same either way:
+choose the submissions, reuse what an earlier run already graded (see `resume`), write each
+submission's HTML and Markdown reports, then its result, atomically on a thread of their own as
+soon as it is graded (so a batch stopped at any point loses nothing already written), and at the
+end the class's grades.csv and summary.html, then run.json, the one file that records this run's
+times (and where they went, `grader.timing`). A submission can only ever cost its own grade.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
+import socket
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,24 +26,18 @@ from pathlib import Path
 import torch
 
 import grader
-from grader import export, judge, report, timing
+from grader import export, report, timing
 from grader.config import GradeConfig
 from grader.errors import GraderError
 from grader.grade import resume
-from grader.grade.submission import grade_submission, internal_error_result
-from grader.labs import SUPPORT, Lab, get_lab
+from grader.grade.local import Graded, LocalGrading, Submission, warn_unsandboxed
+from grader.labs import Lab, get_lab
 from grader.load import SUFFIXES
-from grader.memo import ReferenceMemo
 from grader.progress import Progress
 from grader.results import SubmissionResult, SubmissionStatus
-from grader.sandbox import UNSAFE_FLAG, Isolation, choose
-from grader.sandbox.pool import SandboxPool
-from grader.sandbox.session import Limits
+from grader.sandbox import Isolation, choose
 
 __all__ = ["main", "grade_batch", "find_submissions"]
-
-log = logging.getLogger(__name__)
-
 
 class GradingError(GraderError):
     """The batch cannot be graded as asked (a missing submissions folder)."""
@@ -59,42 +56,62 @@ def _student_ids(files: list[Path]) -> dict[Path, str]:
     return {p: (p.stem if stems.count(p.stem) == 1 else f"{p.stem}{p.suffix.replace('.', '_')}") for p in files}
 
 
-def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, isolation: Isolation,
-              fingerprint: str = "", tests: judge.ParsedTests | None = None,
-              pool: SandboxPool | None = None) -> SubmissionResult:
-    """Grade one file and write its reports and result (the result last)."""
-    result = _grade(path, student, lab, limits, isolation, fingerprint,
-                    tests or judge.ParsedTests(lab, hidden=True), pool)
-    _write_outputs(output, result)
-    return result
+def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
+                progress: Progress | None = None) -> list[SubmissionResult]:
+    """Grade every submission of `config.submissions`; their results, in file-name order.
+
+    The submissions not already graded go to `_grading` (threads here, or a Dask cluster); each
+    result is written as it comes back, by the report thread; the class's files come last.
+    """
+    lab = get_lab(config.lab)
+    files = find_submissions(config.submissions)
+    ids = _student_ids(files)
+    started, clock, start_up = _now(), time.perf_counter(), timing.process_age()
+    fingerprint = resume.material_fingerprint(lab)
+    grading = _grading(config, lab, fingerprint, isolation)
+    config.output.mkdir(parents=True, exist_ok=True)
+    resume.remove_temporaries(config.output)
+    reused = {} if config.force else _reused(config.output, files, ids, fingerprint)
+    pending = [Submission(p, ids[p]) for p in files if p not in reused]
+    graded: dict[Path, Graded] = {}
+    with _ReportWriter(config.output, progress, len(files)) as writer:
+        for path in files:
+            if path in reused:
+                writer.reused(reused[path])
+        try:
+            for submission, done in grading.grade(pending):
+                graded[submission.path] = done
+                writer.write(done)
+        finally:
+            grading.close()
+    results = [reused[p] if p in reused else graded[p].result for p in files]
+    _write_class_files(config.output, lab, results)
+    run = {
+        "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "host": socket.gethostname(),
+        "material": fingerprint, "started": started, "finished": _now(), "submissions": len(files),
+        "graded": len(pending), "reused": sorted(ids[p] for p in reused), "forced": config.force,
+        **grading.run_record(),
+    }
+    run["timing"] = _timing(start_up, time.perf_counter() - clock, graded, grading.memo_stats())
+    export.write_atomic(config.output / "run.json", json.dumps(run, indent=2) + "\n")
+    return results
 
 
-def _grade(path: Path, student: str, lab: Lab, limits: Limits, isolation: Isolation, fingerprint: str,
-           tests: judge.ParsedTests, pool: SandboxPool | None = None) -> SubmissionResult:
-    """The result of one file, not yet written; `tests` are the batch's, parsed once; `pool` the warm
-    sandboxes, when grading warm."""
-    sha256 = resume.file_sha256(path)
-    test_files = tests.fresh()  # this submission's own records, over the batch's parsed cases
-    try:
-        result = grade_submission(path, lab, test_files, limits=limits, isolation=isolation, pool=pool)
-    except Exception as error:  # a grader bug costs this submission only
-        log.exception("internal error while grading %s", path.name)
-        result = internal_error_result(path, lab, test_files, isolation, error)
-    result.student = student
-    result.submission.sha256 = sha256
-    result.grader.material = fingerprint
-    return result
+def _grading(config: GradeConfig, lab: Lab, fingerprint: str, isolation: Isolation | None):
+    """Where the submissions are graded: the workers of a Dask cluster, or threads of this process."""
+    if config.scheduler is not None:
+        from grader.grade.cluster import DaskGrading  # imports distributed only when asked for
+
+        return DaskGrading(config, lab, fingerprint)
+    isolation = isolation or choose(unsafe_no_sandbox=config.unsafe_no_sandbox)
+    if not isolation.sandboxed:
+        warn_unsandboxed()
+    return LocalGrading(config, lab, fingerprint, isolation)
 
 
-def _write_outputs(output: Path, result: SubmissionResult) -> None:
-    _write_reports(output, result)
-    export.write_result(output, result)  # last: its presence marks the submission as done
-
-
-def _write_reports(output: Path, result: SubmissionResult) -> None:
-    html, markdown = report.render_student_report(result)
-    export.write_atomic(output / "reports" / f"{result.student}.html", html)
-    export.write_atomic(output / "reports" / f"{result.student}.md", markdown)
+def _reused(output: Path, files: list[Path], ids: dict[Path, str], fingerprint: str) -> dict[Path, SubmissionResult]:
+    """The results an earlier run left for these very files and this grading material."""
+    return {p: r for p in files if (r := _reuse(output, p, ids[p], fingerprint)) is not None}
 
 
 def _reuse(output: Path, path: Path, student: str, fingerprint: str) -> SubmissionResult | None:
@@ -104,106 +121,71 @@ def _reuse(output: Path, path: Path, student: str, fingerprint: str) -> Submissi
     return result
 
 
-def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
-                progress: Progress | None = None) -> list[SubmissionResult]:
-    """Grade every submission of `config.submissions`; their results, in file-name order.
+class _ReportWriter:
+    """The report thread: each graded submission's reports, then its result, written atomically while
+    the next submissions are graded; progress counts a submission once its result is written."""
 
-    The lab's test files are parsed once for the batch, and the reference answers their hidden
-    cases once (`grader.memo`); each submission still gets test-file objects of its own. Grading
-    runs `config.jobs` submissions at once; a separate thread renders and writes each
-    submission's reports and then its result, while the next submissions are graded.
-    """
-    lab = get_lab(config.lab)
-    files = find_submissions(config.submissions)
-    isolation = isolation or choose(unsafe_no_sandbox=config.unsafe_no_sandbox)
-    if not isolation.sandboxed:
-        print(f"WARNING ({UNSAFE_FLAG}): student code runs WITHOUT a sandbox, with your rights; "
-              "results record isolation 'process'.", file=sys.stderr)
-    ids = _student_ids(files)
-    config.output.mkdir(parents=True, exist_ok=True)
-    resume.remove_temporaries(config.output)
-    fingerprint = resume.material_fingerprint(lab)
-    memo = ReferenceMemo()
-    tests = judge.ParsedTests(lab, hidden=True, memo=memo)
-    started, clock = _now(), time.perf_counter()
-    start_up = timing.process_age()
-    jobs = max(1, config.jobs)
-    if jobs > 1:
-        # Submissions already run side by side; torch's own thread pool on top would oversubscribe.
-        torch.set_num_threads(1)
-    reused: dict[Path, SubmissionResult] = {}
-    if not config.force:
-        reused = {p: r for p in files if (r := _reuse(config.output, p, ids[p], fingerprint)) is not None}
-    if progress is not None:
-        progress.start(len(files))
-    phases: dict[str, dict[str, float]] = {}
+    def __init__(self, output: Path, progress: Progress | None, total: int):
+        self.output, self.progress = output, progress
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reports")
+        self._written: list[Future] = []
+        if progress is not None:
+            progress.start(total)
 
-    warm = _warm_pool(config, isolation, to_grade=len(files) - len(reused))
+    def reused(self, result: SubmissionResult) -> None:
+        if self.progress is not None:
+            self.progress.done(result, reused=True)
 
-    def write(result: SubmissionResult, spent: dict[str, float]) -> None:
+    def write(self, graded: Graded) -> None:
+        self._written.append(self._thread.submit(self._write, graded))
+
+    def _write(self, graded: Graded) -> None:
         begun = time.perf_counter()
-        _write_outputs(config.output, result)
-        spent["report"] = time.perf_counter() - begun
-        if progress is not None:
-            progress.done(result)
+        _write_outputs(self.output, graded.result, graded.reports)
+        graded.spent["report"] = graded.spent.get("report", 0.0) + time.perf_counter() - begun
+        if self.progress is not None:
+            self.progress.done(graded.result)
 
-    def work(path: Path) -> tuple[SubmissionResult, Future | None]:
-        if path in reused:
-            if progress is not None:
-                progress.done(reused[path], reused=True)
-            return reused[path], None
-        with timing.submission() as spent:
-            begun = time.perf_counter()
-            result = _grade(path, ids[path], lab, config.limits, isolation, fingerprint, tests, warm)
-            graded = time.perf_counter() - begun
-        spent["load"] = max(0.0, graded - spent.get("judge", 0.0) - spent.get("diagnose", 0.0))
-        phases[ids[path]] = spent
-        log.info("%s: %g / %g (%s)", ids[path], result.score, result.max_score, result.status)
-        return result, writer.submit(write, result, spent)
+    def __enter__(self) -> _ReportWriter:
+        return self
 
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reports") as writer:
-            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade") as pool:
-                graded = list(pool.map(work, files))
-            for _, written in graded:
-                if written is not None:
+    def __exit__(self, *exc) -> None:
+        try:
+            self._thread.shutdown(wait=True)
+            if exc[0] is None:
+                for written in self._written:
                     written.result()  # a report or result that could not be written stops the batch
-    finally:
-        if progress is not None:
-            progress.close()
-        if warm is not None:
-            warm.close()
-    results = [result for result, _ in graded]
-    export.write_atomic(config.output / "grades.csv", export.grades_csv(results, lab.question_names))
-    export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, results))
-    run = {
-        "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "isolation": isolation.name,
-        "material": fingerprint, "started": started, "finished": _now(), "submissions": len(files),
-        "graded": len(files) - len(reused), "reused": sorted(ids[p] for p in reused), "forced": config.force,
-        "jobs": jobs, "warm": warm is not None, "timing": _timing(start_up, time.perf_counter() - clock, phases, memo),
-    }
-    export.write_atomic(config.output / "run.json", json.dumps(run, indent=2) + "\n")
-    return results
+        finally:
+            if self.progress is not None:
+                self.progress.close()
 
 
-def _timing(start_up: float | None, seconds: float, phases: dict[str, dict[str, float]], memo: ReferenceMemo) -> dict:
+def _write_outputs(output: Path, result: SubmissionResult, reports: tuple[str, str] | None = None) -> None:
+    _write_reports(output, result, reports)
+    export.write_result(output, result)  # last: its presence marks the submission as done
+
+
+def _write_reports(output: Path, result: SubmissionResult, reports: tuple[str, str] | None = None) -> None:
+    html, markdown = reports or report.render_student_report(result)
+    export.write_atomic(output / "reports" / f"{result.student}.html", html)
+    export.write_atomic(output / "reports" / f"{result.student}.md", markdown)
+
+
+def _write_class_files(output: Path, lab: Lab, results: list[SubmissionResult]) -> None:
+    """The class's files, once every submission has its result."""
+    export.write_atomic(output / "grades.csv", export.grades_csv(results, lab.question_names))
+    export.write_atomic(output / "summary.html", report.render_summary(lab.id, results))
+
+
+def _timing(start_up: float | None, seconds: float, graded: dict[Path, Graded], memo: dict | None) -> dict:
     """run.json's record of where the time went (grader.timing); results never hold times."""
     return {
         "start": None if start_up is None else round(start_up, 4),
         "batch": round(seconds, 4),
-        "submissions": {student: {name: round(spent.get(name, 0.0), 4) for name in timing.PHASES[1:]}
-                        for student, spent in sorted(phases.items())},
-        "reference_memo": memo.stats(),
+        "submissions": {g.result.student: {name: round(g.spent.get(name, 0.0), 4) for name in timing.PHASES[1:]}
+                        for g in sorted(graded.values(), key=lambda g: g.result.student)},
+        "reference_memo": memo,
     }
-
-
-def _warm_pool(config: GradeConfig, isolation: Isolation, to_grade: int) -> SandboxPool | None:
-    """The warm sandboxes, one per slot, already starting; None when grading cold or without a sandbox."""
-    if not config.warm or not isolation.sandboxed:
-        return None
-    pool = SandboxPool(isolation, config.limits, [SUPPORT])
-    pool.prestart(min(max(1, config.jobs), to_grade))
-    return pool
 
 
 def _now() -> str:

@@ -11,7 +11,7 @@ import grader
 from grader import judge
 from grader.diagnose import diagnose
 from grader.labs import SUPPORT, Lab
-from grader.load import Program, Unreadable, load_submission
+from grader.load import Program, Unreadable, Upload, load_submission
 from grader.results import (
     GraderInfo,
     QuestionResult,
@@ -26,9 +26,9 @@ from grader.sandbox.pool import SandboxPool
 from grader.sandbox.session import Limits, WorkerLost, WorkerSession
 
 
-def grade_submission(path: Path, lab: Lab, test_files: list, *, limits: Limits,
+def grade_submission(path: Path | Upload, lab: Lab, test_files: list, *, limits: Limits,
                      isolation: Isolation | None = None, pool: SandboxPool | None = None) -> SubmissionResult:
-    """The result of one file (`grader.results`); never raises for anything the file holds.
+    """The result of one file, or of its uploaded bytes (`grader.results`); never raises for anything it holds.
 
     `test_files` come from `judge.load_tests` and record each case's outcome as otter would.
     Without `isolation`, the sandbox is used, or `SandboxUnavailable` raised. With `pool`, its
@@ -104,7 +104,7 @@ def _not_run(test_file, reason: str, status: QuestionStatus = QuestionStatus.CRA
                           status=status, message=reason, tests=tests)
 
 
-def _empty_result(path: Path, lab: Lab, test_files, isolation: Isolation) -> SubmissionResult:
+def _empty_result(path: Path | Upload, lab: Lab, test_files, isolation: Isolation) -> SubmissionResult:
     return SubmissionResult(
         student=path.stem,
         lab=lab.id,
@@ -114,7 +114,7 @@ def _empty_result(path: Path, lab: Lab, test_files, isolation: Isolation) -> Sub
     )
 
 
-def internal_error_result(path: Path, lab: Lab, test_files, isolation: Isolation | None,
+def internal_error_result(path: Path | Upload, lab: Lab, test_files, isolation: Isolation | None,
                           error: Exception) -> SubmissionResult:
     """The result when the grader itself failed on this file: it costs this file only, and says so."""
     result = _empty_result(path, lab, test_files, isolation or Isolation())

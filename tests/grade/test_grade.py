@@ -178,7 +178,7 @@ def test_a_program_that_cannot_start_is_not_retried_for_every_question(tmp_path)
 
 
 def test_a_grader_failure_on_one_file_costs_that_file_only(tmp_path, monkeypatch):
-    import grader.grade as grade_package
+    import grader.grade.local as grade_package
 
     (tmp_path / "in").mkdir()
     for name in ("good", "unlucky"):
