@@ -22,6 +22,7 @@ import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -37,7 +38,11 @@ from grader.progress import Progress
 from grader.results import SubmissionResult, SubmissionStatus
 from grader.sandbox import Isolation, choose
 
+if TYPE_CHECKING:
+    from grader.grade.cluster import DaskGrading
+
 __all__ = ["main", "grade_batch", "find_submissions"]
+
 
 class GradingError(GraderError):
     """The batch cannot be graded as asked (a missing submissions folder)."""
@@ -73,17 +78,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
     resume.remove_temporaries(config.output)
     reused = {} if config.force else _reused(config.output, files, ids, fingerprint)
     pending = [Submission(p, ids[p]) for p in files if p not in reused]
-    graded: dict[Path, Graded] = {}
-    with _ReportWriter(config.output, progress, len(files)) as writer:
-        for path in files:
-            if path in reused:
-                writer.reused(reused[path])
-        try:
-            for submission, done in grading.grade(pending):
-                graded[submission.path] = done
-                writer.write(done)
-        finally:
-            grading.close()
+    graded = _grade_and_write(grading, pending, [reused[p] for p in files if p in reused], config.output, progress)
     results = [reused[p] if p in reused else graded[p].result for p in files]
     _write_class_files(config.output, lab, results)
     run = {
@@ -91,13 +86,30 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
         "material": fingerprint, "started": started, "finished": _now(), "submissions": len(files),
         "graded": len(pending), "reused": sorted(ids[p] for p in reused), "forced": config.force,
         **grading.run_record(),
+        "timing": _timing(start_up, time.perf_counter() - clock, graded, grading.memo_stats()),
     }
-    run["timing"] = _timing(start_up, time.perf_counter() - clock, graded, grading.memo_stats())
     export.write_atomic(config.output / "run.json", json.dumps(run, indent=2) + "\n")
     return results
 
 
-def _grading(config: GradeConfig, lab: Lab, fingerprint: str, isolation: Isolation | None):
+def _grade_and_write(grading: LocalGrading | DaskGrading, pending: list[Submission], reused: list[SubmissionResult],
+                     output: Path, progress: Progress | None) -> dict[Path, Graded]:
+    """Grade the pending submissions where `grading` says, writing each as it comes back; all of them, by file."""
+    graded: dict[Path, Graded] = {}
+    with _ReportWriter(output, progress, len(pending) + len(reused)) as writer:
+        for result in reused:
+            writer.reused(result)
+        try:
+            for submission, done in grading.grade(pending):
+                graded[submission.path] = done
+                writer.write(done)
+        finally:
+            grading.close()
+    return graded
+
+
+def _grading(config: GradeConfig, lab: Lab, fingerprint: str, isolation: Isolation | None
+             ) -> LocalGrading | DaskGrading:
     """Where the submissions are graded: the workers of a Dask cluster, or threads of this process."""
     if config.scheduler is not None:
         from grader.grade.cluster import DaskGrading  # imports distributed only when asked for

@@ -38,6 +38,7 @@ from grader.labs import Lab, get_lab
 from grader.load import Upload
 from grader.memo import ReferenceMemo
 from grader.sandbox import Isolation, choose
+from grader.sandbox.pool import SandboxPool
 
 #: Times a task that raised is tried again (a lost worker is the scheduler's to retry, see above).
 RETRIES = 2
@@ -59,24 +60,24 @@ class GradingWorker(WorkerPlugin):
     def __init__(self, config: GradeConfig, lab_id: str, fingerprint: str):
         self.config, self.lab_id, self.fingerprint = config, lab_id, fingerprint
         self.name = f"quant-grader-{uuid.uuid4().hex[:12]}"  # one plugin per batch
-        self.problem: str | None = None
+        self.problem: str | None = None  # why this worker cannot grade the batch
         self.isolation: Isolation | None = None
+        self.pool: SandboxPool | None = None
 
     async def setup(self, worker) -> None:
         # Checking the sandbox and hashing the material take seconds: off the worker's event loop.
-        await asyncio.to_thread(self._prepare, worker.state.nthreads)
+        await asyncio.to_thread(self._prepare, worker.address, worker.state.nthreads)
 
-    def _prepare(self, threads: int) -> None:
+    def _prepare(self, address: str, threads: int) -> None:
         self.lab = get_lab(self.lab_id)
-        self.pool = None
         try:
             self.isolation = choose(unsafe_no_sandbox=self.config.unsafe_no_sandbox)
         except GraderError as error:
-            self.problem = str(error)
+            self.problem = f"worker {address}: {error}"
             raise ClusterUnusable(self.problem) from None
         if resume.material_fingerprint(self.lab) != self.fingerprint:
-            self.problem = ("its grading material (tests, reference, grader code) differs from the client's; "
-                            "install the same version of this project on every machine")
+            self.problem = (f"worker {address}: its grading material (tests, reference, grader code) differs "
+                            "from this machine's; install the same version of this project on every machine")
             raise ClusterUnusable(self.problem)
         if threads > 1:
             torch.set_num_threads(1)  # as a local batch with -j above 1
@@ -85,7 +86,7 @@ class GradingWorker(WorkerPlugin):
         self.pool = warm_pool(self.config, self.isolation)
 
     def teardown(self, worker) -> None:
-        if getattr(self, "pool", None) is not None:
+        if self.pool is not None:
             self.pool.close()
 
 
@@ -94,7 +95,7 @@ def grade_on_worker(upload: Upload, student: str, plugin_name: str) -> Graded:
     worker = get_worker()
     here: GradingWorker = worker.plugins[plugin_name]
     if here.problem is not None:
-        raise ClusterUnusable(f"worker {worker.address}: {here.problem}")
+        raise ClusterUnusable(here.problem)
     graded = grade_upload(upload, student, here.lab, here.config.limits, here.isolation, here.fingerprint,
                           here.tests, here.pool)
     graded.result.grader.worker = worker.address
@@ -114,7 +115,7 @@ class DaskGrading:
             self.client.register_plugin(self.plugin, name=self.plugin.name)
         except ClusterUnusable as error:
             self.close()
-            raise ClusterUnusable(f"a worker of {config.scheduler} cannot grade: {error}") from None
+            raise ClusterUnusable(f"a Dask worker cannot grade this batch, so none was graded: {error}") from None
         except BaseException:
             self.close()
             raise
@@ -192,7 +193,7 @@ def _connect(address: str) -> Client:
 
 
 def _isolation(plugin_name: str, dask_worker) -> str | None:
-    isolation = dask_worker.plugins[plugin_name].isolation
+    isolation = getattr(dask_worker.plugins.get(plugin_name), "isolation", None)  # None: a worker still joining
     return None if isolation is None else isolation.name
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +25,8 @@ from distributed import Client
 import batches
 import mistakes
 from grader.config import GradeConfig
-from grader.grade import grade_batch
+from grader.grade import cluster as grade_cluster
+from grader.grade import grade_batch, resume
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask-cluster")]
 
@@ -149,6 +151,29 @@ def test_a_batch_graded_by_two_workers_is_the_local_batch(cluster, tmp_path):
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "dask" / "run.json").read_text())["reused"] == sorted(remote)
     assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_worker_with_other_grading_material_stops_the_batch_before_anything_is_graded(cluster, tmp_path,
+                                                                                       monkeypatch):
+    submissions = _write(tmp_path / "in", {"ok_course.py": mistakes.COURSE_LITERAL})
+    monkeypatch.setattr(resume, "material_fingerprint", lambda lab: "0" * 64)  # this side's material differs
+    with pytest.raises(grade_cluster.ClusterUnusable, match="grading material") as stopped:
+        grade_batch(GradeConfig(lab="L2-A", submissions=submissions, output=tmp_path / "out", limits=LIMITS,
+                                scheduler=cluster.address))
+    assert stopped.value.exit_code == 2
+    assert any(f"worker {address}" in str(stopped.value) for address in cluster.workers)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_scheduler_stops_the_batch_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setattr(grade_cluster, "CONNECT_TIMEOUT", 2.0)
+    submissions = _write(tmp_path / "in", {"ok_course.py": mistakes.COURSE_LITERAL})
+    with socket.socket() as probe:  # a loopback port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(grade_cluster.ClusterUnusable, match=f"cannot reach the Dask scheduler at {address}"):
+        grade_batch(GradeConfig(lab="L2-A", submissions=submissions, output=tmp_path / "out", scheduler=address))
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_worker_killed_mid_batch_costs_a_retry_never_a_result(cluster, tmp_path):
