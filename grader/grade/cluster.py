@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -99,7 +100,9 @@ def grade_on_worker(upload: Upload, student: str, plugin_name: str) -> Graded:
     graded = grade_upload(upload, student, here.lab, here.config.limits, here.isolation, here.fingerprint,
                           here.tests, here.pool)
     graded.result.grader.worker = worker.address
+    begun = time.perf_counter()
     graded.reports = report.render_student_report(graded.result)
+    graded.spent["report"] = time.perf_counter() - begun  # the client adds the time it takes to write them
     return graded
 
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cloudpickle
 import pytest
 from distributed import Client
 
@@ -29,6 +30,8 @@ from grader.grade import cluster as grade_cluster
 from grader.grade import grade_batch, resume
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask-cluster")]
+# The workers cannot import this test module: what it runs on them (`Client.run`) travels by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 LIMITS = batches.LIMITS
 DASK = Path(sys.executable).with_name("dask")
@@ -152,6 +155,15 @@ def test_a_batch_graded_by_two_workers_is_the_local_batch(cluster, tmp_path):
     assert json.loads((tmp_path / "dask" / "run.json").read_text())["reused"] == sorted(remote)
     assert {p: p.read_bytes() for p in before} == before
 
+    # The batch is over on the workers too: its plugin is gone and its warm sandboxes are closed.
+    with Client(cluster.address, timeout=60, set_as_default=False) as client:
+        plugins = client.run(lambda dask_worker: list(dask_worker.plugins))
+        assert not any(name.startswith("quant-grader") for names in plugins.values() for name in names), plugins
+        deadline = time.monotonic() + 60
+        while any((sandboxes := client.run(_children)).values()):
+            assert time.monotonic() < deadline, sandboxes
+            time.sleep(0.5)
+
 
 def test_a_worker_with_other_grading_material_stops_the_batch_before_anything_is_graded(cluster, tmp_path,
                                                                                        monkeypatch):
@@ -194,6 +206,7 @@ def test_a_worker_killed_mid_batch_costs_a_retry_never_a_result(cluster, tmp_pat
     batch.start()
     with Client(cluster.address, timeout=60, set_as_default=False) as watcher:
         victim, students = _busy_worker(watcher, timeout=300)
+        assert watcher.run(_children, workers=[victim])[victim]  # its sandbox, where the submission runs
     os.kill(cluster.workers[victim].pid, signal.SIGKILL)
     batch.join(timeout=600)
     assert not batch.is_alive() and "error" not in outcome, outcome.get("error")
@@ -208,6 +221,13 @@ def test_a_worker_killed_mid_batch_costs_a_retry_never_a_result(cluster, tmp_pat
         assert (result["score"] == result["max_score"]) is name.startswith("slow_ok"), name
         assert all((tmp_path / "out" / "reports" / f"{name}.{s}").is_file() for s in ("html", "md"))
     assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == len(sources) + 1
+
+
+def _children() -> list[int]:
+    """The processes a worker started (its sandboxes); run on the workers with `Client.run`."""
+    import psutil
+
+    return [child.pid for child in psutil.Process().children(recursive=True)]
 
 
 def _busy_worker(client: Client, timeout: float) -> tuple[str, list[str]]:
