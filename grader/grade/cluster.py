@@ -84,7 +84,7 @@ class GradingWorker(WorkerPlugin):
             torch.set_num_threads(1)  # as a local batch with -j above 1
         self.memo = ReferenceMemo()
         self.tests = judge.ParsedTests(self.lab, hidden=True, memo=self.memo)
-        self.pool = warm_pool(self.config, self.isolation)
+        self.pool = warm_pool(self.config, self.isolation, slots=threads)
 
     def teardown(self, worker) -> None:
         if self.pool is not None:

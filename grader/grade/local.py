@@ -79,17 +79,18 @@ class LocalGrading:
     """`config.jobs` submissions at once, on threads of this process; the batch's tests parsed once."""
 
     def __init__(self, config: GradeConfig, lab: Lab, fingerprint: str, isolation: Isolation):
-        self.lab, self.limits, self.fingerprint, self.isolation = lab, config.limits, fingerprint, isolation
+        self.config, self.lab, self.fingerprint, self.isolation = config, lab, fingerprint, isolation
         self.jobs = max(1, config.jobs)
         if self.jobs > 1:
             # Submissions already run side by side; torch's own thread pool on top would oversubscribe.
             torch.set_num_threads(1)
         self.memo = ReferenceMemo()
         self.tests = judge.ParsedTests(lab, hidden=True, memo=self.memo)
-        self.warm = warm_pool(config, isolation)
+        self.warm: SandboxPool | None = None  # started with the batch's first submissions (`grade`)
 
     def grade(self, submissions: list[Submission]) -> Iterator[tuple[Submission, Graded]]:
         """Each submission graded, in the order they finish."""
+        self.warm = warm_pool(self.config, self.isolation, slots=min(self.jobs, len(submissions)))
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="grade") as threads:
             futures = {threads.submit(self._grade, s): s for s in submissions}
             for future in as_completed(futures):
@@ -97,8 +98,8 @@ class LocalGrading:
 
     def _grade(self, submission: Submission) -> Graded:
         upload = Upload.read(submission.path)
-        return grade_upload(upload, submission.student, self.lab, self.limits, self.isolation, self.fingerprint,
-                            self.tests, self.warm)
+        return grade_upload(upload, submission.student, self.lab, self.config.limits, self.isolation,
+                            self.fingerprint, self.tests, self.warm)
 
     def run_record(self) -> dict:
         """What run.json says of where this batch was graded."""
@@ -114,11 +115,14 @@ class LocalGrading:
             self.warm.close()
 
 
-def warm_pool(config: GradeConfig, isolation: Isolation) -> SandboxPool | None:
-    """The warm sandboxes (one per slot, started as needed), when asked for and there is a sandbox."""
+def warm_pool(config: GradeConfig, isolation: Isolation, slots: int) -> SandboxPool | None:
+    """The warm sandboxes, one per slot, `slots` of them already starting; None when grading cold or
+    without a sandbox."""
     if not config.warm or not isolation.sandboxed:
         return None
-    return SandboxPool(isolation, config.limits, [SUPPORT])
+    pool = SandboxPool(isolation, config.limits, [SUPPORT])
+    pool.prestart(slots)
+    return pool
 
 
 def warn_unsandboxed(where: str = "") -> None:
