@@ -88,7 +88,8 @@ def parser() -> argparse.ArgumentParser:
                                             "Progress goes to stderr: a progress bar with rate and ETA on a "
                                             "terminal, else one line per submission as its result is written.",
                                 epilog="exit status: 0 when every submission got a result (zeros included), "
-                                       "2 when grading cannot run (unknown lab, missing folder, no sandbox)")
+                                       "2 when grading cannot run (unknown lab, missing folder, no sandbox; with "
+                                       "--scheduler: no scheduler or worker, or a worker that cannot grade)")
     grade.add_argument("lab", help=LAB_HELP)
     grade.add_argument("submissions", type=Path, help="folder of submissions; student id = file name without suffix")
     grade.add_argument("-o", "--output", type=Path, required=True,

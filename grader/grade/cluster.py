@@ -122,10 +122,11 @@ class DaskGrading:
         except BaseException:
             self.close()
             raise
-        self.isolations = self.client.run(_isolation, self.plugin.name)
+        isolations = self.client.run(_isolation, self.plugin.name)
+        self.isolation = ",".join(sorted({i for i in isolations.values() if i is not None}))  # as results say it
         self.threads = sum(self.client.nthreads().values())  # the workers' grading slots when the batch began
-        if "process" in self.isolations.values():
-            warn_unsandboxed(f" on worker(s) {', '.join(w for w, i in self.isolations.items() if i == 'process')}")
+        if "process" in isolations.values():
+            warn_unsandboxed(f" on worker(s) {', '.join(w for w, i in isolations.items() if i == 'process')}")
 
     def grade(self, submissions: list[Submission]) -> Iterator[tuple[Submission, Graded]]:
         """Each submission graded by a worker, in the order they come back."""
@@ -159,13 +160,13 @@ class DaskGrading:
             upload = Upload.read(submission.path)
             tests = judge.ParsedTests(self.lab, hidden=True).fresh()
             result = internal_error_result(upload, self.lab, tests, None, error)
+            result.grader.isolation = self.isolation  # what it would have run in, not a bare process
             return Graded(stamp(result, upload, submission.student, self.fingerprint))
 
     def run_record(self) -> dict:
         """What run.json says of where this batch was graded."""
-        isolations = sorted({i for i in self.isolations.values() if i is not None})
-        return {"isolation": ",".join(isolations), "jobs": self.threads,
-                "warm": self.config.warm and "process" not in isolations,
+        return {"isolation": self.isolation, "jobs": self.threads,
+                "warm": self.config.warm and "process" not in self.isolation.split(","),
                 "scheduler": self.config.scheduler, "workers": dict(sorted(self.workers.items()))}
 
     def memo_stats(self) -> None:

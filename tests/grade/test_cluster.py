@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import cloudpickle
 import pytest
@@ -25,9 +26,12 @@ from distributed import Client
 
 import batches
 import mistakes
+from grader import export
 from grader.config import GradeConfig
 from grader.grade import cluster as grade_cluster
 from grader.grade import grade_batch, resume
+from grader.grade.local import Submission
+from grader.labs import get_lab
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask-cluster")]
 # The workers cannot import this test module: what it runs on them (`Client.run`) travels by value.
@@ -186,6 +190,28 @@ def test_an_unreachable_scheduler_stops_the_batch_with_the_reason(tmp_path, monk
     with pytest.raises(grade_cluster.ClusterUnusable, match=f"cannot reach the Dask scheduler at {address}"):
         grade_batch(GradeConfig(lab="L2-A", submissions=submissions, output=tmp_path / "out", scheduler=address))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_submission_no_worker_could_grade_gets_a_result_that_says_so(tmp_path, capsys):
+    """After every try (a KilledWorker, say), the submission still gets a result, which the next run regrades."""
+    from distributed import KilledWorker
+
+    class Failed:
+        def result(self):
+            raise KilledWorker("grade-alice-0", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+
+    path = _write(tmp_path / "in", {"alice.py": mistakes.COURSE_LITERAL}) / "alice.py"
+    grading = object.__new__(grade_cluster.DaskGrading)  # no cluster needed to receive a failure
+    grading.lab, grading.fingerprint, grading.isolation = get_lab("L2-A"), "f" * 64, "bubblewrap"
+    graded = grading._received(Failed(), Submission(path, "alice"))
+    result = graded.result
+    assert result.student == "alice" and result.status == "unreadable" and result.score == 0
+    assert "KilledWorker" in result.grader_error and result.grader.isolation == "bubblewrap"
+    assert result.submission.sha256 == resume.file_sha256(path) and result.grader.material == "f" * 64
+    assert [q.name for q in result.questions] == list(get_lab("L2-A").question_names)
+    assert "no worker could grade alice" in capsys.readouterr().err
+    export.write_result(tmp_path / "out", result)
+    assert resume.stored_result(tmp_path / "out", "alice", result.submission.sha256, "f" * 64) is None
 
 
 def test_a_worker_killed_mid_batch_costs_a_retry_never_a_result(cluster, tmp_path):
