@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.load import Unreadable, load_submission
+from grader.load import MAX_BYTES, Unreadable, Upload, load_submission
 
 
 def write_notebook(path, *sources, kernel="python3"):
@@ -87,3 +87,23 @@ def test_a_script_with_ipython_syntax_is_read_as_a_notebook_cell(tmp_path):
     program = load_submission(path)
     assert "get_ipython().system('pip install torch')" in program.cells[0]["source"]
     assert any("IPython syntax" in note for note in program.notes)
+
+
+def test_uploaded_bytes_load_as_the_file_they_came_from(tmp_path):
+    """What a Dask worker receives (a file name and its bytes) reads exactly as the file itself."""
+    path = write_notebook(tmp_path / "alice.ipynb", "%matplotlib inline\nimport torch", "x = 1")
+    upload = Upload.read(path)
+    assert (upload.name, upload.stem, upload.suffix) == ("alice.ipynb", "alice", ".ipynb")
+    assert load_submission(upload) == load_submission(path)
+    assert load_submission(upload).sha256 == upload.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("upload", "expected"), [
+    (Upload("alice.txt", b"x = 1"), ".txt"),
+    (Upload("alice.py", b""), "empty"),
+    (Upload("alice.py", b"#" * (MAX_BYTES + 1)), "the limit is 20 MiB"),
+    (Upload("alice.py", b"\xff\xfe x = 1"), "not UTF-8"),
+])
+def test_uploaded_bytes_are_refused_as_their_file_would_be(upload, expected):
+    with pytest.raises(Unreadable, match=expected):
+        load_submission(upload)
