@@ -99,16 +99,16 @@ def load_submission(source: Path | Upload) -> Program:
 
 
 def _read(path: Path) -> Upload:
-    _check_size(path.suffix, path.stat().st_size)  # before reading: a huge file is never read whole
+    _refuse_unreadable(path.suffix, path.stat().st_size)  # before reading: a huge file is never read whole
     return Upload.read(path)
 
 
 def _check(upload: Upload) -> Upload:
-    _check_size(upload.suffix, len(upload.content))
+    _refuse_unreadable(upload.suffix, len(upload.content))
     return upload
 
 
-def _check_size(suffix: str, size: int) -> None:
+def _refuse_unreadable(suffix: str, size: int) -> None:
     if suffix not in SUFFIXES:
         raise Unreadable(f"Only .ipynb and .py files can be graded, not {suffix or 'a file without a suffix'}.")
     if size == 0:
