@@ -13,7 +13,7 @@ import torch
 
 import mistakes
 import quant_mistakes
-from grader.diagnose import RAISED, diagnose, findings, fits, same
+from grader.diagnose import Raised, diagnose, findings, fits, same
 from grader.labs import LABS
 
 CASES = [
@@ -98,19 +98,30 @@ def test_same_is_strict_about_types():
 def test_a_mistake_fits_only_where_the_student_answered_and_only_if_it_differs_from_the_course():
     course, mistake = [1, 2, 3], [1, 5, 3]
     assert fits(mistake, course, [1, 5, 3])
-    assert fits(mistake, course, [RAISED, 5, RAISED])
+    assert fits(mistake, course, [Raised("ValueError"), 5, Raised("ValueError")])
     assert not fits(mistake, course, [1, 2, 3])  # the student's answers are the course's
-    assert not fits(mistake, course, [RAISED, RAISED, 3])  # where they answered, the mistake looks right
+    # where they answered, the mistake looks right
+    assert not fits(mistake, course, [Raised("ValueError"), Raised("ValueError"), 3])
     assert not fits(mistake, course, [1, 6, 3])
 
 
-def test_findings_of_probes_that_raise_are_marked():
+def test_findings_of_probes_that_raise_carry_the_exception_type_and_message():
     def probe(get):
         return get("f")(2)
 
     assert findings([probe, probe], {"f": lambda x: x * 2}.__getitem__) == [4, 4]
-    assert findings([probe], {"f": lambda x: 1 / 0}.__getitem__) == [RAISED]
-    assert findings([probe], {}.__getitem__) == [RAISED]
+    [raised] = findings([probe], {"f": lambda x: 1 / 0}.__getitem__)
+    assert (raised.type, raised.message) == ("ZeroDivisionError", "division by zero")
+    assert findings([probe], {}.__getitem__)[0].type == "KeyError"
+    assert same(Raised("ValueError", "mine"), Raised("ValueError", "the course's"))
+    assert not same(Raised("ValueError"), Raised("TypeError")) and not same(Raised("ValueError"), 1)
+
+
+def test_an_exception_from_the_worker_keeps_the_students_type_name_and_trace():
+    from grader.sandbox.session import raised_by
+
+    error = raised_by({"type": "RuntimeError", "builtin": True, "message": "no grad", "traceback": "line 3"})
+    assert Raised.of(error) == Raised("RuntimeError", "no grad", "line 3")
 
 
 def test_probes_on_which_the_student_raises_are_left_out():
