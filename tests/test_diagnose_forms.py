@@ -12,6 +12,8 @@ the recognition rate per id (`conftest.pytest_terminal_summary`, also written to
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from mistake_forms import CORRECT, FORMS
 from test_diagnose import TWINS, diagnosed
@@ -50,6 +52,9 @@ def accepted(mistake_id: str, lab: str, question: str) -> set[str]:
                            and quant_mistakes.MISTAKES[key].id == mistake_id}
 
 
+#: Topics (`quant_mistakes.mistakes.<topic>`) whose every mistake id has forms; a topic joins once it does.
+COMPLETE_TOPICS = ("quantize",)
+
 CASES = [(mistake_id, index) for mistake_id, sources in FORMS.items() for index in range(len(sources))]
 
 
@@ -58,6 +63,9 @@ def test_every_form_names_a_catalogued_id_and_each_id_has_three_forms():
     assert set(FORMS) <= ids
     assert all(len(sources) >= 3 for sources in FORMS.values())
     assert all(len(set(sources)) == len(sources) for sources in FORMS.values())
+    for topic in COMPLETE_TOPICS:
+        module = importlib.import_module(f"quant_mistakes.mistakes.{topic}")
+        assert {mistake.id for mistake in module.MISTAKES} <= set(FORMS), topic
 
 
 @pytest.mark.parametrize(("mistake_id", "index"), CASES, ids=[f"{m}-form{i + 1}" for m, i in CASES])
