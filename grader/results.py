@@ -5,11 +5,12 @@ gathers them into one `SubmissionResult` per file; `report` (step 5) renders it 
 (step 6) writes `to_dict()` as `results/<student>.json`, which `grade.resume` reads back with
 `SubmissionResult.from_dict`. Statuses are str-valued enums, so the JSON holds plain strings.
 
-Results schema (`results/<student>.json`, `schema_version` 2):
+Results schema (`results/<student>.json`, `schema_version` 3):
 
-    {schema_version: 2,
+    {schema_version: 3,
      student, lab, score, max_score, status: "graded" | "unreadable", message,
-     submission: {file, kind: "notebook" | "script" | null, sha256},
+     submission: {file, kind: "notebook" | "script" | null, sha256,
+                  late},          # late: Canvas named the file LATE (grader/grade/naming.py)
      notes: [...],                # how the file ran: cells that raised, lines not run
      questions: [{name, score, max_score,
                   status: "ok" | "missing" | "timeout" | "crashed" | "not_run",
@@ -22,7 +23,8 @@ Results schema (`results/<student>.json`, `schema_version` 2):
      grader_error}                # only when the grader itself failed on this file ("unreadable")
 
 Hidden tests are reported with their verdict, message and metrics, never their expected values.
-Version 1 (before `schema_version` existed) had the same keys and values without it.
+Version 2 had no `submission.late`; version 1 (before `schema_version` existed) had the keys and
+values of version 2 without `schema_version`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ __all__ = [
     "SubmissionInfo", "GraderInfo", "SubmissionResult",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class _Status(str, enum.Enum):
@@ -118,13 +120,15 @@ class SubmissionInfo:
     file: str = ""
     kind: str | None = None  # "notebook" or "script"; None when it could not be read
     sha256: str | None = None
+    late: bool = False  # handed in late, as the file's name says (grader/grade/naming.py)
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "kind": self.kind, "sha256": self.sha256}
+        return {"file": self.file, "kind": self.kind, "sha256": self.sha256, "late": self.late}
 
     @classmethod
     def from_dict(cls, data: dict) -> SubmissionInfo:
-        return cls(file=str(data.get("file") or ""), kind=data.get("kind"), sha256=data.get("sha256"))
+        return cls(file=str(data.get("file") or ""), kind=data.get("kind"), sha256=data.get("sha256"),
+                   late=bool(data.get("late", False)))
 
 
 @dataclass

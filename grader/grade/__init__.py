@@ -26,7 +26,7 @@ import grader
 from grader import export, judge, report, timing
 from grader.config import GradeConfig
 from grader.errors import GraderError
-from grader.grade import resume
+from grader.grade import naming, resume
 from grader.grade.submission import grade_submission, internal_error_result
 from grader.labs import SUPPORT, Lab, get_lab
 from grader.load import SUFFIXES
@@ -50,13 +50,23 @@ def find_submissions(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise GradingError(f"submissions folder not found: {folder}")
     files = [p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file() and not p.name.startswith(".")]
-    return sorted(files, key=lambda p: p.name)
+    return naming.newest_only(sorted(files, key=lambda p: p.name))
 
 
 def _student_ids(files: list[Path]) -> dict[Path, str]:
-    """Student id = file stem; alice.py and alice.ipynb both present get distinct ids."""
-    stems = [p.stem for p in files]
-    return {p: (p.stem if stems.count(p.stem) == 1 else f"{p.stem}{p.suffix.replace('.', '_')}") for p in files}
+    """Student id = file stem, or the Canvas user id of a Canvas file name (`naming`)."""
+    return naming.student_ids(files)
+
+
+def _only(files: list[Path], ids: dict[Path, str], only: tuple[str, ...]) -> list[Path]:
+    """The files of the students in `only` (all files when it is empty); an unknown student stops the batch."""
+    if not only:
+        return files
+    unknown = sorted(set(only) - set(ids.values()))
+    if unknown:
+        raise GradingError(f"--only: no submission of {', '.join(unknown)} in the submissions folder "
+                           f"(its students: {', '.join(sorted(ids.values())) or 'none'})")
+    return [p for p in files if ids[p] in only]
 
 
 def grade_one(path: Path, student: str, lab: Lab, output: Path, limits: Limits, isolation: Isolation,
@@ -115,11 +125,12 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
     """
     lab = get_lab(config.lab)
     files = find_submissions(config.submissions)
+    ids = _student_ids(files)
+    files = _only(files, ids, config.only)
     isolation = isolation or choose(unsafe_no_sandbox=config.unsafe_no_sandbox)
     if not isolation.sandboxed:
         print(f"WARNING ({UNSAFE_FLAG}): student code runs WITHOUT a sandbox, with your rights; "
               "results record isolation 'process'.", file=sys.stderr)
-    ids = _student_ids(files)
     config.output.mkdir(parents=True, exist_ok=True)
     resume.remove_temporaries(config.output)
     fingerprint = resume.material_fingerprint(lab)
@@ -132,7 +143,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
         # Submissions already run side by side; torch's own thread pool on top would oversubscribe.
         torch.set_num_threads(1)
     reused: dict[Path, SubmissionResult] = {}
-    if not config.force:
+    if not config.force and not config.only:
         reused = {p: r for p in files if (r := _reuse(config.output, p, ids[p], fingerprint)) is not None}
     if progress is not None:
         progress.start(len(files))
@@ -174,8 +185,9 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
         if warm is not None:
             warm.close()
     results = [result for result, _ in graded]
-    export.write_atomic(config.output / "grades.csv", export.grades_csv(results, lab.question_names))
-    export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, results))
+    whole_class = resume.stored_class(config.output, lab, results) if config.only else results
+    export.write_atomic(config.output / "grades.csv", export.grades_csv(whole_class, lab.question_names))
+    export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, whole_class))
     run = {
         "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "isolation": isolation.name,
         "material": fingerprint, "started": started, "finished": _now(), "submissions": len(files),

@@ -10,6 +10,7 @@ import torch
 import grader
 from grader import judge
 from grader.diagnose import diagnose
+from grader.grade import naming
 from grader.labs import SUPPORT, Lab
 from grader.load import Program, Unreadable, load_submission
 from grader.results import (
@@ -109,7 +110,7 @@ def _empty_result(path: Path, lab: Lab, test_files, isolation: Isolation) -> Sub
         student=path.stem,
         lab=lab.id,
         max_score=float(sum(t.possible for t in test_files)),
-        submission=SubmissionInfo(file=path.name),
+        submission=SubmissionInfo(file=path.name, late=naming.parse(path.name).late),
         grader=GraderInfo(version=grader.__version__, torch=torch.__version__, isolation=isolation.name),
     )
 
