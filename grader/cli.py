@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 from pathlib import Path
 
 from grader import __version__
@@ -19,19 +20,20 @@ from grader.sandbox import UNSAFE_FLAG
 from grader.sandbox.limits import Limits, format_size, parse_size
 
 LAB_HELP = f"lab id, one of: {', '.join(LABS)}"
-EXIT_STATUS = ("exit status: 0 done; 1 a result that needs you (check: not every public test passed; audit: "
+EXIT_STATUS = ("0 done; 1 a result that needs you (check: not every public test passed; audit: "
                "something found; export: a submission could not be placed); 2 the command cannot run "
                "(the reason goes to stderr)")
 
 
 def _epilog(examples: list[str], exit_status: str) -> str:
     """A command's --help ends with its examples, then its exit status."""
-    return "examples:\n" + "\n".join(f"  {line}" for line in examples) + f"\n\nexit status: {exit_status}"
+    return ("examples:\n" + "\n".join(f"  {line}" for line in examples) + "\n\n"
+            + textwrap.fill(f"exit status: {exit_status}", 100, subsequent_indent="  "))
 
 
 def _command(commands, name: str, help: str, examples: list[str], exit_status: str,
              description: str | None = None) -> argparse.ArgumentParser:
-    return commands.add_parser(name, help=help, description=description or help,
+    return commands.add_parser(name, help=help, description=textwrap.fill(description or help, 100),
                                epilog=_epilog(examples, exit_status),
                                formatter_class=argparse.RawDescriptionHelpFormatter)
 
@@ -86,7 +88,10 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m grader", description="Autograder for 'Quantization in Depth'.",
-                                   epilog=EXIT_STATUS)
+                                   epilog=_epilog(["python -m grader labs", "python -m grader build -o dist",
+                                                   "python -m grader grade L2-A submissions/ -o out/L2-A",
+                                                   "python -m grader grade L2-A --help"], EXIT_STATUS),
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     main.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     main.add_argument("-v", "--verbose", action="store_true",
                       help="also log each submission as it is graded (grade shows progress either way)")
@@ -184,23 +189,23 @@ def _add_export(commands) -> None:
     systems = export.add_subparsers(dest="lms", required=True)
     canvas = _command(systems, "canvas", "fill a Canvas gradebook export with one assignment's scores",
                       ["python -m grader export canvas out/L2-A --roster gradebook.csv --assignment L2-A -o canvas.csv",
-                       "python -m grader export canvas out/L2-A --roster gradebook.csv --assignment 'L2-A (4567)' "
-                       "--match-column 'SIS User ID' -o canvas.csv"],
+                       "python -m grader export canvas out/L2-A --roster gradebook.csv \\",
+                       "    --assignment 'L2-A (4567)' --match-column 'SIS User ID' -o canvas.csv"],
                       "0 every submission placed, 1 some submission matches nobody or is ambiguous (listed on "
                       "stderr; students without a submission are listed too, with an empty cell), "
                       "2 the export cannot run",
                       description="Write Canvas's gradebook import: the roster's columns Student, ID, SIS User ID, "
-                                  "SIS Login ID, Section, its Points Possible row, and one column ASSIGNMENT with "
+                                  "SIS Login ID, Section, its Points Possible row, and one column NAME with "
                                   "each student's score. A file named as Canvas's 'Download Submissions' names "
                                   "them matches the roster's ID column; any other file name (without suffix) "
                                   "matches --match-column.")
     moodle = _command(systems, "moodle", "write one assignment's scores for Moodle's CSV grade import",
                       ["python -m grader export moodle out/L2-A --roster grades.csv --assignment L2-A -o moodle.csv",
-                       "python -m grader export moodle out/L2-A --roster grades.csv --assignment L2-A "
-                       "--match-column 'Email address' -o moodle.csv"],
+                       "python -m grader export moodle out/L2-A --roster grades.csv \\",
+                       "    --assignment L2-A --match-column 'Email address' -o moodle.csv"],
                       "0 every submission placed, 1 some submission matches nobody or is ambiguous (listed on "
                       "stderr), 2 the export cannot run",
-                      description="Write two columns, the roster's identifier (--match-column) and ASSIGNMENT, one "
+                      description="Write two columns, the roster's identifier (--match-column) and NAME, one "
                                   "row per student with a submission; in Moodle's import, map them to the same "
                                   "user field and to the grade item.")
     for parser_, column in ((canvas, "SIS Login ID"), (moodle, "ID number")):
