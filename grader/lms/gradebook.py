@@ -134,7 +134,7 @@ def score(result: SubmissionResult) -> str:
     return f"{result.score:g}"
 
 
-def tell_gaps(lms: str, matching: Matching, roster: Roster, describe, how: str, missing_get: str) -> None:
+def tell_gaps(lms: str, matching: Matching, roster: Roster, describe, how: str, left_as: str) -> None:
     """List on stderr what could not be placed and who has no result (`describe(row)` names a student)."""
     def files(results: list[SubmissionResult]) -> str:
         return ", ".join(r.submission.file or r.student for r in results)
@@ -152,5 +152,5 @@ def tell_gaps(lms: str, matching: Matching, roster: Roster, describe, how: str, 
     missing = [row for number, row in enumerate(roster.students)
                if number not in matching.placed and number not in matching.shared]
     if missing:
-        print(f"{prefix}: {len(missing)} student(s) of the roster have no submission ({missing_get}): "
+        print(f"{prefix}: {len(missing)} student(s) of the roster have no submission ({left_as}): "
               f"{'; '.join(describe(row) for row in missing)}", file=sys.stderr)
