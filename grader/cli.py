@@ -1,4 +1,4 @@
-"""Command line: `python -m grader {build,grade,check,demo,labs}` (also installed as `quant-grader`).
+"""Command line: `python -m grader {build,grade,check,gradescope,demo,labs}` (also installed as `quant-grader`).
 
 A command that cannot run raises a `GraderError`; `main` turns it into one line on stderr and the
 error's exit status (see `grader.errors`), so no command handles its own stopping errors.
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from grader import __version__
-from grader.config import BuildConfig, CheckConfig, DemoConfig, GradeConfig, default_jobs
+from grader.config import BuildConfig, CheckConfig, DemoConfig, GradeConfig, GradescopeConfig, default_jobs
 from grader.errors import GraderError
 from grader.labs import LABS, lab_table
 from grader.sandbox import UNSAFE_FLAG
@@ -79,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
                       help="also log each submission as it is graded (grade shows progress either way)")
     commands = main.add_subparsers(dest="command", required=True)
 
-    build = commands.add_parser("build", help="write student hand-outs and otter autograder zips")
+    build = commands.add_parser("build", help="write student hand-outs, otter autograder zips and Gradescope zips")
     build.add_argument("-o", "--output", type=Path, default=Path("dist"), help="output folder (default dist)")
     build.add_argument("--lab", action="append", default=[], help=f"only this lab (repeatable); {LAB_HELP}")
 
@@ -118,6 +118,19 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, help="your notebook (.ipynb) or script (.py)")
     _add_limits(check)
 
+    gradescope = commands.add_parser(
+        "gradescope", help="grade the upload in Gradescope's container into results/results.json (run_autograder)",
+        description="Grade the one notebook or .py file in ROOT/submission/ (whatever its name) with the hidden "
+                    "tests and write ROOT/results/results.json in Gradescope's format: this grader's Markdown "
+                    "report, one entry per test case, the diagnosis and the metrics. Student code runs in the "
+                    "bubblewrap sandbox, or as the unprivileged uid 65534 where bubblewrap does not work.",
+        epilog="exit status: 0 when results.json holds a grade (zeros included), 2 when the grader itself "
+               "failed (results.json then says so and scores 0)")
+    gradescope.add_argument("lab", help=LAB_HELP)
+    gradescope.add_argument("--root", type=Path, default=GradescopeConfig.root, metavar="DIR",
+                            help=f"Gradescope's autograder folder (default {GradescopeConfig.root})")
+    _add_limits(gradescope)
+
     commands.add_parser("labs", help="print the course catalogue: every lab, its kind, questions and points (Markdown)")
 
     demo = commands.add_parser("demo", help="build, then grade the bundled example submissions")
@@ -150,6 +163,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         from grader import check
         return check.main(CheckConfig(lab=args.lab, file=args.file, limits=_limits(args)))
+    if args.command == "gradescope":
+        from grader import gradescope
+        return gradescope.main(GradescopeConfig(lab=args.lab, root=args.root, limits=_limits(args)))
     if args.command == "labs":
         print(lab_table(), end="")
         return 0
