@@ -96,8 +96,10 @@ def find_upload(folder: Path, lab: Lab) -> tuple[Path | None, str]:
 
 
 def _candidate(path: Path, folder: Path) -> bool:
+    # A link (to a file, or a folder of the upload linked elsewhere) would have root read what it points to.
     parts = path.relative_to(folder).parts
     return (path.suffix in SUFFIXES and not path.is_symlink() and path.is_file()
+            and path.resolve().is_relative_to(folder.resolve())
             and not any(part.startswith(".") or part in _NOT_SUBMITTED for part in parts))
 
 

@@ -289,6 +289,20 @@ def test_an_upload_without_exactly_one_file_scores_zero_with_a_clear_message(roo
     assert says in results["output"]
 
 
+def test_the_upload_is_the_one_notebook_or_script_inside_submission_never_a_link(tmp_path):
+    submission, elsewhere = tmp_path / "submission", tmp_path / "elsewhere"
+    (submission / "__MACOSX").mkdir(parents=True)
+    elsewhere.mkdir()
+    (elsewhere / "secret.py").write_text("x = 1")
+    (submission / "__MACOSX" / "._lab.py").write_text("")
+    (submission / "linked.py").symlink_to(elsewhere / "secret.py")
+    (submission / "linked_folder").symlink_to(elsewhere, target_is_directory=True)
+    assert gradescope_command.find_upload(submission, LAB)[0] is None
+    (submission / "deep" / "down").mkdir(parents=True)
+    (submission / "deep" / "down" / "Lab 2 (copy).ipynb").write_text("{}")
+    assert gradescope_command.find_upload(submission, LAB) == (submission / "deep" / "down" / "Lab 2 (copy).ipynb", "")
+
+
 def test_when_the_grader_itself_fails_results_json_says_so_and_scores_zero(root_of, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug of the grader")
