@@ -53,7 +53,7 @@ python3 -m venv {PREFIX}
 {PREFIX}/bin/python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 {PREFIX}/bin/python -m pip install ./quantization_grader-*.whl
 # The hidden tests and the reference are for the grader (root) alone.
-chmod 700 /autograder/source
+chmod 700 .
 """
 
 RUN_AUTOGRADER = """\
