@@ -1,4 +1,5 @@
-"""Command line: `python -m grader {build,grade,check,audit,export,demo,labs}` (also installed as `quant-grader`).
+"""Command line: `python -m grader {build,grade,check,gradescope,audit,export,demo,labs}`
+(also installed as `quant-grader`).
 
 A command that cannot run raises a `GraderError`; `main` turns it into one line on stderr and the
 error's exit status (see `grader.errors`), so no command handles its own stopping errors.
@@ -13,7 +14,16 @@ import textwrap
 from pathlib import Path
 
 from grader import __version__
-from grader.config import AuditConfig, BuildConfig, CheckConfig, DemoConfig, ExportConfig, GradeConfig, default_jobs
+from grader.config import (
+    AuditConfig,
+    BuildConfig,
+    CheckConfig,
+    DemoConfig,
+    ExportConfig,
+    GradeConfig,
+    GradescopeConfig,
+    default_jobs,
+)
 from grader.errors import GraderError
 from grader.labs import LABS, lab_table
 from grader.sandbox import UNSAFE_FLAG
@@ -97,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
                       help="also log each submission as it is graded (grade shows progress either way)")
     commands = main.add_subparsers(dest="command", required=True)
 
-    build = _command(commands, "build", "write student hand-outs and otter autograder zips",
+    build = _command(commands, "build", "write student hand-outs, otter autograder zips and Gradescope zips",
                      ["python -m grader build -o dist", "python -m grader build -o dist --lab L2-A --lab L2-B"],
                      "0 built, 2 cannot build (unknown lab, a public test file that holds a hidden case)")
     build.add_argument("-o", "--output", type=Path, default=Path("dist"), help="output folder (default dist)")
@@ -147,6 +157,20 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("lab", help=LAB_HELP)
     check.add_argument("file", type=Path, help="your notebook (.ipynb) or script (.py)")
     _add_limits(check)
+
+    gradescope = _command(
+        commands, "gradescope", "grade the upload in Gradescope's container into results/results.json (run_autograder)",
+        ["python -m grader gradescope L2-A", "python -m grader gradescope L2-A --root /tmp/autograder"],
+        "0 results.json holds a grade (zeros included), 2 the grader itself failed (results.json then says so "
+        "and scores 0)",
+        description="Grade the one notebook or .py file in ROOT/submission/ (whatever its name) with the hidden "
+                    "tests and write ROOT/results/results.json in Gradescope's format: this grader's Markdown "
+                    "report, one entry per test case, the diagnosis and the metrics. Student code runs in the "
+                    "bubblewrap sandbox, or as the unprivileged uid 65534 where bubblewrap does not work.")
+    gradescope.add_argument("lab", help=LAB_HELP)
+    gradescope.add_argument("--root", type=Path, default=GradescopeConfig.root, metavar="DIR",
+                            help=f"Gradescope's autograder folder (default {GradescopeConfig.root})")
+    _add_limits(gradescope)
 
     _add_audit(commands)
     _add_export(commands)
@@ -249,6 +273,9 @@ def _run(args: argparse.Namespace) -> int:
         from grader import lms
         return lms.main(ExportConfig(lms=args.lms, graded=args.graded, roster=args.roster,
                                      assignment=args.assignment, output=args.output, match_column=args.match_column))
+    if args.command == "gradescope":
+        from grader import gradescope
+        return gradescope.main(GradescopeConfig(lab=args.lab, root=args.root, limits=_limits(args)))
     if args.command == "labs":
         print(lab_table(), end="")
         return 0

@@ -47,6 +47,14 @@ class CheckConfig:
 
 
 @dataclass
+class GradescopeConfig:
+    lab: str
+    #: Gradescope's layout: submission/ (the upload), results/ (results.json), source/ (the zip).
+    root: Path = Path("/autograder")
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
 class DemoConfig:
     output: Path = Path("out/demo")
     jobs: int = field(default_factory=default_jobs)

@@ -18,7 +18,8 @@ Results schema (`results/<student>.json`, `schema_version` 3):
                   tests: [{name, hidden, passed, score, max_score, message,
                            metrics: {mismatched_codes, max_code_difference, dequantized_mse,
                                      max_abs_error, mse, ...}}]}],
-     grader: {version, torch, isolation: "bubblewrap+cgroup" | "bubblewrap" | "process",
+     grader: {version, torch,
+              isolation: "bubblewrap+cgroup" | "bubblewrap+cgroup2" | "bubblewrap" | "unprivileged-uid" | "process",
               material},          # material: hash of tests, reference, grader code
      grader_error}                # only when the grader itself failed on this file ("unreadable")
 

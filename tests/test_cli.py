@@ -22,7 +22,7 @@ COMMANDS = dict(_commands(parser()))
 
 def test_every_command_is_there():
     assert {" ".join(words) for words in COMMANDS} == {
-        "build", "grade", "check", "audit", "export", "export canvas", "export moodle", "labs", "demo"}
+        "build", "grade", "check", "gradescope", "audit", "export", "export canvas", "export moodle", "labs", "demo"}
 
 
 @pytest.mark.parametrize("words", list(COMMANDS), ids=" ".join)
