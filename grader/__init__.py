@@ -12,7 +12,7 @@ What a submission's grading produces is a typed record (results.py: `SubmissionR
 its questions and tests); every step after judging reads it, and its JSON schema is documented
 there.
 
-Commands live in subpackages (`build`, `grade`, `check`, `demo`), each with a small `main`.
+Commands live in subpackages (`build`, `grade`, `check`, `gradescope`, `demo`), each with a small `main`.
 """
 
 __version__ = "0.1.0"

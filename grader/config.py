@@ -33,6 +33,10 @@ class GradeConfig:
     #: Warm sandboxes (the default): one per job, a fresh worker forked per submission
     #: (grader/sandbox/pool.py). False starts a new sandbox, and imports torch, for every worker.
     warm: bool = True
+    #: Regrade only these students (their files' student ids), even when already graded; every other
+    #: result and report in `output` is left as it is, and grades.csv and summary.html are rebuilt
+    #: from the stored results of the whole class.
+    only: tuple[str, ...] = ()
     #: A Dask scheduler's address (tcp://HOST:PORT): its workers grade the submissions instead of
     #: threads of this process (grader/grade/cluster.py; `jobs` is then the workers' business).
     scheduler: str | None = None
@@ -46,6 +50,36 @@ class CheckConfig:
 
 
 @dataclass
+class GradescopeConfig:
+    lab: str
+    #: Gradescope's layout: submission/ (the upload), results/ (results.json), source/ (the zip).
+    root: Path = Path("/autograder")
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
 class DemoConfig:
     output: Path = Path("out/demo")
     jobs: int = field(default_factory=default_jobs)
+
+
+@dataclass
+class ExportConfig:
+    lms: str  # "canvas" or "moodle" (grader/lms/)
+    graded: Path  # a `grade` output folder: its results/ are exported
+    roster: Path  # the LMS's gradebook export (CSV)
+    assignment: str  # the gradebook column the scores go to
+    output: Path
+    #: The roster column a file name (without suffix) is matched to; None: the LMS's default
+    #: (Canvas: SIS Login ID; Moodle: ID number). Canvas file names always match Canvas's ID.
+    match_column: str | None = None
+
+
+@dataclass
+class AuditConfig:
+    lab: str
+    #: More programs that must score full marks, besides the catalogue's course code.
+    correct: tuple[Path, ...] = ()
+    jobs: int = field(default_factory=default_jobs)
+    limits: Limits = field(default_factory=Limits)
+    unsafe_no_sandbox: bool = False

@@ -3,9 +3,12 @@
 A command raises them; `grader.cli.main` catches `GraderError` once, prints
 `python -m grader <command>: <message>` to stderr and returns `exit_code`. Exit statuses:
 
-    0   done (`grade`: every submission got a result, zeros included; `check`: every public test passed)
-    1   `check` only: not every public test passed (a result, not an error)
-    2   the command cannot run at all: unknown lab, missing file or folder, no sandbox, a bad build
+    0   done (`grade`: every submission got a result, zeros included; `check`: every public test passed;
+        `audit`: nothing found; `export`: every submission placed in the gradebook)
+    1   a result that needs the user, not an error: `check`: not every public test passed; `audit`: a
+        finding; `export`: a submission placed nowhere (each command returns it; it is no GraderError)
+    2   the command cannot run at all: unknown lab, missing file or folder, no sandbox, a bad build,
+        a roster without the columns needed (README, "Exit status")
 """
 
 from __future__ import annotations

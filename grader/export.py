@@ -55,3 +55,16 @@ def _number(value: float) -> str:
 def _csv_safe(text: str) -> str:
     # A spreadsheet runs a cell that starts with = + - @ as a formula.
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def read_results(output: Path) -> list[SubmissionResult]:
+    """The results stored in a `grade` output folder (`results/*.json`), in file-name order; a file
+    that is not a result is left out."""
+    found = []
+    for path in sorted((output / "results").glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found.append(SubmissionResult.from_dict(data))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return found

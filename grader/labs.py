@@ -21,13 +21,17 @@ from __future__ import annotations
 import ast
 import enum
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
 
-ROOT = Path(__file__).resolve().parent.parent
+#: Where the grading material lives when the grader is installed from a wheel (the Gradescope
+#: zip's run_autograder sets it to /autograder/source); unset, it is this checkout.
+MATERIAL_ENV = "QUANT_GRADER_MATERIAL"
+ROOT = Path(os.environ.get(MATERIAL_ENV) or Path(__file__).resolve().parent.parent)
 ASSIGNMENTS = ROOT / "assignments"
 SOLUTIONS = ROOT / "solutions"
 EXAMPLES = ROOT / "examples"
@@ -35,6 +39,8 @@ EXAMPLES = ROOT / "examples"
 SUPPORT = ASSIGNMENTS / "quantlab"
 #: Hidden reference package: inside the autograder zips, never in a student's hand-out.
 REFERENCE = SOLUTIONS / "quant_reference"
+#: The catalogued mistakes (course code, wrong code, explanations, probes): hidden too.
+MISTAKES = SOLUTIONS / "quant_mistakes"
 
 
 class UnknownLab(GraderError, ValueError):

@@ -15,12 +15,12 @@ import math
 import re
 import statistics
 from collections import Counter
-from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from grader.labs import ROOT
 from grader.results import QuestionResult, QuestionStatus, SubmissionResult, SubmissionStatus
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
     "histogram_png",
 ]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = ROOT / "templates"
 MAX_MESSAGE_CHARS = 4000
 CUT_MARKER = "… (cut)"
 #: Notes beyond this many are summarised as "… and N more notes".

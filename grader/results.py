@@ -5,11 +5,12 @@ gathers them into one `SubmissionResult` per file; `report` (step 5) renders it 
 (step 6) writes `to_dict()` as `results/<student>.json`, which `grade.resume` reads back with
 `SubmissionResult.from_dict`. Statuses are str-valued enums, so the JSON holds plain strings.
 
-Results schema (`results/<student>.json`, `schema_version` 3):
+Results schema (`results/<student>.json`, `schema_version` 4):
 
-    {schema_version: 3,
+    {schema_version: 4,
      student, lab, score, max_score, status: "graded" | "unreadable", message,
-     submission: {file, kind: "notebook" | "script" | null, sha256},
+     submission: {file, kind: "notebook" | "script" | null, sha256,
+                  late},          # late: Canvas named the file LATE (grader/grade/naming.py)
      notes: [...],                # how the file ran: cells that raised, lines not run
      questions: [{name, score, max_score,
                   status: "ok" | "missing" | "timeout" | "crashed" | "not_run",
@@ -17,15 +18,17 @@ Results schema (`results/<student>.json`, `schema_version` 3):
                   tests: [{name, hidden, passed, score, max_score, message,
                            metrics: {mismatched_codes, max_code_difference, dequantized_mse,
                                      max_abs_error, mse, ...}}]}],
-     grader: {version, torch, isolation: "bubblewrap+cgroup" | "bubblewrap" | "process",
+     grader: {version, torch,
+              isolation: "bubblewrap+cgroup" | "bubblewrap+cgroup2" | "bubblewrap" | "unprivileged-uid" | "process",
               material,           # material: hash of tests, reference, grader code
               worker},            # the Dask worker that graded it ("tcp://HOST:PORT", `grade --scheduler`);
                                   # null when the `grade` process itself graded it (run.json names the host)
      grader_error}                # only when the grader itself failed on this file ("unreadable")
 
 Hidden tests are reported with their verdict, message and metrics, never their expected values.
-Version 2 lacked `grader.worker`; version 1 (before `schema_version` existed) had version 2's keys
-and values without it. A stored result of another version is graded again (`grade.resume`).
+Version 3 had no `grader.worker`; version 2 had no `submission.late` either; version 1 (before
+`schema_version` existed) had the keys and values of version 2 without `schema_version`. A stored
+result of another version is graded again (`grade.resume`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ __all__ = [
     "SubmissionInfo", "GraderInfo", "SubmissionResult",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class _Status(str, enum.Enum):
@@ -121,13 +124,15 @@ class SubmissionInfo:
     file: str = ""
     kind: str | None = None  # "notebook" or "script"; None when it could not be read
     sha256: str | None = None
+    late: bool = False  # handed in late, as the file's name says (grader/grade/naming.py)
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "kind": self.kind, "sha256": self.sha256}
+        return {"file": self.file, "kind": self.kind, "sha256": self.sha256, "late": self.late}
 
     @classmethod
     def from_dict(cls, data: dict) -> SubmissionInfo:
-        return cls(file=str(data.get("file") or ""), kind=data.get("kind"), sha256=data.get("sha256"))
+        return cls(file=str(data.get("file") or ""), kind=data.get("kind"), sha256=data.get("sha256"),
+                   late=bool(data.get("late", False)))
 
 
 @dataclass

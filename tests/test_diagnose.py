@@ -13,8 +13,10 @@ import torch
 
 import mistakes
 import quant_mistakes
-from grader.diagnose import RAISED, diagnose, findings, fits, same
+from grader.diagnose import Raised, diagnose, findings, fits, same, signature_fits
 from grader.labs import LABS
+from quant_mistakes import catalogue
+from quant_mistakes.signatures import Case, Signature, raises
 
 CASES = [
     (key, lab, question)
@@ -98,19 +100,30 @@ def test_same_is_strict_about_types():
 def test_a_mistake_fits_only_where_the_student_answered_and_only_if_it_differs_from_the_course():
     course, mistake = [1, 2, 3], [1, 5, 3]
     assert fits(mistake, course, [1, 5, 3])
-    assert fits(mistake, course, [RAISED, 5, RAISED])
+    assert fits(mistake, course, [Raised("ValueError"), 5, Raised("ValueError")])
     assert not fits(mistake, course, [1, 2, 3])  # the student's answers are the course's
-    assert not fits(mistake, course, [RAISED, RAISED, 3])  # where they answered, the mistake looks right
+    # where they answered, the mistake looks right
+    assert not fits(mistake, course, [Raised("ValueError"), Raised("ValueError"), 3])
     assert not fits(mistake, course, [1, 6, 3])
 
 
-def test_findings_of_probes_that_raise_are_marked():
+def test_findings_of_probes_that_raise_carry_the_exception_type_and_message():
     def probe(get):
         return get("f")(2)
 
     assert findings([probe, probe], {"f": lambda x: x * 2}.__getitem__) == [4, 4]
-    assert findings([probe], {"f": lambda x: 1 / 0}.__getitem__) == [RAISED]
-    assert findings([probe], {}.__getitem__) == [RAISED]
+    [raised] = findings([probe], {"f": lambda x: 1 / 0}.__getitem__)
+    assert (raised.type, raised.message) == ("ZeroDivisionError", "division by zero")
+    assert findings([probe], {}.__getitem__)[0].type == "KeyError"
+    assert same(Raised("ValueError", "mine"), Raised("ValueError", "the course's"))
+    assert not same(Raised("ValueError"), Raised("TypeError")) and not same(Raised("ValueError"), 1)
+
+
+def test_an_exception_from_the_worker_keeps_the_students_type_name_and_trace():
+    from grader.sandbox.session import raised_by
+
+    error = raised_by({"type": "RuntimeError", "builtin": True, "message": "no grad", "traceback": "line 3"})
+    assert Raised.of(error) == Raised("RuntimeError", "no grad", "line 3")
 
 
 def test_probes_on_which_the_student_raises_are_left_out():
@@ -120,3 +133,55 @@ def test_probes_on_which_the_student_raises_are_left_out():
 
     found = diagnose("L3-A", "get_q_scale_symmetric", {"get_q_scale_symmetric": scale}.__getitem__)
     assert found == ("sym_scale_128", quant_mistakes.EXPLANATIONS["sym_scale_128"])
+
+
+SIGNED = [(key, lab, question) for key, lab, question in CASES
+          if any(s.id == mistakes.MISTAKES[key].id for s in quant_mistakes.signatures(lab, question))]
+
+
+@pytest.mark.parametrize(("mistake", "lab", "question"), SIGNED, ids=[f"{m}-{lab}:{q}" for m, lab, q in SIGNED])
+def test_a_mistakes_signatures_alone_recognise_its_catalogued_code(mistake, lab, question):
+    probes = quant_mistakes.probes(question)
+    course_get = quant_mistakes.model(None).__getitem__
+    theirs, course = findings(probes, mistakes.mistake_env(mistake).__getitem__), findings(probes, course_get)
+    cases = [Case(*found, course_get) for found in zip(probes, theirs, course, strict=True)]
+    assert any(signature_fits(s, cases) for s in quant_mistakes.signatures(lab, question)
+               if s.id == mistakes.MISTAKES[mistake].id)
+
+
+def _cases(*pairs) -> list[Case]:
+    """(student's finding, course's finding) per probe."""
+    return [Case(lambda get: None, theirs, course, {}.__getitem__) for theirs, course in pairs]
+
+
+def test_a_signature_fits_when_it_explains_every_difference_and_shows_one():
+    doubled = Signature("x", "q", lambda case: None if case.raised else case.theirs == 2 * case.course)
+    assert signature_fits(doubled, _cases((2, 1), (0, 0), (6, 3)))
+    assert not signature_fits(doubled, _cases((1, 1), (0, 0)))  # the course's answers show nothing
+    assert not signature_fits(doubled, _cases((2, 1), (5, 1)))  # a difference it does not explain
+    assert signature_fits(doubled, _cases((2, 1), (Raised("TypeError"), 1)))  # a raise it cannot read is left out
+    assert not signature_fits(doubled, _cases((Raised("TypeError"), 1)))
+
+
+def test_a_signature_that_says_nothing_or_cannot_read_a_finding_names_nothing():
+    silent = Signature("x", "q", lambda case: None)
+    unreadable = Signature("x", "q", lambda case: case.theirs["codes"])
+    ruled_out = Signature("x", "q", lambda case: case.theirs == 2 * case.course and case.course != 3)
+    assert not signature_fits(silent, _cases((2, 1)))
+    assert not signature_fits(unreadable, _cases((2, 1)))
+    assert not signature_fits(ruled_out, _cases((2, 1), (3, 3)))  # False rules it out, even on a right answer
+
+
+def test_an_exception_signature_matches_the_type_and_the_cause():
+    refused = raises("RuntimeError", match="require gradients")
+    assert refused(_cases((Raised("RuntimeError", "Only Tensors of floating point can require gradients"), 1))[0])
+    assert not refused(_cases((Raised("RuntimeError", "shape mismatch"), 1))[0])
+    assert not refused(_cases((Raised("TypeError", "cannot require gradients"), 1))[0])
+    assert not refused(_cases((1, 1))[0])
+
+
+def test_every_signature_reads_a_question_its_mistake_affects_and_says_what_it_recognises():
+    assert quant_mistakes.SIGNATURES
+    assert all(signature.what for signature in quant_mistakes.SIGNATURES)
+    with pytest.raises(ValueError, match="no catalogued mistake of that id affects"):
+        catalogue._checked([Signature("round_floor", "pack_weights", lambda case: None)])

@@ -78,9 +78,9 @@ def test_statuses_are_the_json_strings_of_schema_1():
 
 
 def test_every_result_carries_the_schema_version_first():
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
     for result in (_graded(), _unreadable()):
-        assert list(result.to_dict())[0] == "schema_version" and result.to_dict()["schema_version"] == 3
+        assert list(result.to_dict())[0] == "schema_version" and result.to_dict()["schema_version"] == 4
 
 
 def test_the_json_keys_keep_the_order_of_schema_1():
@@ -88,12 +88,20 @@ def test_the_json_keys_keep_the_order_of_schema_1():
     assert list(data) == ["schema_version", "student", "lab", "score", "max_score", "status", "message",
                           "submission", "notes", "questions", "grader"]
     assert list(_unreadable().to_dict())[-1] == "grader_error"
-    assert list(data["submission"]) == ["file", "kind", "sha256"]
-    assert list(data["grader"]) == ["version", "torch", "isolation", "material", "worker"]
+    assert list(data["submission"]) == ["file", "kind", "sha256", "late"]  # late: new in schema 3
+    assert list(data["grader"]) == ["version", "torch", "isolation", "material", "worker"]  # worker: new in 4
     assert list(data["questions"][0]) == [
         "name", "score", "max_score", "status", "message", "diagnosis", "mistake", "tests"]
     assert list(data["questions"][0]["tests"][0]) == [
         "name", "hidden", "passed", "score", "max_score", "message", "metrics"]
+
+
+def test_a_version_2_result_reads_as_on_time():
+    data = _graded().to_dict()
+    del data["submission"]["late"]
+    assert SubmissionResult.from_dict(data).submission.late is False
+    data["submission"]["late"] = True
+    assert SubmissionResult.from_dict(data).submission.late is True
 
 
 def test_a_partial_record_takes_the_defaults():

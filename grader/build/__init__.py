@@ -3,6 +3,7 @@
     dist/student/<LAB>/      notebook (outputs cleared), public tests, quantlab/ (checks, fixtures, plotting)
     dist/autograder/<LAB>.zip  made by otter's own `generate`: full tests (public + hidden),
                                quantlab/ and the hidden reference as packages under files/
+    dist/gradescope/<LAB>.zip  a Gradescope autograder that runs this grader (gradescope.py)
 
 Support code ships as package folders, never as top-level .py files: otter copies files/ next
 to the submission and refuses a .py submission that has a second .py file beside it.
@@ -19,12 +20,13 @@ import nbformat
 from otter.generate import main as otter_generate
 from otter.utils import chdir
 
+from grader.build.gradescope import build_gradescope, build_wheel
 from grader.config import BuildConfig
 from grader.errors import GraderError
 from grader.export import write_atomic
 from grader.labs import LABS, REFERENCE, SUPPORT, Lab, get_lab, hidden_case_problems
 
-__all__ = ["main", "build_student", "build_autograder", "BuildError"]
+__all__ = ["main", "build_student", "build_autograder", "build_gradescope", "BuildError"]
 
 REQUIREMENTS = """\
 # Installed by otter's setup.sh on the grading image, beside otter's own requirements.
@@ -98,9 +100,12 @@ def build_autograder(lab: Lab, output: Path) -> Path:
 def build(config: BuildConfig) -> list[Path]:
     labs = [get_lab(lab_id) for lab_id in config.labs] if config.labs else list(LABS.values())
     written = []
-    for lab in labs:
-        written.append(build_student(lab, config.output))
-        written.append(build_autograder(lab, config.output))
+    with tempfile.TemporaryDirectory(prefix="qwheel-") as folder:
+        wheel = build_wheel(Path(folder))  # one wheel, packed into every lab's Gradescope zip
+        for lab in labs:
+            written.append(build_student(lab, config.output))
+            written.append(build_autograder(lab, config.output))
+            written.append(build_gradescope(lab, config.output, wheel))
     return written
 
 

@@ -30,7 +30,7 @@ import grader
 from grader import export, report, timing
 from grader.config import GradeConfig
 from grader.errors import GraderError
-from grader.grade import resume
+from grader.grade import naming, resume
 from grader.grade.local import Graded, LocalGrading, Submission, warn_unsandboxed
 from grader.labs import Lab, get_lab
 from grader.load import SUFFIXES
@@ -52,13 +52,23 @@ def find_submissions(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise GradingError(f"submissions folder not found: {folder}")
     files = [p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file() and not p.name.startswith(".")]
-    return sorted(files, key=lambda p: p.name)
+    return naming.newest_only(sorted(files, key=lambda p: p.name))
 
 
 def _student_ids(files: list[Path]) -> dict[Path, str]:
-    """Student id = file stem; alice.py and alice.ipynb both present get distinct ids."""
-    stems = [p.stem for p in files]
-    return {p: (p.stem if stems.count(p.stem) == 1 else f"{p.stem}{p.suffix.replace('.', '_')}") for p in files}
+    """Student id = file stem, or the Canvas user id of a Canvas file name (`naming`)."""
+    return naming.student_ids(files)
+
+
+def _only(files: list[Path], ids: dict[Path, str], only: tuple[str, ...]) -> list[Path]:
+    """The files of the students in `only` (all files when it is empty); an unknown student stops the batch."""
+    if not only:
+        return files
+    unknown = sorted(set(only) - set(ids.values()))
+    if unknown:
+        raise GradingError(f"--only: no submission of {', '.join(unknown)} in the submissions folder "
+                           f"(its students: {', '.join(sorted(ids.values())) or 'none'})")
+    return [p for p in files if ids[p] in only]
 
 
 def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
@@ -71,16 +81,18 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
     lab = get_lab(config.lab)
     files = find_submissions(config.submissions)
     ids = _student_ids(files)
+    files = _only(files, ids, config.only)
     started, clock, start_up = _now(), time.perf_counter(), timing.process_age()
     fingerprint = resume.material_fingerprint(lab)
     grading = _grading(config, lab, fingerprint, isolation)
     config.output.mkdir(parents=True, exist_ok=True)
     resume.remove_temporaries(config.output)
-    reused = {} if config.force else _reused(config.output, files, ids, fingerprint)
+    reused = {} if config.force or config.only else _reused(config.output, files, ids, fingerprint)
     pending = [Submission(p, ids[p]) for p in files if p not in reused]
     graded = _grade_and_write(grading, pending, [reused[p] for p in files if p in reused], config.output, progress)
     results = [reused[p] if p in reused else graded[p].result for p in files]
-    _write_class_files(config.output, lab, results)
+    class_results = resume.stored_class(config.output, lab, results) if config.only else results  # --only: all
+    _write_class_files(config.output, lab, class_results)
     run = {
         "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "host": socket.gethostname(),
         "material": fingerprint, "started": started, "finished": _now(), "submissions": len(files),

@@ -13,6 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from grader import export
 from grader.labs import REFERENCE, ROOT, SUPPORT, Lab
 from grader.results import SCHEMA_VERSION, SubmissionResult
 
@@ -65,3 +66,11 @@ def remove_temporaries(output: Path) -> int:
             path.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def stored_class(output: Path, lab: Lab, fresh: list[SubmissionResult]) -> list[SubmissionResult]:
+    """The whole class after a partial run (`grade --only`): `fresh` results, and every other
+    student's result of `lab` as stored in `output`, in student order."""
+    by_student = {result.student: result for result in export.read_results(output) if result.lab == lab.id}
+    by_student.update({result.student: result for result in fresh})
+    return [by_student[student] for student in sorted(by_student)]

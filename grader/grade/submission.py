@@ -10,6 +10,7 @@ import torch
 import grader
 from grader import judge
 from grader.diagnose import diagnose
+from grader.grade import naming
 from grader.labs import SUPPORT, Lab
 from grader.load import Program, Unreadable, Upload, load_submission
 from grader.results import (
@@ -109,7 +110,7 @@ def _empty_result(path: Path | Upload, lab: Lab, test_files, isolation: Isolatio
         student=path.stem,
         lab=lab.id,
         max_score=float(sum(t.possible for t in test_files)),
-        submission=SubmissionInfo(file=path.name),
+        submission=SubmissionInfo(file=path.name, late=naming.parse(path.name).late),
         grader=GraderInfo(version=grader.__version__, torch=torch.__version__, isolation=isolation.name),
     )
 
@@ -117,14 +118,18 @@ def _empty_result(path: Path | Upload, lab: Lab, test_files, isolation: Isolatio
 def internal_error_result(path: Path | Upload, lab: Lab, test_files, isolation: Isolation | None,
                           error: Exception) -> SubmissionResult:
     """The result when the grader itself failed on this file: it costs this file only, and says so."""
-    result = _empty_result(path, lab, test_files, isolation or Isolation())
-    result.grader_error = f"{type(error).__name__}: {error}"[:1000]
-    return _unreadable(
-        result,
+    result = unreadable_result(
+        path, lab, test_files, isolation,
         "The grader ran into a problem of its own with this file, so it could not be graded. "
         "This is not your fault: your instructor has been told and will grade it again.",
-        test_files,
     )
+    result.grader_error = f"{type(error).__name__}: {error}"[:1000]
+    return result
+
+
+def unreadable_result(path: Path, lab: Lab, test_files, isolation: Isolation | None, message: str) -> SubmissionResult:
+    """The result of a file that could not be graded at all (or is not there), saying why: scores 0."""
+    return _unreadable(_empty_result(path, lab, test_files, isolation or Isolation()), message, test_files)
 
 
 def _unreadable(result: SubmissionResult, message: str, test_files) -> SubmissionResult:

@@ -1,11 +1,13 @@
 """Where student code runs: the sandbox, its caps, and the choice between sandbox and bare process.
 
 The package's face: `choose` picks the isolation for grading (the bubblewrap sandbox, or a bare
-process only when explicitly allowed), `for_checking` the one for a student's own check, and
-`SandboxUnavailable` says why grading cannot run here. Inside:
+process only when explicitly allowed), `for_checking` the one for a student's own check,
+`for_gradescope` the one for Gradescope's container (the sandbox, else an unprivileged uid, never a
+bare process), and `SandboxUnavailable` says why grading cannot run here. Inside:
 
     limits.py      the caps (`Limits`), as rlimits and cgroup settings
-    isolation.py   the seam: a bare worker process (`Isolation`), and why a worker died
+    isolation.py   the seam: a bare worker process (`Isolation`), the unprivileged-uid fallback
+                   (`Unprivileged`), and why a worker died
     bubblewrap.py  the real sandbox, built on that seam
     cgroup.py      caps on a whole sandbox where root can make cgroups (v1)
     cgroup2.py     the same caps in the cgroup v2 (unified) hierarchy
@@ -20,10 +22,10 @@ from __future__ import annotations
 
 from grader.errors import GraderError
 from grader.sandbox import bubblewrap
-from grader.sandbox.isolation import Isolation
+from grader.sandbox.isolation import Isolation, unprivileged
 from grader.sandbox.limits import Limits
 
-__all__ = ["UNSAFE_FLAG", "Isolation", "Limits", "SandboxUnavailable", "choose", "for_checking"]
+__all__ = ["UNSAFE_FLAG", "Isolation", "Limits", "SandboxUnavailable", "choose", "for_checking", "for_gradescope"]
 
 UNSAFE_FLAG = "--unsafe-no-sandbox"
 
@@ -50,3 +52,17 @@ def for_checking() -> Isolation:
     """`grader check` (a student's own code on their own machine): the sandbox when there is one."""
     sandbox, _ = bubblewrap.available()
     return sandbox or Isolation()
+
+
+def for_gradescope() -> tuple[Isolation, str]:
+    """Gradescope's container: (the sandbox, "") when bubblewrap works there; otherwise
+    (`Unprivileged`, why the sandbox does not work), the worker dropped from root to uid 65534.
+    Never a bare process: without either, `SandboxUnavailable`."""
+    sandbox, problem = bubblewrap.available()
+    if sandbox is not None:
+        return sandbox, ""
+    fallback, why_not = unprivileged()
+    if fallback is not None:
+        return fallback, problem
+    raise SandboxUnavailable(f"no sandbox is available, so student code will not be run: {problem}; "
+                             f"and no unprivileged user either: {why_not}.")

@@ -3,15 +3,23 @@
 `Isolation` (recorded as `process`) is a plain child process: its own process group, a private
 scratch folder and a scrubbed environment. It keeps the grader's state out of the student's
 reach but is no security boundary. `bubblewrap.Bubblewrap`, built on it, is the real sandbox;
-the package's face (`grader.sandbox.choose`) picks between them.
+the package's face (`grader.sandbox.choose`) picks between them. `Unprivileged` (recorded as
+`unprivileged-uid`) is the fallback for a container where bubblewrap cannot run (Gradescope's,
+`grader.sandbox.for_gradescope`): the worker drops from root to uid and gid 65534 before any
+student code exists, so it cannot write what root owns, read what root alone may, or signal the
+grader; it shares the container's view, network and process tree.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,6 +84,9 @@ class Isolation:
             "LANG": "C.UTF-8",
         }
 
+    def prepare_scratch(self, scratch: Path) -> None:
+        """Make the worker's scratch folder (its support packages already copied in) its own."""
+
     def cgroup(self, limits: Limits) -> Cgroup | Cgroup2 | None:
         """A new capped cgroup for one worker (its caller closes it), or None without cgroups."""
         if not self.cgroups:
@@ -100,6 +111,78 @@ class Isolation:
 
     def describe(self) -> str:
         return "no sandbox: the student's code ran as a plain process with the grader's rights"
+
+
+#: The unprivileged identity (`nobody`/`nogroup` on Debian): no file of the grader's is its own.
+UNPRIVILEGED_ID = 65534
+
+
+@dataclass(frozen=True)
+class Unprivileged(Isolation):
+    """The worker as uid/gid 65534, no capabilities, `no_new_privs` (util-linux `setpriv`); root only.
+
+    Not a sandbox (`sandboxed` stays False): it sees the container's files and network. What it
+    may write is what that user may: its own scratch folder and world-writable places, never the
+    grader's results; the grader keeps its material readable by root alone.
+    """
+
+    name: str = "unprivileged-uid"
+    setpriv: str = "setpriv"
+
+    def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
+        return [*self.drop(), *super().command(scratch, fds, limits)]
+
+    def drop(self) -> list[str]:
+        """The prefix that runs a command as the unprivileged identity."""
+        return [self.setpriv, f"--reuid={UNPRIVILEGED_ID}", f"--regid={UNPRIVILEGED_ID}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+
+    def rlimits(self, limits: Limits | None) -> dict[str, int]:
+        # Counted per user: this uid runs nothing but the worker, so the process cap holds.
+        return (limits or Limits()).rlimits(memory_in_cgroup=False)
+
+    def prepare_scratch(self, scratch: Path) -> None:
+        # The folder becomes the worker's; the support packages in it stay root's, readable only.
+        os.chown(scratch, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
+
+    def describe(self) -> str:
+        return (f"no sandbox (bubblewrap does not work here): the student's code ran as the unprivileged "
+                f"uid {UNPRIVILEGED_ID}, without capabilities")
+
+
+#: Run as the unprivileged identity by `unprivileged`: it must have dropped root, or it is not used.
+UNPRIVILEGED_SELF_TEST = """
+import os
+assert os.getuid() == os.geteuid() == os.getgid() == {uid} and os.getgroups() == [], "still privileged"
+assert open({worker!r}).read(1), "cannot read the worker"
+try:
+    open({forbidden!r}, "w")
+except OSError:
+    print("unprivileged ok")
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def unprivileged() -> tuple[Unprivileged | None, str]:
+    """(the unprivileged-uid isolation, "") when the grader is root and it drops root; else (None, why)."""
+    if os.geteuid() != 0:
+        return None, "the grader is not root, so it cannot run code as another user"
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None, "setpriv (util-linux) is not installed"
+    isolation = Unprivileged(setpriv=setpriv)
+    with tempfile.TemporaryDirectory(prefix="qgrade-selftest-") as folder:
+        forbidden = os.path.join(folder, "root-only")
+        program = UNPRIVILEGED_SELF_TEST.format(uid=UNPRIVILEGED_ID, forbidden=forbidden, worker=str(WORKER))
+        argv = [*isolation.drop(), sys.executable, "-I", "-S", "-c", program]
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return None, f"running code as uid {UNPRIVILEGED_ID} failed ({error})"
+    if done.returncode != 0 or "unprivileged ok" not in done.stdout:
+        detail = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        return None, f"running code as uid {UNPRIVILEGED_ID} failed its self-test ({detail})"
+    return isolation, ""
 
 
 def death_reason(isolation: Isolation, what: str, code: int | None, limits: Limits, *,

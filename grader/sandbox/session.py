@@ -132,6 +132,7 @@ class WorkerSession:
             self.scratch = Path(tempfile.mkdtemp(prefix="qgrade-"))
             for folder in self.support:
                 shutil.copytree(folder, self.scratch / folder.name, ignore=shutil.ignore_patterns("__pycache__"))
+            self.isolation.prepare_scratch(self.scratch)
             self._spawn()
         answer = self._ask(
             {"op": "run", "cells": self.cells, "cell_timeout": self.limits.cell},

@@ -2,7 +2,8 @@
 
 Two users: the test suite checks that every mistake fails exactly the questions it affects, and
 `grader.diagnose` names a student's mistake when their code gives a catalogued mistake's findings
-on its question's probes. The package is split by concern (see `catalogue`).
+on its question's probes, or behaves as one of its signatures says (`signatures`). The package is
+split by concern (see `catalogue`).
 
 Instructor-only: it ships with the autograder, never to students.
 """
@@ -12,15 +13,17 @@ from quant_mistakes.catalogue import (
     EXPLANATIONS,
     IN_LAB,
     MISTAKES,
+    SIGNATURES,
     affecting,
     explain,
     model,
     probes,
+    signatures,
     source,
 )
 from quant_mistakes.mistakes import Mistake
 
 __all__ = [
-    "COURSE_LITERAL", "EXPLANATIONS", "IN_LAB", "MISTAKES", "Mistake", "affecting", "explain", "model", "probes",
-    "source",
+    "COURSE_LITERAL", "EXPLANATIONS", "IN_LAB", "MISTAKES", "SIGNATURES", "Mistake", "affecting", "explain", "model",
+    "probes", "signatures", "source",
 ]

@@ -4,6 +4,7 @@
     mistakes/      the mistakes as code (`MISTAKES`: a tuple of `Mistake`)
     explanations/  what a student reads (`EXPLANATIONS`, `IN_LAB`)
     probes/        the revealing inputs (`probes()`)
+    signatures/    what each mistake does, over the probes' findings (`SIGNATURES`, `signatures()`)
 
 Every module of each package is read, in name order, so a new topic is one new module in each
 package and nothing here changes. Which lab introduces which mistake is declared in the course
@@ -19,6 +20,7 @@ from types import ModuleType
 
 from quant_mistakes.mistakes import Mistake
 from quant_mistakes.probes import Probe
+from quant_mistakes.signatures import Signature
 
 
 def _modules(package_name: str) -> list[ModuleType]:
@@ -52,6 +54,22 @@ IN_LAB: dict[tuple[str, str], str] = {
 }
 
 
+def _checked(signatures: list[Signature]) -> tuple[Signature, ...]:
+    """The signatures, each naming a catalogued id on a question that id affects somewhere."""
+    for signature in signatures:
+        affected = {q for m in MISTAKES.values() if m.id == signature.id for qs in m.affects.values() for q in qs}
+        if signature.question not in affected:
+            raise ValueError(f"signature of {signature.id!r} reads {signature.question!r}, "
+                             "which no catalogued mistake of that id affects")
+    return tuple(signatures)
+
+
+#: Every signature, in topic order (`signatures/`).
+SIGNATURES: tuple[Signature, ...] = _checked(
+    [signature for module in _modules("quant_mistakes.signatures") for signature in module.SIGNATURES]
+)
+
+
 def source(mistake: str | None) -> str:
     """The whole notebook of a student who made `mistake` and nothing else (None: no mistake)."""
     if mistake is None:
@@ -70,6 +88,12 @@ def model(mistake: str | None) -> dict:
 def affecting(lab: str, question: str) -> list[Mistake]:
     """The mistakes whose tests must catch them in `question` of `lab`, in catalogue order."""
     return [m for m in MISTAKES.values() if question in m.affects.get(lab, ())]
+
+
+def signatures(lab: str, question: str) -> list[Signature]:
+    """The signatures that may name a mistake on `question` of `lab`: of the ids affecting it there."""
+    ids = {mistake.id for mistake in affecting(lab, question)}
+    return [s for s in SIGNATURES if s.question == question and s.id in ids]
 
 
 def explain(lab: str, *ids: str) -> str:

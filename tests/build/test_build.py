@@ -1,4 +1,5 @@
-"""`grader build`: hand-outs hold nothing hidden; otter's own runner grades with the zips."""
+"""`grader build`: hand-outs hold nothing hidden; otter's own runner grades with the zips; each
+Gradescope zip holds its own lab's material."""
 
 import json
 import subprocess
@@ -60,6 +61,21 @@ def test_autograder_zip_layout(dist, lab):
         for question in lab.question_names:
             assert "hidden=True" in archive.read(f"tests/{question}.py").decode()
         assert json.loads(archive.read("otter_config.json"))["lang"] == "python"
+
+
+@pytest.mark.parametrize("lab", LABS.values(), ids=list(LABS))
+def test_gradescope_zip_runs_this_grader_on_its_own_lab(dist, lab):
+    """dist/gradescope/<LAB>.zip (what run_autograder does with it: tests/gradescope/)."""
+    with zipfile.ZipFile(dist / "gradescope" / f"{lab.id}.zip") as archive:
+        names = set(archive.namelist())
+        run_autograder = archive.read("run_autograder").decode()
+    assert {"setup.sh", "run_autograder", "templates/report.md.j2", "solutions/quant_reference/__init__.py"} <= names
+    assert len([n for n in names if n.startswith("quantization_grader-") and n.endswith(".whl")]) == 1
+    for question in lab.question_names:
+        assert {f"assignments/{lab.id}/tests/{question}.py", f"solutions/{lab.id}/tests/{question}.py"} <= names
+    others = {n.split("/")[1] for n in names if n.startswith(("assignments/L", "solutions/L"))}
+    assert others == {lab.id}
+    assert f'-m grader gradescope {lab.id} --root "$ROOT"' in run_autograder
 
 
 def test_build_refuses_a_public_file_with_a_hidden_case(tmp_path, monkeypatch):

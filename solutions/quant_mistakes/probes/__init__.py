@@ -42,6 +42,20 @@ def inspections(question: str, inspection: Callable, inputs: Inputs) -> list[Pro
     return [functools.partial(_run, question, inspection, args, kwargs) for args, kwargs in inputs]
 
 
+def inputs(probe: Probe) -> tuple[tuple, dict]:
+    """The arguments `probe` passes to the student's object (none for a probe written out)."""
+    if isinstance(probe, functools.partial) and probe.func is _run:
+        return probe.args[2], probe.args[3]
+    return (), {}
+
+
+def with_inputs(probe: Probe, args: tuple, kwargs: dict) -> Probe:
+    """`probe` with other arguments (a probe written out is returned as it is)."""
+    if isinstance(probe, functools.partial) and probe.func is _run:
+        return functools.partial(_run, probe.args[0], probe.args[1], tuple(args), dict(kwargs))
+    return probe
+
+
 def _run(question: str, inspection: Callable | None, args: tuple, kwargs: dict, get: Callable):
     args, kwargs = fresh(args), fresh(kwargs)
     if inspection is None:

@@ -1,0 +1,42 @@
+"""Forms of the catalogued mistakes, written as students might, unlike the catalogue's code.
+
+One module per topic, each with `FORMS`: mistake id -> notebook sources, each replacing some of
+the course's functions (laid over the course-literal notebook, `quant_mistakes.source(None)`).
+The forms of one id are different code for the same misconception: other control flow, other torch
+calls, helpers inlined or not, another precision, another function of the notebook. Every id has
+at least three. A module may also hold `CORRECT`: right code written unlike the course's, which
+must get no diagnosis anywhere. `tests/test_diagnose_forms.py` diagnoses each form on every question its id
+affects and reports the recognition rate per id.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import textwrap
+
+
+def form(text: str) -> str:
+    """Notebook source from an indented triple-quoted block."""
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+def _modules() -> list:
+    return [importlib.import_module(f"{__name__}.{info.name}")
+            for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)]
+
+
+def _forms() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for module in _modules():
+        for mistake_id, sources in module.FORMS.items():
+            if mistake_id in found:
+                raise ValueError(f"forms of {mistake_id!r} are declared twice ({module.__name__})")
+            found[mistake_id] = list(sources)
+    return found
+
+
+#: Mistake id -> its forms, from every topic module.
+FORMS = _forms()
+#: Right code written in other ways (a module's optional `CORRECT`): it must get no diagnosis.
+CORRECT = [source for module in _modules() for source in getattr(module, "CORRECT", ())]

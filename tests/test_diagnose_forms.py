@@ -1,0 +1,115 @@
+"""Diagnosis that generalises: forms of the catalogued mistakes written unlike the catalogue are named.
+
+Each form (`tests/mistake_forms`) is laid over the course-literal notebook and diagnosed, through
+`grader.diagnose.diagnose` as grading calls it, on every question its id affects (as the
+catalogue declares, less the questions whose probes cannot show it). Where the form changes
+nothing the probes see (a form of a scale helper, on a question that never calls it), there is
+nothing to name; everywhere else the id must be named, or the pair of ids the catalogue itself
+cannot tell apart there (`test_diagnose.TWINS`). Each test records its counts; the run ends with
+the recognition rate per id (`conftest.pytest_terminal_summary`, also written to
+`.pytest_cache/d/diagnosis/recognition.md`).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from mistake_forms import CORRECT, FORMS
+from test_diagnose import TWINS, diagnosed
+
+import batches
+import mistakes
+import quant_mistakes
+from grader.config import GradeConfig
+from grader.diagnose import findings, same
+from grader.grade import grade_batch
+from grader.labs import LABS
+
+
+def affected(mistake_id: str) -> list[tuple[str, str]]:
+    """The (lab, question) pairs where some catalogued form of `mistake_id` must be diagnosed."""
+    pairs = {
+        (lab, question)
+        for mistake in quant_mistakes.MISTAKES.values() if mistake.id == mistake_id
+        for lab, questions in mistake.affects.items() for question in questions
+        if question not in mistake.undiagnosed.get(lab, ())
+    }
+    return sorted(pairs)
+
+
+def shown(question: str, env: dict) -> bool:
+    """The form's findings differ from the course's on at least one of the question's probes."""
+    probes = quant_mistakes.probes(question)
+    course = findings(probes, quant_mistakes.model(None).__getitem__)
+    return not all(same(a, b) for a, b in zip(findings(probes, env.__getitem__), course, strict=True))
+
+
+def accepted(mistake_id: str, lab: str, question: str) -> set[str]:
+    """What the diagnosis may say: the id, or the twin pair the catalogue names there."""
+    return {mistake_id} | {name for (key, *where), name in TWINS.items()
+                           if tuple(where) == (lab, question) and mistake_id in name.split(" or ")
+                           and quant_mistakes.MISTAKES[key].id == mistake_id}
+
+
+#: Topics (`quant_mistakes.mistakes.<topic>`) whose every mistake id has forms; a topic joins once it does.
+COMPLETE_TOPICS = ("quantize",)
+
+CASES = [(mistake_id, index) for mistake_id, sources in FORMS.items() for index in range(len(sources))]
+
+
+def test_every_form_names_a_catalogued_id_and_each_id_has_three_forms():
+    ids = {mistake.id for mistake in quant_mistakes.MISTAKES.values()}
+    assert set(FORMS) <= ids
+    assert all(len(sources) >= 3 for sources in FORMS.values())
+    assert all(len(set(sources)) == len(sources) for sources in FORMS.values())
+    for topic in COMPLETE_TOPICS:
+        module = importlib.import_module(f"quant_mistakes.mistakes.{topic}")
+        assert {mistake.id for mistake in module.MISTAKES} <= set(FORMS), topic
+
+
+@pytest.mark.parametrize(("mistake_id", "index"), CASES, ids=[f"{m}-form{i + 1}" for m, i in CASES])
+def test_a_form_of_a_mistake_is_named_wherever_the_probes_show_it(mistake_id, index, record_property):
+    env = mistakes.student_env(mistakes.COURSE_LITERAL, FORMS[mistake_id][index], label=f"{mistake_id} form")
+    named, missed, unseen = [], [], []
+    for lab, question in affected(mistake_id):
+        if not shown(question, env):
+            unseen.append(f"{lab}:{question}")
+            continue
+        found = diagnosed(lab, question, env)
+        name = found[0] if found else None
+        (named if name in accepted(mistake_id, lab, question) else missed).append(f"{lab}:{question} -> {name}")
+    recognised_by = sorted({s.what for s in quant_mistakes.SIGNATURES if s.id == mistake_id})
+    record_property("recognition", {"id": mistake_id, "form": index + 1, "named": len(named), "missed": missed,
+                                    "unseen": unseen, "signatures": recognised_by})
+    assert named or missed, f"form {index + 1} of {mistake_id} changes nothing the probes of {affected(mistake_id)} see"
+    assert not missed, missed
+
+
+@pytest.mark.parametrize("index", range(len(CORRECT)), ids=[f"correct{i + 1}" for i in range(len(CORRECT))])
+def test_right_code_written_otherwise_gets_no_diagnosis_anywhere(index):
+    env = mistakes.student_env(mistakes.COURSE_LITERAL, CORRECT[index], label=f"correct form {index + 1}")
+    for lab in LABS.values():
+        for question in lab.question_names:
+            assert diagnosed(lab.id, question, env) is None, (lab.id, question)
+
+
+#: Issue 10's examples, each the first form of its id: lab -> (id, the question that names it).
+ISSUE_EXAMPLES = {
+    "L2-B": [("dtype_not_forwarded", "linear_quantization")],
+    "L4-A": [("w8a16_int8_parameter", "W8A16LinearLayer"), ("w8a16_scales_per_column", "W8A16LinearLayer")],
+}
+
+
+@pytest.mark.parametrize("lab", sorted(ISSUE_EXAMPLES))
+def test_the_issues_examples_are_named_when_graded_in_the_sandbox(lab, tmp_path):
+    """The whole grading path: the probes cross to the worker, a RuntimeError comes back as data."""
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for mistake_id, _ in ISSUE_EXAMPLES[lab]:
+        (folder / f"{mistake_id}.py").write_text(mistakes.COURSE_LITERAL + "\n\n" + FORMS[mistake_id][0])
+    results = grade_batch(GradeConfig(lab=lab, submissions=folder, output=tmp_path / "out", jobs=1,
+                                      limits=batches.LIMITS))
+    named = {r.student: {q.name: q.mistake for q in r.questions} for r in results}
+    assert named == {mistake_id: {**{q: None for q in LABS[lab].question_names}, question: mistake_id}
+                     for mistake_id, question in ISSUE_EXAMPLES[lab]}
