@@ -5,9 +5,9 @@ gathers them into one `SubmissionResult` per file; `report` (step 5) renders it 
 (step 6) writes `to_dict()` as `results/<student>.json`, which `grade.resume` reads back with
 `SubmissionResult.from_dict`. Statuses are str-valued enums, so the JSON holds plain strings.
 
-Results schema (`results/<student>.json`, `schema_version` 2):
+Results schema (`results/<student>.json`, `schema_version` 3):
 
-    {schema_version: 2,
+    {schema_version: 3,
      student, lab, score, max_score, status: "graded" | "unreadable", message,
      submission: {file, kind: "notebook" | "script" | null, sha256},
      notes: [...],                # how the file ran: cells that raised, lines not run
@@ -16,13 +16,16 @@ Results schema (`results/<student>.json`, `schema_version` 2):
                   message, diagnosis, mistake,          # diagnosis: a known LABS §5 mistake, or null
                   tests: [{name, hidden, passed, score, max_score, message,
                            metrics: {mismatched_codes, max_code_difference, dequantized_mse,
-                                     max_abs_error, mse, ...}}]}],
+                                     max_abs_error, mse, ...},
+                           capture}]}],   # only on a failing tensor test: grader.capture's record
+                                          # of its tensors (hidden: the student's error only)
      grader: {version, torch, isolation: "bubblewrap+cgroup" | "bubblewrap" | "process",
               material},          # material: hash of tests, reference, grader code
      grader_error}                # only when the grader itself failed on this file ("unreadable")
 
-Hidden tests are reported with their verdict, message and metrics, never their expected values.
-Version 1 (before `schema_version` existed) had the same keys and values without it.
+Hidden tests are reported with their verdict, message, metrics and error, never their expected values.
+Version 2 had no `capture`; version 1 (before `schema_version` existed) had version 2's keys and
+values without it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ __all__ = [
     "SubmissionInfo", "GraderInfo", "SubmissionResult",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class _Status(str, enum.Enum):
@@ -69,17 +72,22 @@ class TestResult:
     max_score: float
     message: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    capture: dict | None = None  # a failing tensor test's tensors, bounded (grader.capture)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "hidden": self.hidden, "passed": self.passed, "score": self.score,
+        data = {"name": self.name, "hidden": self.hidden, "passed": self.passed, "score": self.score,
                 "max_score": self.max_score, "message": self.message, "metrics": dict(self.metrics)}
+        if self.capture is not None:
+            data["capture"] = self.capture
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> TestResult:
         return cls(name=str(data.get("name", "")), hidden=bool(data.get("hidden", False)),
                    passed=bool(data.get("passed", False)), score=float(data.get("score", 0.0)),
                    max_score=float(data.get("max_score", 0.0)), message=str(data.get("message") or ""),
-                   metrics=dict(data.get("metrics") or {}))
+                   metrics=dict(data.get("metrics") or {}),
+                   capture=data.get("capture") if isinstance(data.get("capture"), dict) else None)
 
 
 @dataclass

@@ -76,9 +76,9 @@ def test_statuses_are_the_json_strings_of_schema_1():
 
 
 def test_every_result_carries_the_schema_version_first():
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     for result in (_graded(), _unreadable()):
-        assert list(result.to_dict())[0] == "schema_version" and result.to_dict()["schema_version"] == 2
+        assert list(result.to_dict())[0] == "schema_version" and result.to_dict()["schema_version"] == 3
 
 
 def test_the_json_keys_keep_the_order_of_schema_1():

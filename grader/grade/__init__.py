@@ -175,6 +175,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
             warm.close()
     results = [result for result, _ in graded]
     export.write_atomic(config.output / "grades.csv", export.grades_csv(results, lab.question_names))
+    export.write_atomic(config.output / "items.csv", export.items_csv(results))
     export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, results))
     run = {
         "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "isolation": isolation.name,

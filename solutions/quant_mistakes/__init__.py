@@ -12,6 +12,7 @@ from quant_mistakes.catalogue import (
     EXPLANATIONS,
     IN_LAB,
     MISTAKES,
+    TITLES,
     affecting,
     explain,
     model,
@@ -21,6 +22,6 @@ from quant_mistakes.catalogue import (
 from quant_mistakes.mistakes import Mistake
 
 __all__ = [
-    "COURSE_LITERAL", "EXPLANATIONS", "IN_LAB", "MISTAKES", "Mistake", "affecting", "explain", "model", "probes",
-    "source",
+    "COURSE_LITERAL", "EXPLANATIONS", "IN_LAB", "MISTAKES", "Mistake", "TITLES", "affecting", "explain", "model",
+    "probes", "source",
 ]
