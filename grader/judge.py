@@ -26,7 +26,7 @@ from grader.sandbox.session import StudentCodeError, UndefinedName, WorkerLost, 
 
 MESSAGE_LIMIT = 4000
 #: Failing tests per question whose tensors are kept for the report.
-MAX_CAPTURES = 2
+MAX_CAPTURES = 3
 
 
 class MissingFunction(Exception):

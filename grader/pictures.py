@@ -144,7 +144,7 @@ def _tensor_panels(capture: dict) -> list:
     high = max((float(torch.nan_to_num(v, nan=0.0).max()) for _, v in values), default=None)
     fmt = ".0f" if capture["shows"] == "codes" else ".2f"
     panels = [("heatmap", title, v, "coolwarm", low, high, fmt) for title, v in values]
-    panels.append(("heatmap", "Absolute error |yours − expected|", _tensor(capture["abs_error"]), "Reds", 0.0,
+    panels.append(("heatmap", "Absolute error", _tensor(capture["abs_error"]), "Reds", 0.0,
                    None, ".2g"))
     if capture.get("code_differences"):
         panels.append(("differences", capture["code_differences"], capture.get("expected") is not None))
