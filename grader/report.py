@@ -235,8 +235,7 @@ def render_student_report(result: SubmissionResult) -> tuple[str, str]:
     and its description (both)."""
     figures = pictures.report_figures(result)
     context = {"r": result, "figure": lambda test: figures.get(id(test)),
-               "picture_words": lambda test: pictures.describe(test.capture) if test.capture and not test.passed
-               else ""}
+               "picture_words": lambda test: figures.get(id(test), {}).get("text", "")}
     html = ENV.get_template("report.html.j2").render(context)
     markdown = ENV.get_template("report.md.j2").render(context)
     return html, markdown

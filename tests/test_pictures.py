@@ -100,7 +100,7 @@ def test_a_report_with_many_big_failures_stays_small_and_draws_at_most_max_figur
     html, markdown = render_student_report(_result(captures))
     assert html.count("<img ") == pictures.MAX_FIGURES
     assert len(html.encode()) < 1_000_000
-    assert markdown.count("*Picture in the HTML report:*") == 12  # words for every capture
+    assert markdown.count("*Picture in the HTML report:*") == pictures.MAX_FIGURES  # words for each picture
 
 
 def test_a_capture_that_is_not_a_picture_is_skipped():
