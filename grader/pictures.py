@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 
 import torch
 
@@ -19,6 +20,8 @@ from grader.labs import make_tests_importable
 from grader.results import SubmissionResult, TestResult
 
 __all__ = ["MAX_FIGURES", "describe", "figure_png", "report_figures"]
+
+log = logging.getLogger(__name__)
 
 #: Pictures per report, at most (the first failing tests with a capture, in report order).
 MAX_FIGURES = 6
@@ -34,7 +37,11 @@ def report_figures(result: SubmissionResult) -> dict[int, dict]:
     for test in _captured(result):
         if len(figures) == MAX_FIGURES:
             break
-        png = figure_png(test.capture)
+        try:
+            png = figure_png(test.capture)
+        except Exception:  # a picture that cannot be drawn never stops the report (nor the batch)
+            log.exception("could not draw the picture of %s", test.name)
+            continue
         if png:
             figures[id(test)] = {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
                                  "text": describe(test.capture)}

@@ -146,3 +146,10 @@ def test_non_finite_expected_values_stay_strict_json():
                            hidden=False)
     json.dumps(kept, allow_nan=False)
     assert kept["expected"][0][1] is None
+
+
+def test_a_failure_that_cannot_be_kept_keeps_nothing_and_raises_nothing():
+    want = torch.zeros(4, 4, dtype=torch.int8)
+    failure = _failure(checks.expect_codes, torch.ones(4, 4, dtype=torch.int8), want)
+    failure.scale = torch.ones(3)  # broadcasts against nothing
+    assert capture.capture(failure, hidden=False) is None

@@ -107,3 +107,12 @@ def test_a_capture_that_is_not_a_picture_is_skipped():
     assert pictures.figure_png({"kind": "codes"}) == b"" and pictures.describe({"kind": "codes"}) == ""
     html, _ = render_student_report(_result([({"kind": "values", "shows": "values"}, False)]))
     assert "<img" not in html
+
+
+def test_a_picture_that_cannot_be_drawn_is_left_out_and_the_report_still_renders(monkeypatch):
+    def broken(capture):
+        raise RuntimeError("matplotlib failed")
+
+    monkeypatch.setattr(pictures, "figure_png", broken)
+    html, markdown = render_student_report(_result([(_codes_capture(), False)]))
+    assert "<img" not in html and "1 of 9 codes differ." in html and "Picture in the HTML report" not in markdown
