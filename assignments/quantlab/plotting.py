@@ -35,7 +35,7 @@ def plot_quantization_errors(original_tensor, quantized_tensor, dequantized_tens
     figure, axes = plt.subplots(1, 4, figsize=(15, 4))
     heatmap(axes[0], original_tensor, "Original Tensor", "coolwarm")
     heatmap(axes[1], quantized_tensor, f"{n_bits}-bit Linear Quantized Tensor", "coolwarm",
-             vmin=info.min, vmax=info.max, fmt=".0f")
+            vmin=info.min, vmax=info.max, fmt=".0f")
     heatmap(axes[2], dequantized_tensor, "Dequantized Tensor", "coolwarm")
     error = (dequantized_tensor.detach().double() - original_tensor.detach().double()).abs()
     heatmap(axes[3], error, "Quantization Error Tensor", "Reds")
