@@ -20,6 +20,9 @@ from grader.config import GradeConfig
 from grader.grade import grade_batch
 from grader.sandbox import Limits
 
+#: One xdist worker grades the batch and starts the browser once for every test here.
+pytestmark = pytest.mark.xdist_group("browser")
+
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "out" / "screenshots"
 #: The flags of the team guide: no sandbox or GPU in a container, nothing reaching beyond this machine.

@@ -12,7 +12,7 @@ from markupsafe import escape
 import batches
 import mistakes
 import quant_mistakes
-from grader import judge, pictures
+from grader import export, judge, pictures
 from grader.cli import main as cli_main
 from grader.config import GradeConfig
 from grader.grade import grade_batch
@@ -185,7 +185,8 @@ def test_failing_tensor_tests_keep_their_tensors_and_hidden_ones_only_the_error(
 def test_items_csv_has_one_row_per_student_question_and_test(batch):
     _, results, output = batch
     rows = list(csv.DictReader((output / "items.csv").open()))
-    want = [(student, q["name"], t["name"], t["passed"], q["mistake"] or "")
+    # A name that a spreadsheet would run as a formula (=, +, -, @ first) is written with a quote before it.
+    want = [(student, q["name"], export._csv_safe(t["name"]), t["passed"], q["mistake"] or "")
             for student in sorted(results) for q in results[student]["questions"] for t in q["tests"]]
     assert [(r["student"], r["question"], r["test"], r["passed"] == "true", r["mistake"]) for r in rows] == want
 
