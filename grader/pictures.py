@@ -214,6 +214,7 @@ def _scale_error(ax, errors: list, unit: str, per: int) -> None:
     ax.set_title(f"Relative scale error per {unit}")
     ax.set_xlabel(f"{unit}" + (f" (bars of {per})" if per > 1 else ""))
     ax.set_ylabel("|yours − expected| / expected")
+    ax.xaxis.get_major_locator().set_params(integer=True)
 
 
 def _scales(ax, yours: list, expected: list, unit: str) -> None:
@@ -222,6 +223,7 @@ def _scales(ax, yours: list, expected: list, unit: str) -> None:
     ax.plot(range(len(yours)), yours, "x", color="#c0262d", label="yours", markersize=5)
     ax.set_title(f"Scales per {unit}")
     ax.set_xlabel(unit)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8)
 
 
