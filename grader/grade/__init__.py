@@ -187,6 +187,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
     results = [result for result, _ in graded]
     whole_class = resume.stored_class(config.output, lab, results) if config.only else results
     export.write_atomic(config.output / "grades.csv", export.grades_csv(whole_class, lab.question_names))
+    export.write_atomic(config.output / "items.csv", export.items_csv(whole_class))
     export.write_atomic(config.output / "summary.html", report.render_summary(lab.id, whole_class))
     run = {
         "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "isolation": isolation.name,
