@@ -1,0 +1,34 @@
+"""Forms of the catalogued mistakes, written as students might, unlike the catalogue's code.
+
+One module per topic, each with `FORMS`: mistake id -> notebook sources, each replacing some of
+the course's functions (laid over the course-literal notebook, `quant_mistakes.source(None)`).
+The forms of one id are different code for the same misconception: other control flow, other torch
+calls, helpers inlined or not, another precision, another function of the notebook. Every id has
+at least three. `tests/test_diagnose_forms.py` diagnoses each form on every question its id
+affects and reports the recognition rate per id.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import textwrap
+
+
+def form(text: str) -> str:
+    """Notebook source from an indented triple-quoted block."""
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+def _forms() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for mistake_id, sources in module.FORMS.items():
+            # One id may show in several topics' labs (dequant_sign: L2-A's dequantization, L3-E's layer).
+            found.setdefault(mistake_id, []).extend(sources)
+    return found
+
+
+#: Mistake id -> its forms, from every topic module.
+FORMS = _forms()

@@ -1,0 +1,163 @@
+"""Forms of the mistakes of labs L3-C and L3-D, written as students write them (not as the catalogue does).
+
+Each form is the code a student wrote in place of the course's: laid over the course's notebook it
+makes a whole program with exactly that one mistake (`mistake_forms.program`).
+"""
+
+from mistake_forms import form
+
+FORMS = {
+    "per_channel_wrong_dim": [
+        # max(...).values reduces over dim: one scale per index of the *other* dimension.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                absmax = r_tensor.abs().max(dim=dim, keepdim=True).values
+                scale = absmax / torch.iinfo(dtype).max
+                q = torch.round(r_tensor / scale).clamp(torch.iinfo(dtype).min, torch.iinfo(dtype).max)
+                return q.to(dtype), scale
+            """
+        ),
+        # A loop over the neighbouring dimension instead of `dim`.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                other = (dim + 1) % r_tensor.dim()
+                scales = [get_q_scale_symmetric(r_tensor.select(other, i), dtype=dtype)
+                          for i in range(r_tensor.shape[other])]
+                shape = [1] * r_tensor.dim()
+                shape[other] = len(scales)
+                scale = torch.tensor(scales).reshape(shape)
+                q = linear_q_with_scale_and_zero_point(r_tensor, scale, 0, dtype)
+                return q, scale
+            """
+        ),
+        # The infinity norm along dim: the same reduction, spelled as a norm.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                info = torch.iinfo(dtype)
+                norm = torch.linalg.vector_norm(r_tensor, ord=float("inf"), dim=dim, keepdim=True)
+                scale = norm / info.max
+                quantized = (r_tensor / scale).round().clamp(min=info.min, max=info.max).to(dtype)
+                return quantized, scale
+            """
+        ),
+    ],
+    "per_channel_missing_reshape": [
+        # amax over every other dimension without keepdim: a flat scale.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                dim = dim % r_tensor.dim()
+                others = [d for d in range(r_tensor.dim()) if d != dim]
+                scale = r_tensor.abs().amax(dim=others) / torch.iinfo(dtype).max
+                return linear_q_with_scale_and_zero_point(r_tensor, scale, 0, dtype), scale
+            """
+        ),
+        # Scales filled through unbind, never reshaped; quantized inline.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                q_min, q_max = torch.iinfo(dtype).min, torch.iinfo(dtype).max
+                channels = r_tensor.unbind(dim)
+                scale = torch.empty(len(channels))
+                for i, channel in enumerate(channels):
+                    scale[i] = channel.abs().max() / q_max
+                q = torch.clamp(torch.round(r_tensor / scale), q_min, q_max).to(dtype)
+                return q, scale
+            """
+        ),
+        # The broadcast shape computed, then flattened "to return one scale per channel".
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                moved = r_tensor.movedim(dim, 0)
+                absmax = moved.reshape(moved.shape[0], -1).abs().max(dim=1).values
+                scale = (absmax / torch.iinfo(dtype).max).flatten()
+                quantized = linear_q_with_scale_and_zero_point(r_tensor, scale=scale, zero_point=0, dtype=dtype)
+                return quantized, scale
+            """
+        ),
+    ],
+    "per_group_wrong_axis": [
+        # Transposed before grouping, transposed back after; the same for dequantization.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+                rows, columns = tensor.shape
+                assert columns % group_size == 0
+                grouped = tensor.T.contiguous().view(-1, group_size)
+                q, scale = linear_q_symmetric_per_channel(grouped, dim=0, dtype=dtype)
+                return q.view(columns, rows).T, scale
+
+            def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+                rows, columns = quantized_tensor.shape
+                grouped = quantized_tensor.T.contiguous().view(-1, group_size)
+                return linear_dequantization(grouped, scale, 0).view(columns, rows).T
+            """
+        ),
+        # Explicit loops down each column, group_size rows at a time.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+                if tensor.shape[1] % group_size:
+                    raise ValueError("group_size must divide the number of columns")
+                info = torch.iinfo(dtype)
+                q = torch.empty(tensor.shape, dtype=dtype)
+                scales = []
+                for col in range(tensor.shape[1]):
+                    for start in range(0, tensor.shape[0], group_size):
+                        group = tensor[start:start + group_size, col]
+                        s = group.abs().max() / info.max
+                        scales.append(s)
+                        q[start:start + group_size, col] = torch.round(group / s).clamp(info.min, info.max).to(dtype)
+                return q, torch.stack(scales).reshape(-1, 1)
+
+            def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+                out = torch.empty(quantized_tensor.shape)
+                k = 0
+                for col in range(quantized_tensor.shape[1]):
+                    for start in range(0, quantized_tensor.shape[0], group_size):
+                        rows = slice(start, start + group_size)
+                        out[rows, col] = quantized_tensor[rows, col].float() * scale[k]
+                        k += 1
+                return out
+            """
+        ),
+        # Vectorised with mT and amax, without the per-channel helper.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+                assert tensor.dim() == 2 and tensor.shape[1] % group_size == 0
+                info = torch.iinfo(dtype)
+                groups = tensor.mT.reshape(-1, group_size)
+                scale = groups.abs().amax(dim=1, keepdim=True) / info.max
+                codes = (groups / scale).round().clamp(info.min, info.max).to(dtype)
+                return codes.reshape(tensor.shape[1], tensor.shape[0]).mT, scale
+
+            def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+                groups = quantized_tensor.mT.reshape(-1, group_size).float()
+                return (groups * scale).reshape(quantized_tensor.shape[1], quantized_tensor.shape[0]).mT
+            """
+        ),
+    ],
+}
