@@ -4,7 +4,8 @@ One module per topic, each with `FORMS`: mistake id -> notebook sources, each re
 the course's functions (laid over the course-literal notebook, `quant_mistakes.source(None)`).
 The forms of one id are different code for the same misconception: other control flow, other torch
 calls, helpers inlined or not, another precision, another function of the notebook. Every id has
-at least three. `tests/test_diagnose_forms.py` diagnoses each form on every question its id
+at least three. A module may also hold `CORRECT`: right code written unlike the course's, which
+must get no diagnosis anywhere. `tests/test_diagnose_forms.py` diagnoses each form on every question its id
 affects and reports the recognition rate per id.
 """
 
@@ -20,10 +21,14 @@ def form(text: str) -> str:
     return textwrap.dedent(text).strip("\n") + "\n"
 
 
+def _modules() -> list:
+    return [importlib.import_module(f"{__name__}.{info.name}")
+            for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)]
+
+
 def _forms() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    for module in _modules():
         for mistake_id, sources in module.FORMS.items():
             # One id may show in several topics' labs (dequant_sign: L2-A's dequantization, L3-E's layer).
             found.setdefault(mistake_id, []).extend(sources)
@@ -32,3 +37,5 @@ def _forms() -> dict[str, list[str]]:
 
 #: Mistake id -> its forms, from every topic module.
 FORMS = _forms()
+#: Right code written in other ways (a module's optional `CORRECT`): it must get no diagnosis.
+CORRECT = [source for module in _modules() for source in getattr(module, "CORRECT", ())]

@@ -161,3 +161,73 @@ FORMS = {
         ),
     ],
 }
+
+#: Right code of these labs written unlike the course's and every correct style: no diagnosis.
+CORRECT = [
+    form(
+        """
+        import torch
+
+        def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+            dim = dim if dim >= 0 else dim + r_tensor.dim()
+            order = [dim] + [d for d in range(r_tensor.dim()) if d != dim]
+            flat = r_tensor.permute(order).reshape(r_tensor.shape[dim], -1)
+            absmax = torch.linalg.vector_norm(flat, ord=float("inf"), dim=1)
+            shape = [1] * r_tensor.dim()
+            shape[dim] = r_tensor.shape[dim]
+            scale = (absmax / torch.iinfo(dtype).max).reshape(shape)
+            return linear_q_with_scale_and_zero_point(r_tensor, scale, 0, dtype), scale
+
+        def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+            if tensor.dim() != 2 or tensor.shape[1] % group_size:
+                raise ValueError("a 2-D tensor whose rows split into groups of group_size")
+            groups = tensor.unfold(1, group_size, group_size).reshape(-1, group_size)
+            q, scale = linear_q_symmetric_per_channel(groups, 0, dtype)
+            return q.reshape(tensor.shape), scale
+
+        def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+            rows, columns = quantized_tensor.shape
+            groups = quantized_tensor.reshape(rows, columns // group_size, group_size).float()
+            return (groups * scale.reshape(rows, columns // group_size, 1)).reshape(rows, columns)
+        """
+    ),
+    form(
+        """
+        import torch
+
+        def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+            info = torch.iinfo(dtype)
+            channels = []
+            scales = []
+            for channel in torch.unbind(r_tensor, dim=dim):
+                s = channel.abs().max() / info.max
+                scales.append(s)
+                channels.append(torch.clamp(torch.round(channel / s), info.min, info.max).to(dtype))
+            q = torch.stack(channels, dim=dim)
+            scale = torch.stack(scales).float().reshape([-1 if d == dim % r_tensor.dim() else 1
+                                                          for d in range(r_tensor.dim())])
+            return q, scale
+
+        def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+            assert tensor.dim() == 2 and tensor.shape[1] % group_size == 0
+            q = torch.empty(tensor.shape, dtype=dtype)
+            scales = []
+            for row in range(tensor.shape[0]):
+                for start in range(0, tensor.shape[1], group_size):
+                    group = tensor[row, start:start + group_size]
+                    s = get_q_scale_symmetric(group, dtype)
+                    scales.append(s)
+                    q[row, start:start + group_size] = linear_q_with_scale_and_zero_point(group, s, 0, dtype)
+            return q, torch.tensor(scales).reshape(-1, 1)
+
+        def linear_dequantization_per_group(quantized_tensor, scale, group_size):
+            out = torch.empty(quantized_tensor.shape)
+            per_row = quantized_tensor.shape[1] // group_size
+            for k, s in enumerate(scale.flatten()):
+                row, start = divmod(k, per_row)
+                cols = slice(start * group_size, (start + 1) * group_size)
+                out[row, cols] = s * quantized_tensor[row, cols].float()
+            return out
+        """
+    ),
+]

@@ -444,3 +444,56 @@ FORMS = {
         ),
     ],
 }
+
+#: Right code of these labs written unlike the course's and every correct style: no diagnosis.
+CORRECT = [
+    form(
+        """
+        import torch
+        from torch import nn
+
+        def w8_a16_forward(weight, input, scales, bias=None):
+            output = torch.einsum("...i,oi->...o", input, weight.to(input.dtype)) * scales
+            return output + bias if bias is not None else output
+
+        class W8A16LinearLayer(nn.Module):
+            def __init__(self, in_features, out_features, bias=True, dtype=torch.float32):
+                super().__init__()
+                self.register_buffer("int8_weights", torch.empty(out_features, in_features, dtype=torch.int8))
+                self.register_buffer("scales", torch.empty(out_features, dtype=dtype))
+                if bias:
+                    self.register_buffer("bias", torch.empty(1, out_features, dtype=dtype))
+                else:
+                    self.bias = None
+
+            def quantize(self, weights):
+                w = weights.detach().to(torch.float32)
+                row_max = torch.linalg.vector_norm(w, ord=float("inf"), dim=1, keepdim=True)
+                scales = (row_max / 127).to(weights.dtype)
+                self.int8_weights = torch.clamp(torch.round(w / scales.float()), -128, 127).to(torch.int8)
+                self.scales = scales.squeeze(1)
+
+            def forward(self, input):
+                return w8_a16_forward(self.int8_weights, input, self.scales, self.bias)
+
+        def _replace(model, target_class, exclude, quantize):
+            linears = [(path, m) for path, m in model.named_modules() if type(m) is nn.Linear]
+            for path, child in linears:
+                parent_path, _, name = path.rpartition(".")
+                if name in exclude:
+                    continue
+                new = target_class(child.in_features, child.out_features, child.bias is not None, child.weight.dtype)
+                if quantize:
+                    new.quantize(child.weight)
+                if child.bias is not None:
+                    new.bias = child.bias
+                setattr(model.get_submodule(parent_path), name, new)
+
+        def replace_linear_with_target(module, target_class, module_name_to_exclude):
+            _replace(module, target_class, module_name_to_exclude, False)
+
+        def replace_linear_with_target_and_quantize(module, target_class, module_name_to_exclude):
+            _replace(module, target_class, module_name_to_exclude, True)
+        """
+    ),
+]

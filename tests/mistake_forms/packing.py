@@ -177,3 +177,48 @@ FORMS = {
         ),
     ],
 }
+
+#: Right code of these labs written unlike the course's and every correct style: no diagnosis.
+CORRECT = [
+    form(
+        """
+        import torch
+
+        def pack_weights(uint8tensor, bits):
+            per_byte = 8 // bits
+            if uint8tensor.shape[0] % per_byte:
+                raise ValueError("the length must be a multiple of 8 // bits")
+            weights = torch.tensor([2 ** (bits * j) for j in range(per_byte)], dtype=torch.int32)
+            return (uint8tensor.reshape(-1, per_byte).int() * weights).sum(dim=1).to(torch.uint8)
+
+        def unpack_weights(uint8tensor, bits):
+            per_byte, base = 8 // bits, 2 ** bits
+            values = uint8tensor.int().unsqueeze(1) // torch.tensor([base ** j for j in range(per_byte)]) % base
+            return values.flatten().to(torch.uint8)
+        """
+    ),
+    form(
+        """
+        import torch
+
+        def pack_weights(uint8tensor, bits):
+            values = uint8tensor.tolist()
+            per_byte = 8 // bits
+            if len(values) % per_byte:
+                raise ValueError("incomplete byte")
+            out = []
+            for i in range(0, len(values), per_byte):
+                digits = "".join(format(v, f"0{bits}b") for v in reversed(values[i:i + per_byte]))
+                out.append(int(digits, 2))
+            return torch.tensor(out, dtype=torch.uint8)
+
+        def unpack_weights(uint8tensor, bits):
+            out = []
+            for byte in uint8tensor.tolist():
+                digits = format(byte, "08b")
+                chunks = [digits[k:k + bits] for k in range(0, 8, bits)]
+                out.extend(int(chunk, 2) for chunk in reversed(chunks))
+            return torch.tensor(out, dtype=torch.uint8)
+        """
+    ),
+]

@@ -7,6 +7,8 @@ W8A16LinearLayer), so each probe is written out as a function of `get`.
 
 from __future__ import annotations
 
+import functools
+
 _DETR_EXCLUDE = ["0", "1", "2", "class_labels_classifier"]
 
 
@@ -15,9 +17,20 @@ def _error_name(error: BaseException) -> str:
 
 
 def _footprint(model_name, **options):
+    return functools.partial(_footprint_of, model_name, options)
+
+
+def _footprint_of(model_name, options, get):
     from quantlab.model_findings import footprint_findings
 
-    return lambda get: footprint_findings(get("model_memory_footprint"), model_name, **options)["footprint"]
+    return footprint_findings(get("model_memory_footprint"), model_name, **options)["footprint"]
+
+
+def footprint_model(probe) -> tuple[str, dict] | None:
+    """The model a footprint probe measures and the options it is built with (None for another probe)."""
+    if isinstance(probe, functools.partial) and probe.func is _footprint_of:
+        return probe.args[0], dict(probe.args[1])
+    return None
 
 
 def _quantize(model_name, exclude, **options):

@@ -1,0 +1,37 @@
+"""Signatures of the mistakes of lab L3-E that a catalogued form alone does not catch.
+
+A probe gives `quantized_linear_W8A32_without_bias(x, q_w, s_w, z_w)`; its output is compared, in
+float64, with the layer computed from a weight dequantized another way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from quant_mistakes.signatures import Case, Signature
+from quant_mistakes.signatures.quantize import value_close
+
+W8A32 = "quantized_linear_W8A32_without_bias"
+
+Dequantize = Callable[[torch.Tensor, float, float], torch.Tensor]
+
+
+def layer_with(*dequantized: Dequantize) -> Callable[[Case], bool | None]:
+    """The output is `x @ W.T` for a weight W = one of `dequantized(q, s, z)` (computed in float64)."""
+
+    def shows(case: Case) -> bool | None:
+        if case.raised:
+            return None
+        x, codes, scale, zero_point = case.args[:4]
+        return any(value_close(case.theirs, x.double() @ weight(codes.double(), float(scale), float(zero_point)).T)
+                   for weight in dequantized)
+
+    return shows
+
+
+SIGNATURES = (
+    Signature("dequant_sign", W8A32, layer_with(lambda q, s, z: s * (q + z), lambda q, s, z: q * s + z),
+              "the weight dequantized with the zero point added, not subtracted"),
+)
