@@ -38,3 +38,28 @@ def collected_modules(request) -> set[Path]:
     root = request.config.rootpath
     return ({Path(item.path).resolve() for item in request.session.items} | _DESELECTED
             | {(root / node).resolve() for node in _SKIPPED_NODES})
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The recognition rate per mistake id of tests/test_diagnose_forms.py, from what each test recorded."""
+    rows: dict[str, list] = {}
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for name, value in getattr(report, "user_properties", ()):
+            if name == "recognition" and report.when == "call":
+                rows.setdefault(value["id"], []).append(value)
+    if not rows:
+        return
+    lines = ["| mistake id | forms | forms named everywhere shown | questions named / shown | not shown by probes |",
+             "|---|---|---|---|---|"]
+    for mistake_id in sorted(rows):
+        forms = rows[mistake_id]
+        named = sum(f["named"] for f in forms)
+        seen = named + sum(len(f["missed"]) for f in forms)
+        whole = sum(1 for f in forms if not f["missed"])
+        unseen = sorted({u for f in forms for u in f["unseen"]})
+        lines.append(f"| {mistake_id} | {len(forms)} | {whole}/{len(forms)} | {named}/{seen} "
+                     f"({100 * named / max(seen, 1):.0f}%) | {len(unseen)} |")
+    table = "\n".join(lines) + "\n"
+    (config.cache.mkdir("diagnosis") / "recognition.md").write_text(table, encoding="utf-8")
+    terminalreporter.write_sep("-", "recognition rate of mistake forms (tests/test_diagnose_forms.py)")
+    terminalreporter.write(table)

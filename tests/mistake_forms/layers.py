@@ -445,8 +445,32 @@ FORMS = {
     ],
 }
 
-#: Right code of these labs written unlike the course's and every correct style: no diagnosis.
+#: Right layers and replacements written unlike the course's and unlike `tests/mistakes.py`'s styles: no diagnosis.
 CORRECT = [
+    layer(quantize='''
+    def quantize(self, weights):
+        rows = []
+        scales = []
+        for row in weights.float():
+            scale = (row.abs().max() / 127).to(weights.dtype)
+            scales.append(scale)
+            rows.append(torch.round(row / scale.float()).clamp(-128, 127).to(torch.int8))
+        self.int8_weights = torch.stack(rows)
+        self.scales = torch.stack(scales)
+'''),
+    layer(init='''
+    def __init__(self, in_features, out_features, bias=True, dtype=torch.float32):
+        super().__init__()
+        self.register_buffer("int8_weights", torch.zeros((out_features, in_features), dtype=torch.int8))
+        self.register_buffer("scales", torch.ones(out_features, dtype=dtype))
+        self.register_buffer("bias", torch.zeros((1, out_features), dtype=dtype) if bias else None)
+''', quantize='''
+    def quantize(self, weights):
+        w = weights.detach().double()
+        scales = (w.abs().amax(dim=1) / 127).to(weights.dtype)
+        self.int8_weights.copy_(torch.round(w / scales.double()[:, None]).clamp(-128, 127).to(torch.int8))
+        self.scales = scales
+'''),
     form(
         """
         import torch

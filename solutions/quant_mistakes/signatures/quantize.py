@@ -33,6 +33,8 @@ DTYPE_POSITION = {QUANTIZE: 3, QUANTIZE_ASYMMETRIC: 1, QUANTIZE_SYMMETRIC: 1, PE
                   ASYMMETRIC_PARAMETERS: 1, SYMMETRIC_SCALE: 1}
 QUANTIZING = (QUANTIZE, QUANTIZE_ASYMMETRIC, QUANTIZE_SYMMETRIC, PER_CHANNEL, PER_GROUP)
 QUANTIZING_ASYMMETRIC = (QUANTIZE, QUANTIZE_ASYMMETRIC)
+#: Questions whose findings hold a symmetric scale (per tensor, per channel or per group).
+SYMMETRIC = (SYMMETRIC_SCALE, QUANTIZE_SYMMETRIC, PER_CHANNEL, PER_GROUP)
 
 
 def dtype_of(case: Case, question: str) -> torch.dtype:
@@ -48,8 +50,8 @@ class Quantized:
     """What a finding of a quantizing question says: codes, and what they were made from."""
 
     codes: torch.Tensor
-    #: r / s with the scale the finding reports (or was given), as a float64, a float32 and a
-    #: float32-reciprocal division compute it.
+    #: r / s with the scale the finding reports (or was given), as the precisions students divide
+    #: in compute it (`divisions`).
     us: list[torch.Tensor]
     zero_point: float
     #: The finding without its codes: the scale and zero point it reports.
@@ -57,11 +59,12 @@ class Quantized:
 
 
 def divisions(tensor: torch.Tensor, scale) -> list[torch.Tensor]:
-    """`tensor / scale` in float64, in float32, and as float32 times the reciprocal (all as float64)."""
-    scale = scale if isinstance(scale, torch.Tensor) else torch.tensor(float(scale))
+    """`tensor / scale` in float64, in float32, as float32 times the reciprocal, and in float64 by the
+    scale rounded to float32 (all as float64)."""
+    scale = scale if isinstance(scale, torch.Tensor) else torch.tensor(float(scale), dtype=torch.float64)
     single = scale.float()
     return [tensor.double() / scale.double(), (tensor.float() / single).double(),
-            (tensor.float() * (1 / single)).double()]
+            (tensor.float() * (1 / single)).double(), tensor.double() / single.double()]
 
 
 def quantized(question: str, finding, args: tuple) -> Quantized:
@@ -202,20 +205,9 @@ def parameters(question: str, expected) -> Callable[[Case], bool | None]:
     return shows
 
 
-def symmetric(*ratios: Callable[[torch.iinfo], float], of_max=False):
-    """The scale candidates of a mistake: the course's `max|r| / q_max` times each ratio (of the
-    dtype's range), or `max(r) / q_max` with `of_max`."""
-
-    def expected(tensor: torch.Tensor, dtype: torch.dtype) -> list[float]:
-        info = torch.iinfo(dtype)
-        top = float(tensor.max()) if of_max else float(tensor.abs().max())
-        return [top / info.max * ratio(info) for ratio in ratios]
-
-    return expected
-
-
 def symmetric_scale(question: str, expected) -> Callable[[Case], bool | None]:
-    """The symmetric scale is what `expected` computes; any codes are the course's rounding with it."""
+    """The symmetric scale is what `expected(tensor, dtype)` computes (candidates); any codes are the
+    course's rounding with it."""
 
     def shows(case: Case) -> bool | None:
         if case.raised:
@@ -223,6 +215,27 @@ def symmetric_scale(question: str, expected) -> Callable[[Case], bool | None]:
         dtype = dtype_of(case, question)
         scale = case.theirs if question == SYMMETRIC_SCALE else case.theirs[1]
         if not near(scale, expected(case.args[0], dtype)):
+            return False
+        return question == SYMMETRIC_SCALE or consistent(question, case, dtype)
+
+    return shows
+
+
+def scale_ratio(question: str, *ratios: Callable[[torch.iinfo], float]) -> Callable[[Case], bool | None]:
+    """Every scale is the course's times one of `ratios` (of the dtype's range: 127/128 for int8,
+    255/256 for uint8); any codes are the course's rounding with those scales. Per tensor, per
+    channel or per group alike."""
+
+    def shows(case: Case) -> bool | None:
+        if case.raised:
+            return None
+        dtype = dtype_of(case, question)
+        theirs, course = (case.theirs, case.course) if question == SYMMETRIC_SCALE else (case.theirs[1], case.course[1])
+        theirs, course = torch.as_tensor(theirs, dtype=torch.float64), torch.as_tensor(course, dtype=torch.float64)
+        if theirs.shape != course.shape:
+            return False
+        info = torch.iinfo(dtype)
+        if not any(torch.allclose(theirs, course * ratio(info), rtol=1e-5, atol=1e-12) for ratio in ratios):
             return False
         return question == SYMMETRIC_SCALE or consistent(question, case, dtype)
 
@@ -310,8 +323,9 @@ SIGNATURES = (
           "r / s rounded before the zero point is added"),
     *each("missing_clamp", QUANTIZING_ASYMMETRIC, unclamped, "codes beyond the range not clamped"),
     *each("zero_point_subtracted", QUANTIZING_ASYMMETRIC,
-          lambda q: codes_by(q, lambda u, z, info: torch.round(u - z).clamp(info.min, info.max)),
-          "codes off by twice the zero point: it is subtracted"),
+          lambda q: any_of(codes_by(q, lambda u, z, info: torch.round(u - z).clamp(info.min, info.max)),
+                           codes_by(q, lambda u, z, info: (torch.round(u) - z).clamp(info.min, info.max))),
+          "codes off by twice the zero point: it is subtracted (before or after rounding)"),
     *each("int8_range_hardcoded", QUANTIZING,
           lambda q: codes_by(q, lambda u, z, info: torch.round(u + z).clamp(-128, 127)),
           "codes clamped to int8's range whatever the dtype"),
@@ -338,14 +352,14 @@ SIGNATURES = (
           "a zero point above the range clipped to q_min"),
     *each("int8_range_hardcoded", (ASYMMETRIC_PARAMETERS, QUANTIZE_ASYMMETRIC, SYMMETRIC_SCALE, QUANTIZE_SYMMETRIC),
           int8_range, "the scale (and zero point) of int8's range whatever the dtype"),
-    *each("sym_scale_128", (SYMMETRIC_SCALE, QUANTIZE_SYMMETRIC),
-          lambda q: symmetric_scale(q, symmetric(lambda i: i.max / (i.max + 1), lambda i: i.max / 128)),
+    *each("sym_scale_128", SYMMETRIC,
+          lambda q: scale_ratio(q, lambda i: i.max / (i.max + 1), lambda i: i.max / 128),
           "the symmetric scale divided by q_max + 1 (128): 127/128 of the right one"),
-    *each("sym_scale_127_5", (SYMMETRIC_SCALE, QUANTIZE_SYMMETRIC),
-          lambda q: symmetric_scale(q, symmetric(lambda i: i.max / ((i.max - i.min) / 2), lambda i: i.max / 127.5)),
+    *each("sym_scale_127_5", SYMMETRIC,
+          lambda q: scale_ratio(q, lambda i: i.max / ((i.max - i.min) / 2), lambda i: i.max / 127.5),
           "the symmetric scale divided by the half-range (127.5)"),
     *each("sym_scale_no_abs", (SYMMETRIC_SCALE, QUANTIZE_SYMMETRIC),
-          lambda q: symmetric_scale(q, symmetric(lambda i: 1.0, of_max=True)),
+          lambda q: symmetric_scale(q, lambda tensor, dtype: [float(tensor.max()) / torch.iinfo(dtype).max]),
           "the symmetric scale from max(r), not max|r|"),
     *each("dtype_not_forwarded", (QUANTIZE_ASYMMETRIC, QUANTIZE_SYMMETRIC),
           lambda q: any_of(*(dtype_dropped(q, in_parameters=p, in_codes=c)

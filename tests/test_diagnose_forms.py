@@ -1,0 +1,82 @@
+"""Diagnosis that generalises: forms of the catalogued mistakes written unlike the catalogue are named.
+
+Each form (`tests/mistake_forms`) is laid over the course-literal notebook and diagnosed, through
+`grader.diagnose.diagnose` as grading calls it, on every question its id affects (as the
+catalogue declares, less the questions whose probes cannot show it). Where the form changes
+nothing the probes see (a form of a scale helper, on a question that never calls it), there is
+nothing to name; everywhere else the id must be named, or the pair of ids the catalogue itself
+cannot tell apart there (`test_diagnose.TWINS`). Each test records its counts; the run ends with
+the recognition rate per id (`conftest.pytest_terminal_summary`, also written to
+`.pytest_cache/d/diagnosis/recognition.md`).
+"""
+
+from __future__ import annotations
+
+import pytest
+from mistake_forms import CORRECT, FORMS
+from test_diagnose import TWINS, diagnosed
+
+import mistakes
+import quant_mistakes
+from grader.diagnose import findings, same
+from grader.labs import LABS
+
+
+def affected(mistake_id: str) -> list[tuple[str, str]]:
+    """The (lab, question) pairs where some catalogued form of `mistake_id` must be diagnosed."""
+    pairs = {
+        (lab, question)
+        for mistake in quant_mistakes.MISTAKES.values() if mistake.id == mistake_id
+        for lab, questions in mistake.affects.items() for question in questions
+        if question not in mistake.undiagnosed.get(lab, ())
+    }
+    return sorted(pairs)
+
+
+def shown(question: str, env: dict) -> bool:
+    """The form's findings differ from the course's on at least one of the question's probes."""
+    probes = quant_mistakes.probes(question)
+    course = findings(probes, quant_mistakes.model(None).__getitem__)
+    return not all(same(a, b) for a, b in zip(findings(probes, env.__getitem__), course, strict=True))
+
+
+def accepted(mistake_id: str, lab: str, question: str) -> set[str]:
+    """What the diagnosis may say: the id, or the twin pair the catalogue names there."""
+    return {mistake_id} | {name for (key, *where), name in TWINS.items()
+                           if tuple(where) == (lab, question) and mistake_id in name.split(" or ")
+                           and quant_mistakes.MISTAKES[key].id == mistake_id}
+
+
+CASES = [(mistake_id, index) for mistake_id, sources in FORMS.items() for index in range(len(sources))]
+
+
+def test_every_form_names_a_catalogued_id_and_each_id_has_three_forms():
+    ids = {mistake.id for mistake in quant_mistakes.MISTAKES.values()}
+    assert set(FORMS) <= ids
+    assert all(len(sources) >= 3 for sources in FORMS.values())
+    assert all(len(set(sources)) == len(sources) for sources in FORMS.values())
+
+
+@pytest.mark.parametrize(("mistake_id", "index"), CASES, ids=[f"{m}-form{i + 1}" for m, i in CASES])
+def test_a_form_of_a_mistake_is_named_wherever_the_probes_show_it(mistake_id, index, record_property):
+    env = mistakes.student_env(mistakes.COURSE_LITERAL, FORMS[mistake_id][index], label=f"{mistake_id} form")
+    named, missed, unseen = [], [], []
+    for lab, question in affected(mistake_id):
+        if not shown(question, env):
+            unseen.append(f"{lab}:{question}")
+            continue
+        found = diagnosed(lab, question, env)
+        name = found[0] if found else None
+        (named if name in accepted(mistake_id, lab, question) else missed).append(f"{lab}:{question} -> {name}")
+    record_property("recognition", {"id": mistake_id, "form": index + 1, "named": len(named),
+                                    "missed": missed, "unseen": unseen})
+    assert named or missed, f"form {index + 1} of {mistake_id} changes nothing the probes of {affected(mistake_id)} see"
+    assert not missed, missed
+
+
+@pytest.mark.parametrize("index", range(len(CORRECT)), ids=[f"correct{i + 1}" for i in range(len(CORRECT))])
+def test_right_code_written_otherwise_gets_no_diagnosis_anywhere(index):
+    env = mistakes.student_env(mistakes.COURSE_LITERAL, CORRECT[index], label=f"correct form {index + 1}")
+    for lab in LABS.values():
+        for question in lab.question_names:
+            assert diagnosed(lab.id, question, env) is None, (lab.id, question)
