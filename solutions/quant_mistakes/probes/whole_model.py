@@ -71,6 +71,14 @@ def _load(model_name, exclude):
     return probe
 
 
+def _skeleton_layers(get):
+    """How the student's carried replacement builds a non-square layer of the skeleton (L4-D builds it)."""
+    from quantlab.layer_findings import RECORDING, replacement_findings
+
+    found = replacement_findings(get("replace_linear_with_target"), RECORDING, "non_square", [])
+    return {"built_with": found["built_with"]}
+
+
 def probes() -> dict:
     """Per question, functions of `get(name)` whose findings reveal the mistakes (plain, comparable data)."""
     import torch
@@ -79,5 +87,5 @@ def probes() -> dict:
         "model_memory_footprint": [_footprint("codegen", dtype=torch.bfloat16), _footprint("detr"), _footprint("zoo")],
         "quantize_model": [_quantize("detr", _DETR_EXCLUDE), _quantize("codegen", ["lm_head"], dtype=torch.bfloat16)],
         "save_quantized_state_dict": [_save("codegen"), _save("detr")],
-        "load_quantized_model": [_load("codegen", ["lm_head"]), _load("detr", _DETR_EXCLUDE)],
+        "load_quantized_model": [_load("codegen", ["lm_head"]), _load("detr", _DETR_EXCLUDE), _skeleton_layers],
     }

@@ -1,16 +1,24 @@
 """Signatures of the mistakes of labs L4-A and L4-B that a catalogued form alone does not catch.
 
 The layer's probes are `layer_findings` inspections: the layer's buffers and parameters, its codes
-and scales after `quantize(weights)`, and its outputs (`quantlab.layer_findings`).
+and scales after `quantize(weights)`, and its outputs (`quantlab.layer_findings`). The replacement
+functions' probes are `replacement_findings` with quantlab's `RecordingLinear` as the target: how
+each new layer was built (`built_with`: its positional arguments and the names of its keyword
+arguments), its bias, the model's module types and state dict.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import torch
 
 from quant_mistakes.signatures import Case, Signature, raises, same
 
 LAYER = "W8A16LinearLayer"
+REPLACE = "replace_linear_with_target"
+REPLACE_AND_QUANTIZE = "replace_linear_with_target_and_quantize"
+LOAD = "load_quantized_model"
 
 #: What torch says when an int8 tensor is made a Parameter (which requires gradients by default).
 INT8_PARAMETER_ERROR = raises("RuntimeError", match=r"only tensors of floating point.*can require gradients")
@@ -54,9 +62,151 @@ def scales_per_column(case: Case) -> bool | None:
             and any(same(theirs.get("scales"), s) for s in (scales, case.course.get("scales"))))
 
 
+#: What a layer's quantize changes: its codes and scales, and so its outputs.
+_QUANTIZED = ("int8_weights", "scales", "outputs")
+
+
+def scale_128(case: Case) -> bool | None:
+    """Scales of max|w| / 128 per row, in the weights' dtype, and the codes they give, clamped or wrapped
+    past 127; everything else as the course's."""
+    if case.raised or "weights" not in case.kwargs:
+        return None
+    theirs, course = case.theirs, case.course
+    if any(not same(theirs.get(key), course[key]) for key in course if key not in _QUANTIZED):
+        return False
+    weights = case.kwargs["weights"]
+    single = weights.float().abs().max(dim=-1).values / 128
+    scales = single.to(weights.dtype)
+    if not same(theirs.get("scales"), scales):
+        return False
+    codes = theirs.get("int8_weights")
+    for divided in (weights.float() / single[:, None], weights.float() / scales.float()[:, None]):
+        rounded = torch.round(divided)
+        wrapped = (rounded.long() + 128) % 256 - 128
+        if any(same(codes, c.to(torch.int8)) for c in (rounded.clamp(-128, 127), wrapped)):
+            return True
+    return False
+
+
+#: What replacing Linears leaves as the course's whatever a new layer is built with or given as its bias.
+_UNCHANGED = ("returned", "types", "replaced", "kept_linears", "other_modules_kept", "quantized_with")
+#: `target_class`'s parameters, in the order the course passes them.
+_PARAMETERS = ("in_features", "out_features", "bias", "dtype")
+
+
+def _others_same(theirs, course: dict) -> bool:
+    return isinstance(theirs, dict) and all(same(theirs.get(key), course[key]) for key in _UNCHANGED if key in course)
+
+
+def _bias_flag_off(got, want) -> bool:
+    """The new layer was built with the course's arguments, but False for `bias`."""
+    if got is None or not same(got[1], want[1]) or len(got[0]) != len(want[0]) or len(want[0]) < 3:
+        return False
+    others = [i for i in range(len(want[0])) if i != 2]
+    return got[0][2] is False and all(same(got[0][i], want[0][i]) for i in others)
+
+
+def bias_dropped(case: Case) -> bool | None:
+    """The new layers lack the old bias: None, or the target's own zeros, where a Linear had one (built
+    with `bias=False` or not); the state dict differs only by those biases."""
+    if case.raised:
+        return None
+    theirs, course = case.theirs, case.course
+    if not _others_same(theirs, course) or "bias" not in course:
+        return False
+    dropped = False
+    for path, want in course["bias"].items():
+        got = theirs["bias"].get(path, "missing")
+        if want is None or same(got, want):
+            if not same(got, want):
+                return False
+            continue
+        if got is not None and not (isinstance(got, torch.Tensor) and not got.any()):
+            return False
+        dropped = True
+    for path, want in course.get("built_with", {}).items():
+        got = theirs.get("built_with", {}).get(path)
+        if not (same(got, want) or _bias_flag_off(got, want)):
+            return False
+    state, course_state = theirs.get("state_dict", {}), course.get("state_dict", {})
+    if set(state) - set(course_state) or any(not same(state[key], course_state[key]) for key in state):
+        return False
+    if any(not key.endswith(".bias") for key in set(course_state) - set(state)):
+        return False
+    return True if dropped else None
+
+
+def _arrangement(got, want) -> str:
+    """How a new layer's arguments compare with the course's: "same", "keywords" (the course's order,
+    some by keyword), "rearranged" (the course's values in another order) or "other"."""
+    if same(got, want):
+        return "same"
+    args, keywords = got
+    want_args = want[0]
+    if want[1] or len(want_args) != len(_PARAMETERS) or list(keywords) != sorted(_PARAMETERS[len(args):]):
+        return "other"
+    given = want_args[:len(args)]
+    if same(list(args), list(given)):
+        return "keywords"
+    return "rearranged" if Counter(map(repr, args)) == Counter(map(repr, given)) else "other"
+
+
+def arguments_rearranged(case: Case) -> bool | None:
+    """The new layers get the course's arguments in another order. Square layers cannot show it: there,
+    the course's order with keywords is consistent with it; elsewhere it rules it out."""
+    if case.raised:
+        return None
+    theirs, course = case.theirs, case.course
+    if not isinstance(theirs, dict) or "built_with" not in course:
+        return False
+    if set(course) != {"built_with"} and not _others_same(theirs, course):
+        return False
+    built = theirs.get("built_with")
+    if not isinstance(built, dict) or set(built) != set(course["built_with"]):
+        return False
+    verdicts = set()
+    for path, want in course["built_with"].items():
+        found = _arrangement(built[path], want)
+        square = same(want[0][0], want[0][1])
+        verdicts.add("consistent" if found == "keywords" and square else found)
+    if "other" in verdicts:
+        return False
+    if "rearranged" in verdicts:
+        return True
+    if verdicts == {"same"}:
+        # A model with a non-square Linear always shows the order: the course's order there rules it out.
+        return False if any(not same(w[0][0], w[0][1]) for w in course["built_with"].values()) else None
+    return True if verdicts <= {"same", "consistent"} else None
+
+
+def skeleton_refused(case: Case) -> bool | None:
+    """L4-D: the load raised building the skeleton (a dtype where a bool belongs) or loading into it
+    (buffers of the wrong shape), or the replacement's own probe shows the arguments rearranged."""
+    if case.raised:
+        return None
+    if isinstance(case.course, dict) and set(case.course) == {"built_with"}:
+        return arguments_rearranged(case)
+    theirs = case.theirs
+    if same(theirs, case.course):
+        return None
+    if not isinstance(theirs, dict):
+        return False
+    # A strict load that refused the skeleton's keys or shapes leaves no model, so no missing keys to list.
+    refused = "built_on" in theirs and theirs.get("missing") is None and theirs.get("unexpected") is None
+    return refused or theirs.get("raised") in ("RuntimeError", "TypeError")
+
+
 SIGNATURES = (
     Signature("w8a16_int8_parameter", LAYER, int8_parameter,
               "int8_weights made an nn.Parameter (a RuntimeError, or a parameter where a buffer belongs)"),
     Signature("w8a16_scales_per_column", LAYER, scales_per_column,
               "codes computed with one scale per input column"),
+    Signature("w8a16_scale_128", LAYER, scale_128, "scales of max|w| / 128, codes clamped or wrapped past 127"),
+    *(Signature("replace_drops_bias", question, bias_dropped, "the new layers do not get the old bias")
+      for question in (REPLACE, REPLACE_AND_QUANTIZE)),
+    *(Signature("replace_wrong_arg_order", question, arguments_rearranged,
+                "the new layer built with the course's arguments in another order")
+      for question in (REPLACE, REPLACE_AND_QUANTIZE)),
+    Signature("replace_wrong_arg_order", LOAD, skeleton_refused,
+              "a skeleton whose new layers got their arguments in another order: it cannot be built or loaded"),
 )
