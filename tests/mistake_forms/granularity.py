@@ -49,6 +49,20 @@ FORMS = {
                 return quantized, scale
             """
         ),
+        # The course's reshape, around maxima taken along dim.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                scale = r_tensor.abs().max(dim=dim).values / torch.iinfo(dtype).max
+                scale_shape = [1] * r_tensor.dim()
+                scale_shape[dim] = -1
+                scale = scale.view(scale_shape)
+                quantized_tensor = linear_q_with_scale_and_zero_point(r_tensor, scale=scale, zero_point=0, dtype=dtype)
+                return quantized_tensor, scale
+            """
+        ),
     ],
     "per_channel_missing_reshape": [
         # amax over every other dimension without keepdim: a flat scale.
@@ -89,6 +103,20 @@ FORMS = {
                 scale = (absmax / torch.iinfo(dtype).max).flatten()
                 quantized = linear_q_with_scale_and_zero_point(r_tensor, scale=scale, zero_point=0, dtype=dtype)
                 return quantized, scale
+            """
+        ),
+        # Quantized right, but the scale handed back flat.
+        form(
+            """
+            import torch
+
+            def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+                info = torch.iinfo(dtype)
+                maxima = [r_tensor.select(dim, i).abs().max() for i in range(r_tensor.shape[dim])]
+                scales = torch.stack(maxima) / info.max
+                shaped = scales.reshape([-1 if d == dim % r_tensor.dim() else 1 for d in range(r_tensor.dim())])
+                q = torch.round(r_tensor / shaped).clamp(info.min, info.max).to(dtype)
+                return q, scales
             """
         ),
     ],

@@ -213,6 +213,14 @@ FORMS = {
         self.int8_weights = codes
         self.scales = scales
 '''),
+        # Divided in the weights' precision, then clamped: no wrap, but codes off by one.
+        layer(quantize='''
+    def quantize(self, weights):
+        w32 = weights.float()
+        scales = (w32.abs().amax(dim=-1) / 127).to(weights.dtype)
+        self.int8_weights = torch.clamp(torch.round(weights / scales.unsqueeze(-1)), -128, 127).to(torch.int8)
+        self.scales = scales
+'''),
     ],
     "replace_no_recursion": [
         # Only the direct children, through a list of named_children.

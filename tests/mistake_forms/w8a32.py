@@ -34,6 +34,15 @@ FORMS = {
                 return torch.stack(columns, dim=-1)
             """
         ),
+        # The codes as they are, as LABS.md writes this mistake: neither scale nor zero point.
+        form(
+            """
+            import torch.nn.functional as F
+
+            def quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w):
+                return F.linear(input, q_w.float())
+            """
+        ),
     ],
     "w8a32_transposed_weight": [
         # input @ W: F.linear's transpose forgotten the other way round.

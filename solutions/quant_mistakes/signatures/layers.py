@@ -88,6 +88,24 @@ def scale_128(case: Case) -> bool | None:
     return False
 
 
+def divided_in_weights_dtype(case: Case) -> bool | None:
+    """Codes `round(w / scales)` computed in the weights' own (low) precision, clamped or wrapped past
+    127; the scales per row as the course's, or computed in that precision too."""
+    if case.raised or "weights" not in case.kwargs:
+        return None
+    theirs, course = case.theirs, case.course
+    if any(not same(theirs.get(key), course[key]) for key in course if key not in _QUANTIZED):
+        return False
+    weights = case.kwargs["weights"]
+    scales = theirs.get("scales")
+    low = weights.abs().max(dim=-1).values / 127
+    if not (same(scales, course.get("scales")) or same(scales, low)):
+        return False
+    divided = torch.round(weights / scales[:, None]).float()
+    candidates = (divided.clamp(-128, 127), (divided.long() + 128) % 256 - 128)
+    return any(same(theirs.get("int8_weights"), c.to(torch.int8)) for c in candidates)
+
+
 #: What replacing Linears leaves as the course's whatever a new layer is built with or given as its bias.
 _UNCHANGED = ("returned", "types", "replaced", "kept_linears", "other_modules_kept", "quantized_with")
 #: `target_class`'s parameters, in the order the course passes them.
@@ -202,6 +220,8 @@ SIGNATURES = (
     Signature("w8a16_scales_per_column", LAYER, scales_per_column,
               "codes computed with one scale per input column"),
     Signature("w8a16_scale_128", LAYER, scale_128, "scales of max|w| / 128, codes clamped or wrapped past 127"),
+    Signature("w8a16_lowprec_divide_no_clamp", LAYER, divided_in_weights_dtype,
+              "the weights divided by the scales in their own low precision: codes off by one, or wrapped"),
     *(Signature("replace_drops_bias", question, bias_dropped, "the new layers do not get the old bias")
       for question in (REPLACE, REPLACE_AND_QUANTIZE)),
     *(Signature("replace_wrong_arg_order", question, arguments_rearranged,

@@ -32,6 +32,8 @@ def layer_with(*dequantized: Dequantize) -> Callable[[Case], bool | None]:
 
 
 SIGNATURES = (
+    Signature("w8a32_missing_scale", W8A32, layer_with(lambda q, s, z: q - z, lambda q, s, z: q),
+              "the weight used as integer codes, with or without its zero point, never scaled"),
     Signature("dequant_sign", W8A32, layer_with(lambda q, s, z: s * (q + z), lambda q, s, z: q * s + z),
               "the weight dequantized with the zero point added, not subtracted"),
 )
