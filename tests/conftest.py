@@ -49,16 +49,16 @@ def pytest_terminal_summary(terminalreporter, config):
                 rows.setdefault(value["id"], []).append(value)
     if not rows:
         return
-    lines = ["| mistake id | forms | forms named everywhere shown | questions named / shown | not shown by probes |",
-             "|---|---|---|---|---|"]
+    lines = ["| mistake id | forms | forms named wherever shown | (lab, question) named / shown | "
+             "(lab, question) no form changes | signatures: what it recognises |", "|---|---|---|---|---|---|"]
     for mistake_id in sorted(rows):
         forms = rows[mistake_id]
         named = sum(f["named"] for f in forms)
         seen = named + sum(len(f["missed"]) for f in forms)
         whole = sum(1 for f in forms if not f["missed"])
-        unseen = sorted({u for f in forms for u in f["unseen"]})
+        unseen = set.intersection(*(set(f["unseen"]) for f in forms))
         lines.append(f"| {mistake_id} | {len(forms)} | {whole}/{len(forms)} | {named}/{seen} "
-                     f"({100 * named / max(seen, 1):.0f}%) | {len(unseen)} |")
+                     f"({100 * named / max(seen, 1):.0f}%) | {len(unseen)} | {'; '.join(forms[0]['signatures'])} |")
     table = "\n".join(lines) + "\n"
     (config.cache.mkdir("diagnosis") / "recognition.md").write_text(table, encoding="utf-8")
     terminalreporter.write_sep("-", "recognition rate of mistake forms (tests/test_diagnose_forms.py)")

@@ -13,8 +13,10 @@ import torch
 
 import mistakes
 import quant_mistakes
-from grader.diagnose import Raised, diagnose, findings, fits, same
+from grader.diagnose import Raised, diagnose, findings, fits, same, signature_fits
 from grader.labs import LABS
+from quant_mistakes import catalogue
+from quant_mistakes.signatures import Case, Signature, raises
 
 CASES = [
     (key, lab, question)
@@ -131,3 +133,41 @@ def test_probes_on_which_the_student_raises_are_left_out():
 
     found = diagnose("L3-A", "get_q_scale_symmetric", {"get_q_scale_symmetric": scale}.__getitem__)
     assert found == ("sym_scale_128", quant_mistakes.EXPLANATIONS["sym_scale_128"])
+
+
+def _cases(*pairs) -> list[Case]:
+    """(student's finding, course's finding) per probe."""
+    return [Case(lambda get: None, theirs, course, {}.__getitem__) for theirs, course in pairs]
+
+
+def test_a_signature_fits_when_it_explains_every_difference_and_shows_one():
+    doubled = Signature("x", "q", lambda case: None if case.raised else case.theirs == 2 * case.course)
+    assert signature_fits(doubled, _cases((2, 1), (0, 0), (6, 3)))
+    assert not signature_fits(doubled, _cases((1, 1), (0, 0)))  # the course's answers show nothing
+    assert not signature_fits(doubled, _cases((2, 1), (5, 1)))  # a difference it does not explain
+    assert signature_fits(doubled, _cases((2, 1), (Raised("TypeError"), 1)))  # a raise it cannot read is left out
+    assert not signature_fits(doubled, _cases((Raised("TypeError"), 1)))
+
+
+def test_a_signature_that_says_nothing_or_cannot_read_a_finding_names_nothing():
+    silent = Signature("x", "q", lambda case: None)
+    unreadable = Signature("x", "q", lambda case: case.theirs["codes"])
+    ruled_out = Signature("x", "q", lambda case: case.theirs == 2 * case.course and case.course != 3)
+    assert not signature_fits(silent, _cases((2, 1)))
+    assert not signature_fits(unreadable, _cases((2, 1)))
+    assert not signature_fits(ruled_out, _cases((2, 1), (3, 3)))  # False rules it out, even on a right answer
+
+
+def test_an_exception_signature_matches_the_type_and_the_cause():
+    refused = raises("RuntimeError", match="require gradients")
+    assert refused(_cases((Raised("RuntimeError", "Only Tensors of floating point can require gradients"), 1))[0])
+    assert not refused(_cases((Raised("RuntimeError", "shape mismatch"), 1))[0])
+    assert not refused(_cases((Raised("TypeError", "cannot require gradients"), 1))[0])
+    assert not refused(_cases((1, 1))[0])
+
+
+def test_every_signature_reads_a_question_its_mistake_affects_and_says_what_it_recognises():
+    assert quant_mistakes.SIGNATURES
+    assert all(signature.what for signature in quant_mistakes.SIGNATURES)
+    with pytest.raises(ValueError, match="no catalogued mistake of that id affects"):
+        catalogue._checked([Signature("round_floor", "pack_weights", lambda case: None)])

@@ -16,9 +16,12 @@ import pytest
 from mistake_forms import CORRECT, FORMS
 from test_diagnose import TWINS, diagnosed
 
+import batches
 import mistakes
 import quant_mistakes
+from grader.config import GradeConfig
 from grader.diagnose import findings, same
+from grader.grade import grade_batch
 from grader.labs import LABS
 
 
@@ -68,8 +71,9 @@ def test_a_form_of_a_mistake_is_named_wherever_the_probes_show_it(mistake_id, in
         found = diagnosed(lab, question, env)
         name = found[0] if found else None
         (named if name in accepted(mistake_id, lab, question) else missed).append(f"{lab}:{question} -> {name}")
-    record_property("recognition", {"id": mistake_id, "form": index + 1, "named": len(named),
-                                    "missed": missed, "unseen": unseen})
+    recognised_by = sorted({s.what for s in quant_mistakes.SIGNATURES if s.id == mistake_id})
+    record_property("recognition", {"id": mistake_id, "form": index + 1, "named": len(named), "missed": missed,
+                                    "unseen": unseen, "signatures": recognised_by})
     assert named or missed, f"form {index + 1} of {mistake_id} changes nothing the probes of {affected(mistake_id)} see"
     assert not missed, missed
 
@@ -80,3 +84,24 @@ def test_right_code_written_otherwise_gets_no_diagnosis_anywhere(index):
     for lab in LABS.values():
         for question in lab.question_names:
             assert diagnosed(lab.id, question, env) is None, (lab.id, question)
+
+
+#: Issue 10's examples, each the first form of its id: lab -> (id, the question that names it).
+ISSUE_EXAMPLES = {
+    "L2-B": [("dtype_not_forwarded", "linear_quantization")],
+    "L4-A": [("w8a16_int8_parameter", "W8A16LinearLayer"), ("w8a16_scales_per_column", "W8A16LinearLayer")],
+}
+
+
+@pytest.mark.parametrize("lab", sorted(ISSUE_EXAMPLES))
+def test_the_issues_examples_are_named_when_graded_in_the_sandbox(lab, tmp_path):
+    """The whole grading path: the probes cross to the worker, a RuntimeError comes back as data."""
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for mistake_id, _ in ISSUE_EXAMPLES[lab]:
+        (folder / f"{mistake_id}.py").write_text(mistakes.COURSE_LITERAL + "\n\n" + FORMS[mistake_id][0])
+    results = grade_batch(GradeConfig(lab=lab, submissions=folder, output=tmp_path / "out", jobs=1,
+                                      limits=batches.LIMITS))
+    named = {r.student: {q.name: q.mistake for q in r.questions} for r in results}
+    assert named == {mistake_id: {**{q: None for q in LABS[lab].question_names}, question: mistake_id}
+                     for mistake_id, question in ISSUE_EXAMPLES[lab]}

@@ -13,7 +13,7 @@ The API is small:
   True (this probe shows the mistake), False (it rules the mistake out) or None (it cannot tell).
   It applies in every lab whose questions the mistake id `affects` (from `mistakes/`).
 - `Case`: the probe's inputs (`args`, `kwargs`), the student's finding (`theirs`), the course's
-  (`course`), `course_on(...)` (the course's finding on other inputs) and `course_function(name)`.
+  (`course`) and `course_on(...)`, the course's finding on other inputs.
 - `Raised(type, message, trace)` (from `grader.diagnose`): the finding of a probe that raised, so
   a signature can match an exception of a given type and cause (`raises`).
 - `as_if(**changed)`: the student's finding is the course's on the same probe with some keyword
@@ -63,9 +63,6 @@ class Case:
     def course_on(self, *args, **kwargs) -> Any:
         """The course's finding on this probe with these inputs instead (a `Raised` if it raises)."""
         return findings([with_inputs(self.probe, args, kwargs)], self.course_get)[0]
-
-    def course_function(self, name: str) -> Any:
-        return self.course_get(name)
 
 
 Shows = Callable[[Case], "bool | None"]

@@ -2,10 +2,10 @@
 the error metric.
 
 Most read codes: a finding's codes are compared with what a rule makes of `u = r / s` and the zero
-point, `u` computed from the scale the codes were made with in float64, in float32 and as float32
-times the reciprocal, so a student who divides in another precision is judged by the rule and not
-by the last bit; exact ties stay exact. The helpers quantize
-for the later labs too, so the code rules also read the per-channel and per-group questions.
+point, `u` computed from the scale the codes were made with in the precisions students divide in
+(`divisions`), so a student who divides in float32, or by the reciprocal, is judged by the rule
+and not by the last bit; exact ties stay exact. Later labs quantize through these helpers, so the
+code and scale rules also read the per-channel and per-group questions.
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def codes_by(question: str, rule: Rule) -> Callable[[Case], bool | None]:
 
 
 def unclamped(question: str) -> Callable[[Case], bool | None]:
-    """Codes rounded right inside the range, but not clamped to it: what lies beyond is not q_min or q_max."""
+    """Codes rounded right inside the range, but not clamped to it (on one side or both): some code
+    beyond the range is not q_min or q_max."""
 
     def shows(case: Case) -> bool | None:
         if case.raised:
@@ -137,7 +138,9 @@ def unclamped(question: str) -> Callable[[Case], bool | None]:
             return None
         inside_right = follows(rounded, torch.where(beyond, course.codes, theirs.codes), theirs.us,
                                theirs.zero_point, course.codes.dtype)
-        return inside_right and bool((theirs.codes[beyond] != course.codes[beyond]).all())
+        if not inside_right:
+            return False
+        return True if bool((theirs.codes[beyond] != course.codes[beyond]).any()) else None
 
     return shows
 
@@ -170,16 +173,15 @@ def clipped_then(rounding: Callable[[float], float]) -> Callable[[float, int, in
 course_zero_point = clipped_then(round)
 
 
-def asymmetric(scale_of=None, zero_point_of=course_zero_point, *, range_of=None):
+def asymmetric(scale_of=None, zero_point_of=course_zero_point):
     """(scale, zero point candidates) -> what a mistake computes from a tensor and dtype.
 
     `scale_of(r_min, r_max, q_min, q_max)` (the course's by default), `zero_point_of(z, q_min, q_max)`
-    applied to the raw `z = q_min - r_min / scale` as float64 and float32 compute it; `range_of`
-    fixes the dtype of the integer range.
+    applied to the raw `z = q_min - r_min / scale` as float64 and float32 compute it.
     """
 
     def expected(tensor: torch.Tensor, dtype: torch.dtype) -> tuple[float, list]:
-        info = torch.iinfo(range_of or dtype)
+        info = torch.iinfo(dtype)
         r_min, r_max = float(tensor.min()), float(tensor.max())
         scale = (scale_of or (lambda a, b, lo, hi: (b - a) / (hi - lo)))(r_min, r_max, info.min, info.max)
         single = torch.tensor(float(info.min)) - torch.tensor(r_min) / torch.tensor(scale)
