@@ -87,5 +87,6 @@ def probes() -> dict:
         "model_memory_footprint": [_footprint("codegen", dtype=torch.bfloat16), _footprint("detr"), _footprint("zoo")],
         "quantize_model": [_quantize("detr", _DETR_EXCLUDE), _quantize("codegen", ["lm_head"], dtype=torch.bfloat16)],
         "save_quantized_state_dict": [_save("codegen"), _save("detr")],
-        "load_quantized_model": [_load("codegen", ["lm_head"]), _load("detr", _DETR_EXCLUDE), _skeleton_layers],
+        # The skeleton's layers first: it is quick, and without it a failed load says nothing of why.
+        "load_quantized_model": [_skeleton_layers, _load("codegen", ["lm_head"]), _load("detr", _DETR_EXCLUDE)],
     }

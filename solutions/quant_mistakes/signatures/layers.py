@@ -198,12 +198,13 @@ def arguments_rearranged(case: Case) -> bool | None:
 
 
 def skeleton_refused(case: Case) -> bool | None:
-    """L4-D: the load raised building the skeleton (a dtype where a bool belongs) or loading into it
-    (buffers of the wrong shape), or the replacement's own probe shows the arguments rearranged."""
+    """L4-D: the replacement's own probe shows the arguments rearranged (it must answer: a load that
+    fails says nothing of why), and the load raised building the skeleton (a dtype where a bool
+    belongs) or loading into it (buffers of the wrong shape)."""
+    if isinstance(case.course, dict) and set(case.course) == {"built_with"}:
+        return False if case.raised else arguments_rearranged(case)
     if case.raised:
         return None
-    if isinstance(case.course, dict) and set(case.course) == {"built_with"}:
-        return arguments_rearranged(case)
     theirs = case.theirs
     if same(theirs, case.course):
         return None
