@@ -105,3 +105,30 @@ def test_the_issues_examples_are_named_when_graded_in_the_sandbox(lab, tmp_path)
     named = {r.student: {q.name: q.mistake for q in r.questions} for r in results}
     assert named == {mistake_id: {**{q: None for q in LABS[lab].question_names}, question: mistake_id}
                      for mistake_id, question in ISSUE_EXAMPLES[lab]}
+
+
+#: Forms that only a signature names (their findings are no catalogued form's), graded in the sandbox:
+#: lab -> (id, form number). Findings that hold dtypes and argument lists, and probes where the
+#: student's code raises, cross from the worker as data.
+SIGNATURE_ONLY = {
+    "L3-D": [("per_channel_wrong_dim", 4), ("per_channel_missing_reshape", 4)],
+    "L4-B": [("replace_drops_bias", 2), ("replace_wrong_arg_order", 2), ("replace_wrong_arg_order", 3)],
+}
+
+
+@pytest.mark.parametrize("lab", sorted(SIGNATURE_ONLY))
+def test_forms_only_a_signature_names_are_named_when_graded_in_the_sandbox(lab, tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for mistake_id, number in SIGNATURE_ONLY[lab]:
+        source = mistakes.COURSE_LITERAL + "\n\n" + FORMS[mistake_id][number - 1]
+        (folder / f"{mistake_id}-{number}.py").write_text(source)
+    results = grade_batch(GradeConfig(lab=lab, submissions=folder, output=tmp_path / "out", jobs=1,
+                                      limits=batches.LIMITS))
+    named = {r.student: {q.name: q.mistake for q in r.questions if q.score < q.max_score} for r in results}
+    assert named == {f"{mistake_id}-{number}": dict.fromkeys(affected_in(mistake_id, lab), mistake_id)
+                     for mistake_id, number in SIGNATURE_ONLY[lab]}
+
+
+def affected_in(mistake_id: str, lab: str) -> list[str]:
+    return [question for affected_lab, question in affected(mistake_id) if affected_lab == lab]
