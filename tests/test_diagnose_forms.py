@@ -12,9 +12,12 @@ the recognition rate per id (`conftest.pytest_terminal_summary`, also written to
 
 from __future__ import annotations
 
+import ast
+
 import pytest
-from mistake_forms import CORRECT, FORMS
+from mistake_forms import CORRECT, FORMS, UNCATALOGUED
 from test_diagnose import TWINS, diagnosed
+from test_lab_tests import run_cases
 
 import batches
 import mistakes
@@ -84,6 +87,21 @@ def test_right_code_written_otherwise_gets_no_diagnosis_anywhere(index):
     for lab in LABS.values():
         for question in lab.question_names:
             assert diagnosed(lab.id, question, env) is None, (lab.id, question)
+
+
+@pytest.mark.parametrize("index", range(len(UNCATALOGUED)),
+                         ids=[f"uncatalogued{i + 1}" for i in range(len(UNCATALOGUED))])
+def test_wrong_code_no_catalogued_mistake_describes_gets_no_diagnosis(index):
+    """Better none than wrong: a mistake the catalogue does not know, next to ones its signatures know."""
+    source = UNCATALOGUED[index]
+    env = mistakes.student_env(mistakes.COURSE_LITERAL, source, label=f"uncatalogued {index + 1}")
+    written = {node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    labs = [lab for lab in LABS.values() if written & set(lab.functions)]
+    failing = [(lab.id, question) for lab in labs for question in lab.question_names
+               if any(run_cases(lab.id, question, env).values())]
+    assert failing, "it passes every case: it is not a mistake"
+    assert [(lab, question, diagnosed(lab, question, env)) for lab, question in failing] == [
+        (lab, question, None) for lab, question in failing]
 
 
 #: Issue 10's examples, each the first form of its id: lab -> (id, the question that names it).

@@ -5,7 +5,8 @@ the course's functions (laid over the course-literal notebook, `quant_mistakes.s
 The forms of one id are different code for the same misconception: other control flow, other torch
 calls, helpers inlined or not, another precision, another function of the notebook. Every id has
 at least three. A module may also hold `CORRECT`: right code written unlike the course's, which
-must get no diagnosis anywhere. `tests/test_diagnose_forms.py` diagnoses each form on every question its id
+must get no diagnosis anywhere, and `UNCATALOGUED`: wrong code no catalogued mistake describes,
+which must get none either. `tests/test_diagnose_forms.py` diagnoses each form on every question its id
 affects and reports the recognition rate per id.
 """
 
@@ -39,3 +40,6 @@ def _forms() -> dict[str, list[str]]:
 FORMS = _forms()
 #: Right code written in other ways (a module's optional `CORRECT`): it must get no diagnosis.
 CORRECT = [source for module in _modules() for source in getattr(module, "CORRECT", ())]
+#: Wrong code that no catalogued mistake describes (a module's optional `UNCATALOGUED`): it must fail
+#: its lab and get no diagnosis, however close it comes to a mistake a signature knows.
+UNCATALOGUED = [source for module in _modules() for source in getattr(module, "UNCATALOGUED", ())]

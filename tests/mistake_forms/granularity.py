@@ -259,3 +259,26 @@ CORRECT = [
         """
     ),
 ]
+
+#: Wrong code that no catalogued mistake describes: it must fail its lab and get no diagnosis.
+UNCATALOGUED = [
+    # The scale returned in float64.
+    form(
+        """
+        import torch
+        def linear_q_symmetric_per_channel(r_tensor, dim, dtype=torch.int8):
+            others = [d for d in range(r_tensor.dim()) if d != dim % r_tensor.dim()]
+            scale = r_tensor.double().abs().amax(dim=others, keepdim=True) / torch.iinfo(dtype).max
+            return torch.round(r_tensor / scale).clamp(-128, 127).to(dtype), scale
+        """
+    ),
+    # The group scales returned as a (rows, groups) matrix.
+    form(
+        """
+        import torch
+        def linear_q_symmetric_per_group(tensor, group_size, dtype=torch.int8):
+            q, scale = linear_q_symmetric_per_channel(tensor.view(-1, group_size), 0, dtype)
+            return q.view(tensor.shape), scale.view(tensor.shape[0], -1)
+        """
+    ),
+]

@@ -529,3 +529,106 @@ CORRECT = [
         """
     ),
 ]
+
+#: Wrong code that no catalogued mistake describes: it must fail its lab and get no diagnosis.
+UNCATALOGUED = [
+    # The scales kept in float32 whatever the weights' dtype.
+    form(
+        """
+        class W8A16LinearLayer(nn.Module):
+            def __init__(self, in_features, out_features, bias=True, dtype=torch.float32):
+                super().__init__()
+                self.register_buffer("int8_weights", torch.zeros(out_features, in_features, dtype=torch.int8))
+                self.register_buffer("scales", torch.ones(out_features, dtype=dtype))
+                self.register_buffer("bias", torch.zeros(1, out_features, dtype=dtype) if bias else None)
+            def quantize(self, weights):
+                w = weights.float()
+                self.scales = w.abs().amax(dim=1) / 127
+                self.int8_weights = torch.round(w / self.scales[:, None]).clamp(-128, 127).to(torch.int8)
+            def forward(self, input):
+                return w8_a16_forward(self.int8_weights, input, self.scales, self.bias)
+        """
+    ),
+    # Codes truncated by the cast instead of rounded.
+    form(
+        """
+        class W8A16LinearLayer(nn.Module):
+            def __init__(self, in_features, out_features, bias=True, dtype=torch.float32):
+                super().__init__()
+                self.register_buffer("int8_weights", torch.zeros(out_features, in_features, dtype=torch.int8))
+                self.register_buffer("scales", torch.ones(out_features, dtype=dtype))
+                self.register_buffer("bias", torch.zeros(1, out_features, dtype=dtype) if bias else None)
+            def quantize(self, weights):
+                w = weights.float()
+                scales = w.abs().amax(dim=1) / 127
+                self.int8_weights = (w / scales[:, None]).clamp(-128, 127).to(torch.int8)
+                self.scales = scales.to(weights.dtype)
+            def forward(self, input):
+                return w8_a16_forward(self.int8_weights, input, self.scales, self.bias)
+        """
+    ),
+    # quantize called twice on each new layer.
+    form(
+        """
+        def _r(module, target_class, exclude, quantize):
+            for name, child in module.named_children():
+                if isinstance(child, nn.Linear) and name not in exclude:
+                    new = target_class(child.in_features, child.out_features, child.bias is not None,
+                                       child.weight.dtype)
+                    if quantize:
+                        new.quantize(child.weight)
+                        new.quantize(child.weight)
+                    if child.bias is not None:
+                        new.bias = child.bias
+                    setattr(module, name, new)
+                else:
+                    _r(child, target_class, exclude, quantize)
+        def replace_linear_with_target(module, target_class, module_name_to_exclude):
+            _r(module, target_class, module_name_to_exclude, False)
+        def replace_linear_with_target_and_quantize(module, target_class, module_name_to_exclude):
+            _r(module, target_class, module_name_to_exclude, True)
+        """
+    ),
+    # The old bias copied, doubled.
+    form(
+        """
+        def _r(module, target_class, exclude, quantize):
+            for name, child in module.named_children():
+                if isinstance(child, nn.Linear) and name not in exclude:
+                    new = target_class(child.in_features, child.out_features, child.bias is not None,
+                                       child.weight.dtype)
+                    if quantize:
+                        new.quantize(child.weight)
+                    if child.bias is not None:
+                        new.bias = child.bias * 2
+                    setattr(module, name, new)
+                else:
+                    _r(child, target_class, exclude, quantize)
+        def replace_linear_with_target(module, target_class, module_name_to_exclude):
+            _r(module, target_class, module_name_to_exclude, False)
+        def replace_linear_with_target_and_quantize(module, target_class, module_name_to_exclude):
+            _r(module, target_class, module_name_to_exclude, True)
+        """
+    ),
+    # The new layer built with keyword arguments, in the course's order.
+    form(
+        """
+        def _r(module, target_class, exclude, quantize):
+            for name, child in module.named_children():
+                if isinstance(child, nn.Linear) and name not in exclude:
+                    new = target_class(in_features=child.in_features, out_features=child.out_features,
+                                       bias=child.bias is not None, dtype=child.weight.dtype)
+                    if quantize:
+                        new.quantize(child.weight)
+                    if child.bias is not None:
+                        new.bias = child.bias
+                    setattr(module, name, new)
+                else:
+                    _r(child, target_class, exclude, quantize)
+        def replace_linear_with_target(module, target_class, module_name_to_exclude):
+            _r(module, target_class, module_name_to_exclude, False)
+        def replace_linear_with_target_and_quantize(module, target_class, module_name_to_exclude):
+            _r(module, target_class, module_name_to_exclude, True)
+        """
+    ),
+]

@@ -222,3 +222,26 @@ CORRECT = [
         """
     ),
 ]
+
+#: Wrong code that no catalogued mistake describes: it must fail its lab and get no diagnosis.
+UNCATALOGUED = [
+    # Packed right, but returned as int64.
+    form(
+        """
+        import torch
+        def pack_weights(uint8tensor, bits):
+            k = 8 // bits
+            if uint8tensor.numel() % k: raise ValueError("x")
+            return (uint8tensor.long().view(-1, k) << torch.arange(0, 8, bits)).sum(1)
+        """
+    ),
+    # No ValueError for a length that does not fill whole bytes.
+    form(
+        """
+        import torch
+        def pack_weights(uint8tensor, bits):
+            k = 8 // bits
+            return (uint8tensor.view(-1, k) << torch.arange(0, 8, bits, dtype=torch.uint8)).sum(1).to(torch.uint8)
+        """
+    ),
+]

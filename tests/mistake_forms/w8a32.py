@@ -134,3 +134,23 @@ CORRECT = [
         """
     ),
 ]
+
+#: Wrong code that no catalogued mistake describes: it must fail its lab and get no diagnosis.
+UNCATALOGUED = [
+    # The layer computed in float64 and returned so.
+    form(
+        """
+        import torch
+        def quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w):
+            return input.double() @ (s_w * (q_w.double() - z_w)).T
+        """
+    ),
+    # The zero point left out of the dequantized weight.
+    form(
+        """
+        import torch
+        def quantized_linear_W8A32_without_bias(input, q_w, s_w, z_w):
+            return torch.nn.functional.linear(input, s_w * q_w.float())
+        """
+    ),
+]

@@ -270,3 +270,14 @@ CORRECT = [
         """
     ),
 ]
+
+#: Wrong code that no catalogued mistake describes: it must fail its lab and get no diagnosis.
+UNCATALOGUED = [
+    # The footprint in megabytes, not bytes.
+    form(
+        """
+        def model_memory_footprint(model):
+            return sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()]) / 1e6
+        """
+    ),
+]

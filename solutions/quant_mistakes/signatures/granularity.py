@@ -29,6 +29,11 @@ def close(scale, expected: torch.Tensor) -> bool:
             and bool(torch.allclose(scale.double().flatten(), expected.double().flatten(), rtol=1e-5, atol=1e-12)))
 
 
+def pair(finding) -> bool:
+    """A finding of these questions: `(codes, scale)`."""
+    return isinstance(finding, (tuple, list)) and len(finding) == 2
+
+
 def scales_over_dim(question: str) -> Callable[[Case], bool | None]:
     """One scale per index of the other dimension: the maxima taken *along* dim, in any shape, and
     codes that are the course's rounding with that scale."""
@@ -36,6 +41,8 @@ def scales_over_dim(question: str) -> Callable[[Case], bool | None]:
     def shows(case: Case) -> bool | None:
         if case.raised:
             return None
+        if not pair(case.theirs):
+            return False
         tensor, dim = channels(question, case.args)
         dtype = dtype_of(case, question)
         expected = tensor.abs().amax(dim=dim) / torch.iinfo(dtype).max
@@ -51,7 +58,9 @@ def flat_scale(question: str) -> Callable[[Case], bool | None]:
     def shows(case: Case) -> bool | None:
         if case.raised:
             return None
-        codes, scale = case.theirs[:2]
+        if not pair(case.theirs):
+            return False
+        codes, scale = case.theirs
         if not (isinstance(scale, torch.Tensor) and scale.dim() == 1 and close(scale, case.course[1])):
             return False
         dtype = dtype_of(case, question)
