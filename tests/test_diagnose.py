@@ -135,6 +135,20 @@ def test_probes_on_which_the_student_raises_are_left_out():
     assert found == ("sym_scale_128", quant_mistakes.EXPLANATIONS["sym_scale_128"])
 
 
+SIGNED = [(key, lab, question) for key, lab, question in CASES
+          if any(s.id == mistakes.MISTAKES[key].id for s in quant_mistakes.signatures(lab, question))]
+
+
+@pytest.mark.parametrize(("mistake", "lab", "question"), SIGNED, ids=[f"{m}-{lab}:{q}" for m, lab, q in SIGNED])
+def test_a_mistakes_signatures_alone_recognise_its_catalogued_code(mistake, lab, question):
+    probes = quant_mistakes.probes(question)
+    course_get = quant_mistakes.model(None).__getitem__
+    theirs, course = findings(probes, mistakes.mistake_env(mistake).__getitem__), findings(probes, course_get)
+    cases = [Case(*found, course_get) for found in zip(probes, theirs, course, strict=True)]
+    assert any(signature_fits(s, cases) for s in quant_mistakes.signatures(lab, question)
+               if s.id == mistakes.MISTAKES[mistake].id)
+
+
 def _cases(*pairs) -> list[Case]:
     """(student's finding, course's finding) per probe."""
     return [Case(lambda get: None, theirs, course, {}.__getitem__) for theirs, course in pairs]

@@ -13,6 +13,7 @@ the recognition rate per id (`conftest.pytest_terminal_summary`, also written to
 from __future__ import annotations
 
 import ast
+import importlib
 
 import pytest
 from mistake_forms import CORRECT, FORMS, UNCATALOGUED
@@ -53,6 +54,9 @@ def accepted(mistake_id: str, lab: str, question: str) -> set[str]:
                            and quant_mistakes.MISTAKES[key].id == mistake_id}
 
 
+#: Topics (`quant_mistakes.mistakes.<topic>`) whose every mistake id has forms; a topic joins once it does.
+COMPLETE_TOPICS = ("quantize", "granularity", "w8a32", "layers", "whole_model", "packing")
+
 CASES = [(mistake_id, index) for mistake_id, sources in FORMS.items() for index in range(len(sources))]
 
 
@@ -61,6 +65,9 @@ def test_every_form_names_a_catalogued_id_and_each_id_has_three_forms():
     assert set(FORMS) <= ids
     assert all(len(sources) >= 3 for sources in FORMS.values())
     assert all(len(set(sources)) == len(sources) for sources in FORMS.values())
+    for topic in COMPLETE_TOPICS:
+        module = importlib.import_module(f"quant_mistakes.mistakes.{topic}")
+        assert {mistake.id for mistake in module.MISTAKES} <= set(FORMS), topic
 
 
 @pytest.mark.parametrize(("mistake_id", "index"), CASES, ids=[f"{m}-form{i + 1}" for m, i in CASES])

@@ -70,6 +70,8 @@ Shows = Callable[[Case], "bool | None"]
 
 @dataclass(frozen=True)
 class Signature:
+    """A mistake recognised by what it does on one question's probes."""
+
     #: The mistake id it names (as in `mistakes/` and LABS.md §5).
     id: str
     #: The question whose probes it reads.
@@ -94,6 +96,7 @@ def raises(*types: str, match: str = "") -> Shows:
 
 def as_if(**changed) -> Shows:
     """The student's finding is the course's on the same inputs with `changed` keyword arguments."""
+
     def shows(case: Case) -> bool | None:
         if case.raised:
             return None
@@ -104,10 +107,16 @@ def as_if(**changed) -> Shows:
 
 def any_of(*options: Shows) -> Shows:
     """Shows the mistake where one of `options` does (one mistake written several ways); else rules it
-    out where one does, else cannot tell."""
+    out where one does (or cannot read the finding), else cannot tell."""
+
+    def verdict(option: Shows, case: Case) -> bool | None:
+        try:
+            return option(case)
+        except Exception:  # this way of writing the mistake cannot read the finding
+            return False
 
     def shows(case: Case) -> bool | None:
-        verdicts = [option(case) for option in options]
+        verdicts = [verdict(option, case) for option in options]
         if any(v is True for v in verdicts):
             return True
         return False if any(v is False for v in verdicts) else None

@@ -132,7 +132,7 @@ def bias_dropped(case: Case) -> bool | None:
     theirs, course = case.theirs, case.course
     if not _others_same(theirs, course) or "bias" not in course:
         return False
-    dropped = False
+    dropped = set()
     for path, want in course["bias"].items():
         got = theirs["bias"].get(path, "missing")
         if want is None or same(got, want):
@@ -141,15 +141,15 @@ def bias_dropped(case: Case) -> bool | None:
             continue
         if got is not None and not (isinstance(got, torch.Tensor) and not got.any()):
             return False
-        dropped = True
+        dropped.add(path)
     for path, want in course.get("built_with", {}).items():
         got = theirs.get("built_with", {}).get(path)
         if not (same(got, want) or _bias_flag_off(got, want)):
             return False
+    # The state dict as the course's, but for the biases of those layers: gone, or the target's own.
     state, course_state = theirs.get("state_dict", {}), course.get("state_dict", {})
-    if set(state) - set(course_state) or any(not same(state[key], course_state[key]) for key in state):
-        return False
-    if any(not key.endswith(".bias") for key in set(course_state) - set(state)):
+    biases = {f"{path}.bias" for path in dropped}
+    if any(not same(state.get(key), course_state.get(key)) for key in (set(state) | set(course_state)) - biases):
         return False
     return True if dropped else None
 

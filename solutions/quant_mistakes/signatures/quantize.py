@@ -354,6 +354,8 @@ SIGNATURES = (
           "a zero point above the range clipped to q_min"),
     *each("int8_range_hardcoded", (ASYMMETRIC_PARAMETERS, QUANTIZE_ASYMMETRIC, SYMMETRIC_SCALE, QUANTIZE_SYMMETRIC),
           int8_range, "the scale (and zero point) of int8's range whatever the dtype"),
+    *each("int8_range_hardcoded", (PER_CHANNEL, PER_GROUP), lambda q: scale_ratio(q, lambda i: i.max / 127),
+          "scales of int8's range (max|r| / 127) whatever the dtype"),
     *each("sym_scale_128", SYMMETRIC,
           lambda q: scale_ratio(q, lambda i: i.max / (i.max + 1), lambda i: i.max / 128),
           "the symmetric scale divided by q_max + 1 (128): 127/128 of the right one"),
