@@ -38,6 +38,8 @@ def layer_with(*dequantized: Dequantize, shown_by_zero_point: bool = False) -> C
 SIGNATURES = (
     Signature("w8a32_missing_scale", W8A32, layer_with(lambda q, s, z: q - z, lambda q, s, z: q),
               "the weight used as integer codes, with or without its zero point, never scaled"),
+    Signature("w8a32_transposed_weight", W8A32, layer_with(lambda q, s, z: (s * (q - z)).T),
+              "the dequantized weight transposed: the output is x @ W, not x @ W.T"),
     Signature("dequant_sign", W8A32,
               layer_with(lambda q, s, z: s * (q + z), lambda q, s, z: q * s + z, shown_by_zero_point=True),
               "the weight dequantized with the zero point added, not subtracted"),
