@@ -1,33 +1,77 @@
 """Signatures of the mistakes of labs L4-C and L4-D that a catalogued form alone does not catch.
 
 A footprint probe measures one of quantlab's seeded models (`probes.whole_model.footprint_model`);
-the signature builds the same model and computes what a footprint that misses its buffers gives.
+a signature builds the same model and computes what each wrong footprint gives. A load probe
+reports where the skeleton was built, the keys the load missed or did not expect, and whether
+tensors stayed on the meta device.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from torch import nn
+
 from quant_mistakes.probes.whole_model import footprint_model
-from quant_mistakes.signatures import Case, Signature
+from quant_mistakes.signatures import Case, Signature, same
 
 FOOTPRINT = "model_memory_footprint"
+LOAD = "load_quantized_model"
 
 
-def parameter_bytes(case: Case) -> bool | None:
-    """The footprint is the bytes of the parameters alone: each once, or a tied one once per module."""
-    measured = footprint_model(case.probe)
-    if case.raised or measured is None:
+def footprint_of(*totals: Callable[[nn.Module], int]) -> Callable[[Case], bool | None]:
+    """The footprint is one of `totals` of the model the probe measures (built here the same way)."""
+
+    def shows(case: Case) -> bool | None:
+        measured = footprint_model(case.probe)
+        if case.raised or measured is None:
+            return None
+        from quantlab.model_findings import build
+
+        model_name, options = measured
+        model = build(model_name, **options)
+        found = case.theirs
+        return isinstance(found, (int, float)) and not isinstance(found, bool) and any(
+            found == total(model) for total in totals)
+
+    return shows
+
+
+def parameter_bytes(model: nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def parameter_bytes_per_module(model: nn.Module) -> int:
+    """A weight shared by two modules counted twice."""
+    return sum(p.numel() * p.element_size() for _, p in model.named_parameters(remove_duplicate=False))
+
+
+def elements(model: nn.Module) -> int:
+    return sum(t.numel() for t in [*model.parameters(), *model.buffers()])
+
+
+def state_dict_bytes(model: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
+def left_on_meta(case: Case) -> bool | None:
+    """The skeleton was loaded but its tensors stayed on the meta device (no `assign=True`); it was
+    built, replaced and loaded as the course's was."""
+    if case.raised or not isinstance(case.course, dict) or "on_meta" not in case.course:
         return None
-    from quantlab.model_findings import build
-
-    model_name, options = measured
-    model = build(model_name, **options)
-    once = sum(p.numel() * p.element_size() for p in model.parameters())
-    per_module = sum(p.numel() * p.element_size() for _, p in model.named_parameters(remove_duplicate=False))
-    found = case.theirs
-    return isinstance(found, (int, float)) and not isinstance(found, bool) and found in (once, per_module)
+    theirs = case.theirs
+    if not isinstance(theirs, dict) or set(theirs) != set(case.course):
+        return False
+    same_otherwise = all(same(theirs[key], case.course[key]) for key in case.course if key != "on_meta")
+    return same_otherwise and theirs["on_meta"] is True
 
 
 SIGNATURES = (
-    Signature("footprint_ignores_buffers", FOOTPRINT, parameter_bytes,
+    Signature("footprint_ignores_buffers", FOOTPRINT, footprint_of(parameter_bytes, parameter_bytes_per_module),
               "the bytes of the parameters only, without the buffers"),
+    Signature("footprint_counts_elements", FOOTPRINT, footprint_of(elements),
+              "the number of elements of the parameters and buffers, not their bytes"),
+    Signature("footprint_from_state_dict", FOOTPRINT, footprint_of(state_dict_bytes),
+              "the bytes of the state dict: tied weights twice, non-persistent buffers left out"),
+    Signature("load_without_assign", LOAD, left_on_meta, "the loaded model's tensors left on the meta device"),
 )
