@@ -13,7 +13,9 @@ from collections.abc import Callable
 import torch
 
 from quant_mistakes.signatures import Case, Signature
-from quant_mistakes.signatures.quantize import PER_CHANNEL, PER_GROUP, consistent, dtype_of
+from quant_mistakes.signatures.quantize import PER_CHANNEL, PER_GROUP, consistent, dtype_of, value_close
+
+DEQUANTIZE_PER_GROUP = "linear_dequantization_per_group"
 
 
 def channels(question: str, args: tuple) -> tuple[torch.Tensor, int]:
@@ -69,7 +71,54 @@ def flat_scale(question: str) -> Callable[[Case], bool | None]:
     return shows
 
 
-SIGNATURES = tuple(
+def by_columns(tensor: torch.Tensor, group_size: int) -> torch.Tensor:
+    """The groups of a (rows, columns) tensor taken down its columns: the transpose viewed in groups."""
+    return tensor.T.reshape(-1, group_size)
+
+
+def from_columns(groups: torch.Tensor, shape) -> torch.Tensor:
+    """A tensor of `shape` from its groups taken down its columns."""
+    return groups.reshape(shape[1], shape[0]).T
+
+
+def grouped_down_columns(case: Case) -> bool | None:
+    """Scales of groups taken down the columns, and the codes of those groups with them."""
+    if case.raised:
+        return None
+    if not pair(case.theirs):
+        return False
+    tensor, group_size = case.args[0], int(case.args[1])
+    info = torch.iinfo(dtype_of(case, PER_GROUP))
+    groups = by_columns(tensor, group_size)
+    codes, scale = case.theirs
+    if not close(scale, groups.abs().amax(dim=1) / info.max):
+        return False
+    column = scale.double().reshape(-1, 1)
+    for divided in (groups.double() / column, (groups.float() / column.float()).double()):
+        expected = from_columns(torch.round(divided).clamp(info.min, info.max), tensor.shape)
+        if isinstance(codes, torch.Tensor) and codes.dtype == dtype_of(case, PER_GROUP) and torch.equal(
+                codes.long(), expected.long()):
+            return True
+    return False
+
+
+def dequantized_down_columns(case: Case) -> bool | None:
+    """Each group's scale applied to a group taken down the columns."""
+    if case.raised:
+        return None
+    codes, scale, group_size = case.args[0], case.args[1], int(case.args[2])
+    expected = from_columns(by_columns(codes, group_size).double() * scale.double().reshape(-1, 1), codes.shape)
+    found = case.theirs
+    return (isinstance(found, torch.Tensor) and found.shape == expected.shape
+            and value_close(found, expected))
+
+
+SIGNATURES = (
+    Signature("per_group_wrong_axis", PER_GROUP, grouped_down_columns,
+              "groups taken down the columns instead of along the rows"),
+    Signature("per_group_wrong_axis", DEQUANTIZE_PER_GROUP, dequantized_down_columns,
+              "the groups' scales applied down the columns instead of along the rows"),
+) + tuple(
     signature
     for question in (PER_CHANNEL, PER_GROUP)
     for signature in (

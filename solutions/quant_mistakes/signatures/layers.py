@@ -15,6 +15,7 @@ import torch
 
 from quant_mistakes.signatures import Case, Signature, raises, same
 
+FORWARD = "w8_a16_forward"
 LAYER = "W8A16LinearLayer"
 REPLACE = "replace_linear_with_target"
 REPLACE_AND_QUANTIZE = "replace_linear_with_target_and_quantize"
@@ -104,6 +105,46 @@ def divided_in_weights_dtype(case: Case) -> bool | None:
     divided = torch.round(weights / scales[:, None]).float()
     candidates = (divided.clamp(-128, 127), (divided.long() + 128) % 256 - 128)
     return any(same(theirs.get("int8_weights"), c.to(torch.int8)) for c in candidates)
+
+
+def bias_scaled(x: torch.Tensor, codes: torch.Tensor, scales: torch.Tensor, bias) -> torch.Tensor:
+    """`(x @ codes.T + bias) * scales`, in float64: the bias added before the scales multiply."""
+    output = x.double() @ codes.double().T
+    if bias is not None:
+        output = output + bias.double().reshape(-1)
+    return output * scales.double()
+
+
+def close_to(found, expected: torch.Tensor, dtype: torch.dtype) -> bool:
+    return (isinstance(found, torch.Tensor) and found.dtype == dtype and found.shape == expected.shape
+            and bool(torch.allclose(found.double(), expected, rtol=1e-2 if dtype != torch.float32 else 1e-5,
+                                    atol=1e-6)))
+
+
+def forward_bias_before_scale(case: Case) -> bool | None:
+    """w8_a16_forward's output is `(x @ W.T + b) * s`; without a bias, the course's."""
+    if case.raised:
+        return None
+    codes, x, scales, *rest = case.args
+    bias = rest[0] if rest else case.kwargs.get("bias")
+    if bias is None:
+        return None if same(case.theirs, case.course) else False
+    return close_to(case.theirs, bias_scaled(x, codes, scales, bias), case.course.dtype)
+
+
+def layer_bias_before_scale(case: Case) -> bool | None:
+    """The layer's buffers, codes and scales are the course's, its outputs `(x @ W.T + b) * s`."""
+    if case.raised or "bias_values" not in case.kwargs:
+        return None if case.raised or same(case.theirs, case.course) else False
+    theirs, course = case.theirs, case.course
+    if any(not same(theirs.get(key), course[key]) for key in course if key != "outputs"):
+        return False
+    outputs = theirs.get("outputs")
+    inputs = case.kwargs.get("inputs", ())
+    if not isinstance(outputs, list) or len(outputs) != len(inputs) or not inputs:
+        return False
+    return all(close_to(found, bias_scaled(x, course["int8_weights"], course["scales"], case.kwargs["bias_values"]),
+                        want.dtype) for found, x, want in zip(outputs, inputs, course["outputs"], strict=True))
 
 
 #: What replacing Linears leaves as the course's whatever a new layer is built with or given as its bias.
@@ -220,6 +261,10 @@ SIGNATURES = (
               "int8_weights made an nn.Parameter (a RuntimeError, or a parameter where a buffer belongs)"),
     Signature("w8a16_scales_per_column", LAYER, scales_per_column,
               "codes computed with one scale per input column"),
+    Signature("w8a16_bias_before_scale", FORWARD, forward_bias_before_scale,
+              "the bias added before the scales multiply the output"),
+    Signature("w8a16_bias_before_scale", LAYER, layer_bias_before_scale,
+              "the layer's output scaled after its bias is added"),
     Signature("w8a16_scale_128", LAYER, scale_128, "scales of max|w| / 128, codes clamped or wrapped past 127"),
     Signature("w8a16_lowprec_divide_no_clamp", LAYER, divided_in_weights_dtype,
               "the weights divided by the scales in their own low precision: codes off by one, or wrapped"),
