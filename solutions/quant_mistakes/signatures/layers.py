@@ -195,6 +195,54 @@ def bias_dropped(case: Case) -> bool | None:
     return True if dropped else None
 
 
+def replaced_as(case: Case, replaced: set) -> bool | None:
+    """The Linears at `replaced` (and no others) were replaced, those the course replaces too as the
+    course does; True when that differs from what the course replaces."""
+    theirs, course = case.theirs, case.course
+    linears = set(course["replaced"]) | set(course["kept_linears"])
+    kept = linears - replaced
+    both = replaced & set(course["replaced"])
+    if not isinstance(theirs, dict) or set(theirs.get("replaced", ())) != replaced:
+        return False
+    if set(theirs.get("kept_linears", ())) != kept or not all(
+            same(theirs.get(key), course[key]) for key in ("returned", "other_modules_kept")):
+        return False
+    target = next(iter({course["types"][path] for path in course["replaced"]}), None)
+    types = {path: "Linear" if path in kept else target if path in replaced else kind
+             for path, kind in course["types"].items()}
+    if not same(theirs.get("types"), types):
+        return False
+    for key in ("built_with", "quantized_with", "bias"):
+        found = theirs.get(key, {})
+        if key in course and (set(found) != replaced or any(not same(found[p], course[key][p]) for p in both)):
+            return False
+    state, course_state = theirs.get("state_dict", {}), course["state_dict"]
+    if any(not same(state.get(key), course_state.get(key)) for key in set(state) | set(course_state)
+           if key.rsplit(".", 1)[0] not in linears - both):
+        return False
+    return True if replaced != set(course["replaced"]) else None
+
+
+def top_level_only(case: Case) -> bool | None:
+    """Only the model's own children were replaced: the Linears inside submodules stay."""
+    if case.raised:
+        return None
+    return replaced_as(case, {path for path in case.course["replaced"] if "." not in path})
+
+
+def excluded_by_substring_or_path(case: Case) -> bool | None:
+    """The Linears excluded are those whose name *contains* an excluded name, or whose dotted path
+    equals one, not those whose own name equals one."""
+    if case.raised:
+        return None
+    exclude = list(case.args[2])
+    linears = set(case.course["replaced"]) | set(case.course["kept_linears"])
+    by_substring = {path for path in linears if not any(x in path.rsplit(".", 1)[-1] for x in exclude)}
+    by_path = {path for path in linears if path not in exclude}
+    verdicts = [replaced_as(case, by_substring), replaced_as(case, by_path)]
+    return True if True in verdicts else None if None in verdicts else False
+
+
 def _arrangement(got, want) -> str:
     """How a new layer's arguments compare with the course's: "same", "keywords" (the course's order,
     some by keyword), "rearranged" (the course's values in another order) or "other"."""
@@ -269,6 +317,12 @@ SIGNATURES = (
     Signature("w8a16_lowprec_divide_no_clamp", LAYER, divided_in_weights_dtype,
               "the weights divided by the scales in their own low precision: codes off by one, or wrapped"),
     *(Signature("replace_drops_bias", question, bias_dropped, "the new layers do not get the old bias")
+      for question in (REPLACE, REPLACE_AND_QUANTIZE)),
+    *(Signature("replace_no_recursion", question, top_level_only,
+                "only the model's direct children replaced: no recursion into submodules")
+      for question in (REPLACE, REPLACE_AND_QUANTIZE)),
+    *(Signature("exclude_by_substring_or_path", question, excluded_by_substring_or_path,
+                "Linears excluded when their name contains an excluded one, or by their dotted path")
       for question in (REPLACE, REPLACE_AND_QUANTIZE)),
     *(Signature("replace_wrong_arg_order", question, arguments_rearranged,
                 "the new layer built with the course's arguments in another order")
