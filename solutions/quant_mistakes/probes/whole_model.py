@@ -26,34 +26,37 @@ def _footprint_of(model_name, options, get):
     return footprint_findings(get("model_memory_footprint"), model_name, **options)["footprint"]
 
 
-def footprint_model(probe) -> tuple[str, dict] | None:
-    """The model a footprint probe measures and the options it is built with (None for another probe)."""
-    if isinstance(probe, functools.partial) and probe.func is _footprint_of:
-        return probe.args[0], dict(probe.args[1])
-    return None
-
-
 def _quantize(model_name, exclude, **options):
+    return functools.partial(_quantized_by, model_name, options, exclude)
+
+
+def _quantized_by(model_name, options, exclude, get):
     from quantlab.model_findings import quantization_findings
 
-    def probe(get):
-        found = quantization_findings(get("quantize_model"), get("W8A16LinearLayer"), model_name, exclude, **options)
-        return {"returned": found["returned"], "types": found["types"]}
-
-    return probe
+    found = quantization_findings(get("quantize_model"), get("W8A16LinearLayer"), model_name, exclude, **options)
+    return {"returned": found["returned"], "types": found["types"]}
 
 
 def _save(model_name):
+    return functools.partial(_saved_by, model_name, {})
+
+
+def _saved_by(model_name, options, get):
     from quantlab.model_findings import save_findings
 
-    def probe(get):
-        # Unquantized: a whole model of quantlab's classes pickles anywhere, so the file is written
-        # and only `weights_only=True` refuses it; DETR's frozen batch norms are buffers.
-        found = save_findings(get("save_quantized_state_dict"), model_name)
-        error = found["load_error"]
-        return {"error": error and error.split(":")[0], "keys": sorted(found["saved"]) if found["saved"] else None}
+    # Unquantized: a whole model of quantlab's classes pickles anywhere, so the file is written
+    # and only `weights_only=True` refuses it; DETR's frozen batch norms are buffers.
+    found = save_findings(get("save_quantized_state_dict"), model_name)
+    error = found["load_error"]
+    return {"error": error and error.split(":")[0], "keys": sorted(found["saved"]) if found["saved"] else None}
 
-    return probe
+
+def measured_model(probe) -> tuple[str, dict] | None:
+    """The model a footprint, quantization or save probe builds, and the options it is built with
+    (None for another probe): a signature builds the same to compute what a mistake gives."""
+    if isinstance(probe, functools.partial) and probe.func in (_footprint_of, _quantized_by, _saved_by):
+        return probe.args[0], dict(probe.args[1])
+    return None
 
 
 def _load(model_name, exclude):

@@ -1,7 +1,8 @@
 """Signatures of the mistakes of labs L4-C and L4-D that a catalogued form alone does not catch.
 
-A footprint probe measures one of quantlab's seeded models (`probes.whole_model.footprint_model`);
-a signature builds the same model and computes what each wrong footprint gives. A load probe
+A footprint, quantization or save probe builds one of quantlab's seeded models
+(`probes.whole_model.measured_model`); a signature builds the same model and computes what a
+mistake gives on it. A load probe
 reports where the skeleton was built, the keys the load missed or did not expect, and whether
 tensors stayed on the meta device.
 """
@@ -12,24 +13,33 @@ from collections.abc import Callable
 
 from torch import nn
 
-from quant_mistakes.probes.whole_model import footprint_model
+from quant_mistakes.probes.whole_model import measured_model
 from quant_mistakes.signatures import Case, Signature, same
 
 FOOTPRINT = "model_memory_footprint"
+QUANTIZE_MODEL = "quantize_model"
+SAVE = "save_quantized_state_dict"
 LOAD = "load_quantized_model"
+
+
+def model_of(case: Case) -> nn.Module | None:
+    """A fresh copy of the model the probe builds (None for a probe that builds none)."""
+    measured = measured_model(case.probe)
+    if measured is None:
+        return None
+    from quantlab.model_findings import build
+
+    model_name, options = measured
+    return build(model_name, **options)
 
 
 def footprint_of(*totals: Callable[[nn.Module], int]) -> Callable[[Case], bool | None]:
     """The footprint is one of `totals` of the model the probe measures (built here the same way)."""
 
     def shows(case: Case) -> bool | None:
-        measured = footprint_model(case.probe)
-        if case.raised or measured is None:
+        model = None if case.raised else model_of(case)
+        if model is None:
             return None
-        from quantlab.model_findings import build
-
-        model_name, options = measured
-        model = build(model_name, **options)
         found = case.theirs
         return isinstance(found, (int, float)) and not isinstance(found, bool) and any(
             found == total(model) for total in totals)
@@ -54,6 +64,27 @@ def state_dict_bytes(model: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in model.state_dict().values())
 
 
+def model_left_as_it_was(case: Case) -> bool | None:
+    """quantize_model returned the course's footprints, but the model it was given keeps its modules."""
+    model = None if case.raised else model_of(case)
+    if model is None:
+        return None
+    theirs = case.theirs
+    before = {path or "(model)": type(module).__name__ for path, module in model.named_modules()}
+    return (isinstance(theirs, dict) and same(theirs.get("returned"), case.course["returned"])
+            and theirs.get("types") == before)
+
+
+def parameters_saved(case: Case) -> bool | None:
+    """The file holds the model's parameters and none of its buffers."""
+    model = None if case.raised else model_of(case)
+    if model is None:
+        return None
+    theirs = case.theirs
+    return (isinstance(theirs, dict) and theirs.get("error") is None
+            and theirs.get("keys") == sorted(name for name, _ in model.named_parameters()))
+
+
 def left_on_meta(case: Case) -> bool | None:
     """The skeleton was loaded but its tensors stayed on the meta device (no `assign=True`); it was
     built, replaced and loaded as the course's was."""
@@ -73,5 +104,8 @@ SIGNATURES = (
               "the number of elements of the parameters and buffers, not their bytes"),
     Signature("footprint_from_state_dict", FOOTPRINT, footprint_of(state_dict_bytes),
               "the bytes of the state dict: tied weights twice, non-persistent buffers left out"),
+    Signature("quantize_model_not_in_place", QUANTIZE_MODEL, model_left_as_it_was,
+              "the right footprints, but the model itself left unquantized: a copy was quantized"),
+    Signature("save_parameters_only", SAVE, parameters_saved, "the parameters saved, without the buffers"),
     Signature("load_without_assign", LOAD, left_on_meta, "the loaded model's tensors left on the meta device"),
 )
