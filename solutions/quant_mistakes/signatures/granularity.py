@@ -1,9 +1,10 @@
-"""Signatures of the mistakes of labs L3-C and L3-D that a catalogued form alone does not catch.
+"""Signatures of the mistakes of labs L3-C and L3-D: each recognised by what it does, whatever its form.
 
 A per-channel probe gives `(codes, scale)` of `linear_q_symmetric_per_channel(r, dim)`; a per-group
 probe those of `linear_q_symmetric_per_group(r, group_size)`, which quantizes the groups
 `r.view(-1, group_size)` per channel along dim 0. A mistake is recognised by the scale's values and
-shape, the codes being the course's rounding of `r` by that scale, as the student shaped it.
+shape, the codes being the course's rounding of `r` by that scale, as the student shaped it; groups
+taken down the columns, by the scales and codes of those groups (and by dequantizing them so).
 """
 
 from __future__ import annotations

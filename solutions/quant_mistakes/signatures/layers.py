@@ -1,4 +1,4 @@
-"""Signatures of the mistakes of labs L4-A and L4-B that a catalogued form alone does not catch.
+"""Signatures of the mistakes of labs L4-A and L4-B: each recognised by what it does, whatever its form.
 
 The layer's probes are `layer_findings` inspections: the layer's buffers and parameters, its codes
 and scales after `quantize(weights)`, and its outputs (`quantlab.layer_findings`). The replacement

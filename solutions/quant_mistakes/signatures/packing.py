@@ -1,8 +1,10 @@
-"""Signatures of the mistakes of labs L5-B and L5-C that a catalogued form alone does not catch.
+"""Signatures of the mistakes of labs L5-B and L5-C: each recognised by what it does, whatever its form.
 
-A packing probe gives `pack_weights(values, bits)`; a wrong shift is recognised by repacking the
-probe's values with each shift a student plausibly writes instead of `bits * j`, as a uint8 holds
-the result (bits shifted past the byte are lost), whether the values are ORed or added.
+A packing probe gives `pack_weights(values, bits)`: the probe's values are repacked here with the
+shifts a mistake uses instead of `bits * j` (the highest bits first, the position alone, ...), as a
+uint8 holds the result (bits shifted past the byte are lost), whether the values are ORed or added.
+An unpacking probe gives `unpack_weights(bytes, bits)`: the bytes are read here as the mistake
+reads them (from the highest bits first, or without the mask).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Signatures of the mistakes of lab L3-E that a catalogued form alone does not catch.
+"""Signatures of the mistakes of lab L3-E: each recognised by what it does, whatever its form.
 
 A probe gives `quantized_linear_W8A32_without_bias(x, q_w, s_w, z_w)`; its output is compared, in
 float64, with the layer computed from a weight dequantized another way.

@@ -1,4 +1,4 @@
-"""Signatures of the mistakes of labs L4-C and L4-D that a catalogued form alone does not catch.
+"""Signatures of the mistakes of labs L4-C and L4-D: each recognised by what it does, whatever its form.
 
 A footprint, quantization or save probe builds one of quantlab's seeded models
 (`probes.whole_model.measured_model`); a signature builds the same model and computes what a
