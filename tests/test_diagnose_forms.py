@@ -12,11 +12,10 @@ the recognition rate per id (`conftest.pytest_terminal_summary`, also written to
 
 from __future__ import annotations
 
-import ast
 import importlib
 
 import pytest
-from mistake_forms import CORRECT, FORMS, UNCATALOGUED
+from mistake_forms import CORRECT, FORMS, UNCATALOGUED, labs_written
 from test_diagnose import TWINS, diagnosed
 from test_lab_tests import run_cases
 
@@ -102,9 +101,7 @@ def test_wrong_code_no_catalogued_mistake_describes_gets_no_diagnosis(index):
     """Better none than wrong: a mistake the catalogue does not know, next to ones its signatures know."""
     source = UNCATALOGUED[index]
     env = mistakes.student_env(mistakes.COURSE_LITERAL, source, label=f"uncatalogued {index + 1}")
-    written = {node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-    labs = [lab for lab in LABS.values() if written & set(lab.functions)]
-    failing = [(lab.id, question) for lab in labs for question in lab.question_names
+    failing = [(lab.id, question) for lab in labs_written(source) for question in lab.question_names
                if any(run_cases(lab.id, question, env).values())]
     assert failing, "it passes every case: it is not a mistake"
     assert [(lab, question, diagnosed(lab, question, env)) for lab, question in failing] == [

@@ -351,8 +351,7 @@ def test_a_form_of_a_mistake_fails_every_question_where_it_is_diagnosed(mistake_
 def test_right_code_written_otherwise_passes_every_case_of_the_labs_it_writes(index):
     source = mistake_forms.CORRECT[index]
     env = mistakes.student_env(mistakes.COURSE_LITERAL, source, label="correct form")
-    written = {node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-    labs = [lab for lab in LABS.values() if written & set(lab.functions)]
+    labs = mistake_forms.labs_written(source)
     assert labs
     for lab in labs:
         for question in lab.question_names:

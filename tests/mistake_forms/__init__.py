@@ -12,14 +12,23 @@ affects and reports the recognition rate per id.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import textwrap
+
+from grader.labs import LABS, Lab
 
 
 def form(text: str) -> str:
     """Notebook source from an indented triple-quoted block."""
     return textwrap.dedent(text).strip("\n") + "\n"
+
+
+def labs_written(source: str) -> list[Lab]:
+    """The labs that use a function or class `source` defines."""
+    written = {node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    return [lab for lab in LABS.values() if written & set(lab.functions)]
 
 
 def _modules() -> list:
