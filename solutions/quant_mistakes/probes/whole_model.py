@@ -51,6 +51,13 @@ def _saved_by(model_name, options, get):
     return {"error": error and error.split(":")[0], "keys": sorted(found["saved"]) if found["saved"] else None}
 
 
+def quantization_excludes(probe) -> list | None:
+    """The names a quantization probe excludes (None for another probe)."""
+    if isinstance(probe, functools.partial) and probe.func is _quantized_by:
+        return list(probe.args[2])
+    return None
+
+
 def measured_model(probe) -> tuple[str, dict] | None:
     """The model a footprint, quantization or save probe builds, and the options it is built with
     (None for another probe): a signature builds the same to compute what a mistake gives."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from quant_mistakes.probes.whole_model import measured_model
+from quant_mistakes.probes.whole_model import measured_model, quantization_excludes
 from quant_mistakes.signatures import Case, Signature, same
 
 FOOTPRINT = "model_memory_footprint"
@@ -43,6 +43,29 @@ def footprint_of(*totals: Callable[[nn.Module], int]) -> Callable[[Case], bool |
         found = case.theirs
         return isinstance(found, (int, float)) and not isinstance(found, bool) and any(
             found == total(model) for total in totals)
+
+    return shows
+
+
+def quantized_measured_by(*totals: Callable[[nn.Module], int]) -> Callable[[Case], bool | None]:
+    """quantize_model quantized the model as the course does, but returned footprints measured by one
+    of `totals` (before, and after the course's replacement of the same fresh model)."""
+
+    def shows(case: Case) -> bool | None:
+        excludes = quantization_excludes(case.probe)
+        if case.raised or excludes is None:
+            return None
+        theirs = case.theirs
+        if not isinstance(theirs, dict) or not same(theirs.get("types"), case.course["types"]):
+            return False
+        replace = case.course_get("replace_linear_with_target_and_quantize")
+        expected = []
+        for total in totals:
+            fresh = model_of(case)
+            before = total(fresh)
+            replace(fresh, case.course_get("W8A16LinearLayer"), excludes)
+            expected.append((before, total(fresh)))
+        return any(same(theirs.get("returned"), footprints) for footprints in expected)
 
     return shows
 
@@ -102,6 +125,10 @@ SIGNATURES = (
               "the bytes of the parameters only, without the buffers"),
     Signature("footprint_counts_elements", FOOTPRINT, footprint_of(elements),
               "the number of elements of the parameters and buffers, not their bytes"),
+    Signature("footprint_ignores_buffers", QUANTIZE_MODEL, quantized_measured_by(parameter_bytes),
+              "footprints before and after quantizing that count the parameters only"),
+    Signature("footprint_counts_elements", QUANTIZE_MODEL, quantized_measured_by(elements),
+              "footprints before and after quantizing that count elements, not bytes"),
     Signature("footprint_from_state_dict", FOOTPRINT, footprint_of(state_dict_bytes),
               "the bytes of the state dict: tied weights twice, non-persistent buffers left out"),
     Signature("quantize_model_not_in_place", QUANTIZE_MODEL, model_left_as_it_was,
