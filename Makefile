@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 JOBS   ?= auto
 
-.PHONY: demo test lint build bench venv sandbox clean
+.PHONY: demo test lint build bench venv sandbox browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ sandbox:
 	    echo "warning: bubblewrap (bwrap) is not installed; install the bubblewrap package to grade." >&2; \
 	  fi; }
 
+# The browser the report test renders pages in (tests/test_report_browser.py): Debian's chromium and its
+# chromedriver, installed with apt when running as root; otherwise a warning, and that test skips
+# locally (it fails in CI, where .ci/run installs them).
+browser:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "warning: chromium or chromedriver is not installed; install the chromium and chromium-driver packages to run the browser test." >&2; \
+	  fi; }
+
 demo: $(STAMP) sandbox
 	$(PY) -m grader demo -o $(OUT)
 
@@ -38,7 +49,7 @@ build: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-test: $(STAMP) sandbox lint
+test: $(STAMP) sandbox browser lint
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q
 
 bench: $(STAMP) sandbox

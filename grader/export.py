@@ -48,6 +48,32 @@ def grades_csv(results: list[SubmissionResult], questions: tuple[str, ...]) -> s
     return buffer.getvalue()
 
 
+#: items.csv's columns before the metrics.
+ITEM_COLUMNS = ("student", "question", "test", "hidden", "score", "max_score", "passed", "status", "mistake")
+
+
+def items_csv(results: list[SubmissionResult]) -> str:
+    """Long format, one row per student x question x test: score, max score, passed, the question's
+    status and mistake id(s), then one column per metric any test recorded (empty where it has none)."""
+    metrics = sorted({str(name) for r in results for q in r.questions for t in q.tests for name in t.metrics})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*ITEM_COLUMNS, *metrics])
+    for result in sorted(results, key=lambda r: r.student):
+        for q in result.questions:
+            for t in q.tests:
+                writer.writerow([
+                    _csv_safe(result.student), _csv_safe(q.name), _csv_safe(t.name), str(t.hidden).lower(),
+                    _number(t.score), _number(t.max_score), str(t.passed).lower(), q.status.value, q.mistake or "",
+                    *(_metric(t.metrics.get(name)) for name in metrics),
+                ])
+    return buffer.getvalue()
+
+
+def _metric(value) -> str:
+    return "" if value is None else repr(value) if isinstance(value, (int, float)) else _csv_safe(str(value))
+
+
 def _number(value: float) -> str:
     return f"{value:g}"
 

@@ -5,7 +5,9 @@ grader's process, beside the hidden reference. The student's functions are reach
 `StudentFunction` proxies that call into the worker: arguments go out as copies, results come
 back as plain data. Each question has a time budget; when a call runs past it the worker is
 killed, the rest of the question fails, and the session is restarted for the next question.
-A question's verdict is a `grader.results.QuestionResult`, one `TestResult` per case.
+A question's verdict is a `grader.results.QuestionResult`, one `TestResult` per case; the first
+`MAX_CAPTURES` failing tensor tests of a question keep a bounded copy of their tensors
+(`grader.capture`) for the report's pictures.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from otter.test_files.abstract_test import TestCaseResult
 from otter.test_files.exception_test import ExceptionTestFile
 
-from grader import timing
+from grader import capture, timing
 from grader.labs import make_tests_importable
 from grader.memo import ReferenceMemo
 from grader.results import QuestionResult, QuestionStatus, TestResult
@@ -23,6 +25,8 @@ from grader.sandbox import wire
 from grader.sandbox.session import StudentCodeError, UndefinedName, WorkerLost, WorkerSession
 
 MESSAGE_LIMIT = 4000
+#: Failing tests per question whose tensors are kept for the report.
+MAX_CAPTURES = 3
 
 
 class MissingFunction(Exception):
@@ -163,7 +167,7 @@ def judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budg
 
 
 def _judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, budget: float) -> QuestionResult:
-    from quantlab.checks import collect_metrics
+    from quantlab.checks import collect_failure, collect_metrics
 
     deadline = time.monotonic() + budget
     session.budget = test_file.name
@@ -173,9 +177,9 @@ def _judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, bud
     missing = 0
     for case in test_file.test_cases:
         env = _environment(case, session, deadline)
-        passed, message, otter_message, metrics = False, "", "", {}
+        passed, message, otter_message, metrics, failures = False, "", "", {}, []
         if lost is None:
-            with collect_metrics() as metrics:
+            with collect_metrics() as metrics, collect_failure() as failures:
                 try:
                     case.body.call_func(env)
                     passed, otter_message = True, "✅ Test case passed"
@@ -192,11 +196,14 @@ def _judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, bud
         otter_message = otter_message or "❌ Test case failed\n" + message
         test_file.test_case_results.append(TestCaseResult(test_case=case, message=otter_message, passed=passed))
         points = float(case.points or 0)
+        kept = None
+        if failures and not passed and sum(t.capture is not None for t in question.tests) < MAX_CAPTURES:
+            kept = capture.capture(failures[-1], hidden=bool(case.hidden))  # the check that raised is the last
         question.tests.append(
             TestResult(
                 name=case.name, hidden=bool(case.hidden), passed=passed,
                 score=points if passed else 0.0, max_score=points,
-                message=_cut(message), metrics=dict(metrics),
+                message=_cut(message), metrics=dict(metrics), capture=kept,
             )
         )
     question.score = float(sum(t.score for t in question.tests))

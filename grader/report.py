@@ -20,6 +20,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from grader import pictures
 from grader.labs import ROOT
 from grader.results import QuestionResult, QuestionStatus, SubmissionResult, SubmissionStatus
 
@@ -212,6 +213,7 @@ def _environment() -> Environment:
         html_code=html_code_spans,
         md_code=md_code_spans,
         metrics=format_metrics,
+        metric_value=format_metric_value,
         points=format_points,
         pct=format_percent,
         status_label=status_label,
@@ -229,8 +231,11 @@ ENV = _environment()
 # Student report ------------------------------------------------------------------------------------
 
 def render_student_report(result: SubmissionResult) -> tuple[str, str]:
-    """(html, markdown) feedback for one graded submission."""
-    context = {"r": result}
+    """(html, markdown) feedback for one graded submission; failing tensor tests get a picture (HTML)
+    and its description (both)."""
+    figures = pictures.report_figures(result)
+    context = {"r": result, "figure": lambda test: figures.get(id(test)),
+               "picture_words": lambda test: figures.get(id(test), {}).get("text", "")}
     html = ENV.get_template("report.html.j2").render(context)
     markdown = ENV.get_template("report.md.j2").render(context)
     return html, markdown
@@ -305,12 +310,112 @@ def _full_marks(question: QuestionResult) -> bool:
     return question.score >= question.max_score - 1e-9 and question.status is QuestionStatus.OK
 
 
+def _misconceptions(results: list[SubmissionResult]) -> list[dict]:
+    """Each catalogued mistake the class made (results' `mistake`): its title, and who made it where."""
+    made: dict[str, dict] = {}
+    for result in results:
+        for q in result.questions:
+            for mistake_id in (q.mistake or "").split(" or "):
+                if not mistake_id:
+                    continue
+                entry = made.setdefault(mistake_id, {"id": mistake_id, "students": set(), "questions": set()})
+                entry["students"].add(result.student)
+                entry["questions"].add(q.name)
+    titles = _mistake_titles()
+    rows = [{"id": e["id"], "title": titles.get(e["id"], e["id"]), "count": len(e["students"]),
+             "students": sorted(e["students"]), "questions": sorted(e["questions"])} for e in made.values()]
+    return sorted(rows, key=lambda row: (-row["count"], row["id"]))
+
+
+def _mistake_titles() -> dict[str, str]:
+    from grader.labs import make_tests_importable
+
+    make_tests_importable()
+    try:
+        import quant_mistakes
+    except ImportError:  # the summary still lists the ids
+        return {}
+    return dict(quant_mistakes.TITLES)
+
+
+#: Which metric stands for a question's error in the summary's picture, first found first.
+_HEADLINE_METRICS = ("max_abs_error", "dequantized_mse", "relative_error", "scale_rel_error", "mismatched_codes",
+                     "zero_point_error", "max_code_difference", "mse")
+
+
+def _error_distribution(results: list[SubmissionResult]) -> list[dict]:
+    """Per question and metric, each student's largest value over the question's tests, summarised."""
+    values: dict[str, dict[str, dict[str, float]]] = {}
+    for result in results:
+        for q in result.questions:
+            for t in q.tests:
+                for name, value in t.metrics.items():
+                    number = _number(value)
+                    per_student = values.setdefault(q.name, {}).setdefault(str(name), {})
+                    per_student[result.student] = max(number, per_student.get(result.student, number))
+    rows = []
+    for question, metrics in values.items():
+        for name in sorted(metrics, key=_metric_order):
+            seen = sorted(metrics[name].values())
+            rows.append({"question": question, "metric": name,
+                         "label": _METRIC_LABELS.get(name) or name.replace("_", " "), "count": len(seen),
+                         "zero": sum(v == 0 for v in seen), "median": statistics.median(seen),
+                         "p90": seen[min(len(seen) - 1, math.ceil(0.9 * len(seen)) - 1)], "max": seen[-1],
+                         "values": seen})
+    return rows
+
+
+def _headline_rows(rows: list[dict]) -> list[dict]:
+    """One row per question: the first of `_HEADLINE_METRICS` that its tests recorded."""
+    chosen: dict[str, dict] = {}
+    for row in rows:
+        rank = _HEADLINE_METRICS.index(row["metric"]) if row["metric"] in _HEADLINE_METRICS else len(_HEADLINE_METRICS)
+        best = chosen.get(row["question"])
+        if best is None or rank < best["rank"]:
+            chosen[row["question"]] = row | {"rank": rank}
+    return list(chosen.values())
+
+
+def error_distribution_png(rows: list[dict]) -> bytes:
+    """One panel per question: every student's error (its headline metric), with a box plot (Agg)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    headline = _headline_rows(rows)
+    if not headline:
+        return b""
+    fig = Figure(figsize=(3.2 * len(headline), 3.0), dpi=80)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(headline), squeeze=False)[0]
+    for ax, row in zip(axes, headline, strict=True):
+        points = row["values"]
+        ax.boxplot(points, widths=0.5, showfliers=False)
+        ax.plot([1 + ((i % 7) - 3) * 0.05 for i in range(len(points))], points, "o", color="#4f6bed",
+                alpha=0.6, markersize=4)
+        positive = [v for v in points if v > 0]
+        if positive and max(positive) / min(positive) > 100:
+            ax.set_yscale("symlog", linthresh=min(positive))
+        ax.set_title(row["question"][:40], fontsize=9)
+        ax.set_ylabel(row["label"])
+        ax.set_xticks([])
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii") if png else ""
+
+
 def _summary_context(lab: str, results: list[SubmissionResult]) -> dict:
     results = sorted(results, key=lambda r: r.student)
     scores = [_number(r.score) for r in results]
     max_score = Counter(_number(r.max_score) for r in results).most_common(1)[0][0] if results else 0.0
     statuses = Counter(r.status for r in results)
     png = histogram_png(scores, max_score) if results else b""
+    errors = _error_distribution(results)
     return {
         "lab": lab,
         "results": results,
@@ -321,11 +426,15 @@ def _summary_context(lab: str, results: list[SubmissionResult]) -> dict:
         "median": statistics.median(scores) if scores else None,
         "histogram": "data:image/png;base64," + base64.b64encode(png).decode("ascii") if png else "",
         "questions": _question_rates(results),
+        "misconceptions": _misconceptions(results),
+        "errors": errors,
+        "errors_picture": _data_uri(error_distribution_png(errors)),
         "isolation": Counter(r.grader.isolation for r in results),
         "versions": sorted({r.grader.version for r in results}),
     }
 
 
 def render_summary(lab: str, results: list[SubmissionResult]) -> str:
-    """HTML overview of one lab: counts, score statistics and histogram, pass rates, students."""
+    """HTML overview of one lab: counts, score statistics and histogram, pass rates, the mistakes the class
+    made, the distribution of each question's error, students."""
     return ENV.get_template("summary.html.j2").render(_summary_context(lab, results))

@@ -17,7 +17,9 @@ Results schema (`results/<student>.json`, `schema_version` 4):
                   message, diagnosis, mistake,          # diagnosis: a known LABS §5 mistake, or null
                   tests: [{name, hidden, passed, score, max_score, message,
                            metrics: {mismatched_codes, max_code_difference, dequantized_mse,
-                                     max_abs_error, mse, ...}}]}],
+                                     max_abs_error, mse, ...},
+                           capture}]}],   # only on a failing tensor test: grader.capture's record
+                                          # of its tensors (hidden: the student's error only)
      grader: {version, torch,
               isolation: "bubblewrap+cgroup" | "bubblewrap+cgroup2" | "bubblewrap" | "unprivileged-uid" | "process",
               material,           # material: hash of tests, reference, grader code
@@ -25,10 +27,10 @@ Results schema (`results/<student>.json`, `schema_version` 4):
                                   # null when the `grade` process itself graded it (run.json names the host)
      grader_error}                # only when the grader itself failed on this file ("unreadable")
 
-Hidden tests are reported with their verdict, message and metrics, never their expected values.
-Version 3 had no `grader.worker`; version 2 had no `submission.late` either; version 1 (before
-`schema_version` existed) had the keys and values of version 2 without `schema_version`. A stored
-result of another version is graded again (`grade.resume`).
+Hidden tests are reported with their verdict, message, metrics and error, never their expected values.
+Version 3 had no `grader.worker`; version 2 had no `submission.late` and no `capture` either;
+version 1 (before `schema_version` existed) had the keys and values of version 2 without
+`schema_version`. A stored result of another version is graded again (`grade.resume`).
 """
 
 from __future__ import annotations
@@ -75,17 +77,22 @@ class TestResult:
     max_score: float
     message: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    capture: dict | None = None  # a failing tensor test's tensors, bounded (grader.capture)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "hidden": self.hidden, "passed": self.passed, "score": self.score,
+        data = {"name": self.name, "hidden": self.hidden, "passed": self.passed, "score": self.score,
                 "max_score": self.max_score, "message": self.message, "metrics": dict(self.metrics)}
+        if self.capture is not None:
+            data["capture"] = self.capture
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> TestResult:
         return cls(name=str(data.get("name", "")), hidden=bool(data.get("hidden", False)),
                    passed=bool(data.get("passed", False)), score=float(data.get("score", 0.0)),
                    max_score=float(data.get("max_score", 0.0)), message=str(data.get("message") or ""),
-                   metrics=dict(data.get("metrics") or {}))
+                   metrics=dict(data.get("metrics") or {}),
+                   capture=data.get("capture") if isinstance(data.get("capture"), dict) else None)
 
 
 @dataclass

@@ -105,6 +105,8 @@ def test_the_notebook_defines_what_the_lab_declares(lab):
 def test_every_mistake_has_an_explanation_and_its_questions_have_probes():
     ids = {mistake.id for mistake in quant_mistakes.MISTAKES.values()}
     assert set(quant_mistakes.EXPLANATIONS) == ids
+    assert set(quant_mistakes.TITLES) == ids, "every mistake id needs a short title (explanations/*.py, TITLES)"
+    assert all(0 < len(title) <= 80 for title in quant_mistakes.TITLES.values())
     for mistake_id, lab in quant_mistakes.IN_LAB:
         assert mistake_id in ids and lab in LABS
     probed = {(lab, q) for m in quant_mistakes.MISTAKES.values() for lab, qs in m.affects.items() for q in qs

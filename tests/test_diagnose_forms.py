@@ -15,8 +15,9 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from mistake_forms import CORRECT, FORMS
+from mistake_forms import CORRECT, FORMS, UNCATALOGUED, labs_written
 from test_diagnose import TWINS, diagnosed
+from test_lab_tests import run_cases
 
 import batches
 import mistakes
@@ -53,7 +54,7 @@ def accepted(mistake_id: str, lab: str, question: str) -> set[str]:
 
 
 #: Topics (`quant_mistakes.mistakes.<topic>`) whose every mistake id has forms; a topic joins once it does.
-COMPLETE_TOPICS = ("quantize",)
+COMPLETE_TOPICS = ("quantize", "granularity", "w8a32", "layers", "whole_model", "packing")
 
 CASES = [(mistake_id, index) for mistake_id, sources in FORMS.items() for index in range(len(sources))]
 
@@ -94,6 +95,19 @@ def test_right_code_written_otherwise_gets_no_diagnosis_anywhere(index):
             assert diagnosed(lab.id, question, env) is None, (lab.id, question)
 
 
+@pytest.mark.parametrize("index", range(len(UNCATALOGUED)),
+                         ids=[f"uncatalogued{i + 1}" for i in range(len(UNCATALOGUED))])
+def test_wrong_code_no_catalogued_mistake_describes_gets_no_diagnosis(index):
+    """Better none than wrong: a mistake the catalogue does not know, next to ones its signatures know."""
+    source = UNCATALOGUED[index]
+    env = mistakes.student_env(mistakes.COURSE_LITERAL, source, label=f"uncatalogued {index + 1}")
+    failing = [(lab.id, question) for lab in labs_written(source) for question in lab.question_names
+               if any(run_cases(lab.id, question, env).values())]
+    assert failing, "it passes every case: it is not a mistake"
+    assert [(lab, question, diagnosed(lab, question, env)) for lab, question in failing] == [
+        (lab, question, None) for lab, question in failing]
+
+
 #: Issue 10's examples, each the first form of its id: lab -> (id, the question that names it).
 ISSUE_EXAMPLES = {
     "L2-B": [("dtype_not_forwarded", "linear_quantization")],
@@ -113,3 +127,30 @@ def test_the_issues_examples_are_named_when_graded_in_the_sandbox(lab, tmp_path)
     named = {r.student: {q.name: q.mistake for q in r.questions} for r in results}
     assert named == {mistake_id: {**{q: None for q in LABS[lab].question_names}, question: mistake_id}
                      for mistake_id, question in ISSUE_EXAMPLES[lab]}
+
+
+#: Forms that only a signature names (their findings are no catalogued form's), graded in the sandbox:
+#: lab -> (id, form number). Findings that hold dtypes and argument lists, and probes where the
+#: student's code raises, cross from the worker as data.
+SIGNATURE_ONLY = {
+    "L3-D": [("per_channel_wrong_dim", 4), ("per_channel_missing_reshape", 4)],
+    "L4-B": [("replace_drops_bias", 2), ("replace_wrong_arg_order", 2), ("replace_wrong_arg_order", 3)],
+}
+
+
+@pytest.mark.parametrize("lab", sorted(SIGNATURE_ONLY))
+def test_forms_only_a_signature_names_are_named_when_graded_in_the_sandbox(lab, tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for mistake_id, number in SIGNATURE_ONLY[lab]:
+        source = mistakes.COURSE_LITERAL + "\n\n" + FORMS[mistake_id][number - 1]
+        (folder / f"{mistake_id}-{number}.py").write_text(source)
+    results = grade_batch(GradeConfig(lab=lab, submissions=folder, output=tmp_path / "out", jobs=1,
+                                      limits=batches.LIMITS))
+    named = {r.student: {q.name: q.mistake for q in r.questions if q.score < q.max_score} for r in results}
+    assert named == {f"{mistake_id}-{number}": dict.fromkeys(affected_in(mistake_id, lab), mistake_id)
+                     for mistake_id, number in SIGNATURE_ONLY[lab]}
+
+
+def affected_in(mistake_id: str, lab: str) -> list[str]:
+    return [question for affected_lab, question in affected(mistake_id) if affected_lab == lab]

@@ -26,6 +26,7 @@ import functools
 import time
 import warnings
 
+import mistake_forms
 import pytest
 import torch
 from otter.test_files.exception_test import ExceptionTestFile
@@ -326,3 +327,33 @@ def test_mistakes_of_the_later_labs_reproduce_the_labs_section_5_figures():
     assert run("unpack_no_mask", "unpack_weights", packed, 2).tolist() == [177, 44, 11, 2, 255, 63, 15, 3]
     assert run("unpack_no_mask", "unpack_weights", torch.tensor([241, 7], dtype=u8), 4).tolist() == [241, 15, 7, 0]
     assert run("unpack_msb_first", "unpack_weights", torch.tensor([177], dtype=u8), 2).tolist() == [2, 3, 0, 1]
+
+
+FORM_CASES = [(mistake_id, index) for mistake_id, forms in mistake_forms.FORMS.items() for index in range(len(forms))]
+
+
+@pytest.mark.parametrize(("mistake_id", "index"), FORM_CASES, ids=[f"{m}-form{i + 1}" for m, i in FORM_CASES])
+def test_a_form_of_a_mistake_fails_every_question_where_it_is_diagnosed(mistake_id, index):
+    """A form (tests/mistake_forms) is a real mistake: wherever the probes show it, and so a diagnosis
+    names it, a case of that question fails (a check's message, or the error torch raises on it)."""
+    from test_diagnose_forms import affected, shown
+
+    env = mistakes.student_env(mistakes.COURSE_LITERAL, mistake_forms.FORMS[mistake_id][index], label="form")
+    where = [(lab, question) for lab, question in affected(mistake_id) if shown(question, env)]
+    assert where
+    for lab, question in where:
+        failures = run_cases(lab, question, env)
+        assert any(failures.values()), f"form {index + 1} of {mistake_id} passes every case of {lab}:{question}"
+
+
+@pytest.mark.parametrize("index", range(len(mistake_forms.CORRECT)),
+                         ids=[f"correct{i + 1}" for i in range(len(mistake_forms.CORRECT))])
+def test_right_code_written_otherwise_passes_every_case_of_the_labs_it_writes(index):
+    source = mistake_forms.CORRECT[index]
+    env = mistakes.student_env(mistakes.COURSE_LITERAL, source, label="correct form")
+    labs = mistake_forms.labs_written(source)
+    assert labs
+    for lab in labs:
+        for question in lab.question_names:
+            failures = run_cases(lab.id, question, env)
+            assert not any(failures.values()), f"{lab.id}:{question} fails:\n{describe(failures)}"

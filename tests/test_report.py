@@ -463,3 +463,57 @@ def test_diagnosis_code_spans_render_as_code_and_stay_escaped():
     assert str(report.html_code_spans("odd ` count <i>")) == "odd ` count &lt;i&gt;"
     md = report.md_code_spans("Use `int(round(z))`, not *bold* <b>")
     assert md == "Use `int(round(z))`, not \\*bold\\* \\<b\\>"
+
+
+def _class_with_mistakes():
+    """alice and carol clamp nothing (missing_clamp); carol and erin's scale fits two mistakes."""
+    results = _class()
+    results[0]["questions"][0]["mistake"] = "missing_clamp"
+    results[3]["questions"][0]["mistake"] = "missing_clamp"
+    results[3]["questions"][1]["mistake"] = "sym_scale_128 or sym_scale_127_5"
+    erin = _result(student="erin")
+    erin["questions"][1]["mistake"] = "sym_scale_128"
+    return results + [erin]
+
+
+MISCONCEPTIONS = r'<section class="card" id="misconceptions">(.*?)</section>'
+
+
+def test_summary_misconceptions_table_counts_students_and_links_their_reports():
+    html = summary(_class_with_mistakes())
+    section = re.search(MISCONCEPTIONS, html, re.S).group(1)
+    rows = _texts(section, r"<tbody>.*?</tbody>")[0]
+    assert rows == (
+        "No clamp to the integer range (codes wrap around) missing_clamp in linear_q_with_scale_and_zero_point "
+        "2 alice , carol "
+        "Symmetric scale divided by 128 instead of 127 sym_scale_128 in linear_dequantization 2 carol , erin "
+        "Symmetric scale divided by 127.5 sym_scale_127_5 in linear_dequantization 1 carol")
+    assert re.findall(r'href="(reports/[^"]*)"', section) == [
+        "reports/alice.html", "reports/carol.html", "reports/carol.html", "reports/erin.html", "reports/carol.html"]
+
+
+def test_summary_says_when_no_mistake_was_recognised_and_escapes_an_unknown_id():
+    assert "recognised no known mistake" in summary(_class())
+    results = _class()
+    results[0]["questions"][0]["mistake"] = SCRIPT
+    html = summary(results)
+    assert "<script" not in html.lower() and "&lt;script&gt;" in re.search(MISCONCEPTIONS, html, re.S).group(1)
+
+
+def test_summary_error_per_question_table_and_picture():
+    results = _class()
+    for test in results[1]["questions"][0]["tests"]:  # dave's codes are all right
+        test["metrics"] = {name: 0.0 for name in test["metrics"]}
+    html = summary(results)
+    section = re.search(r'<section class="card" id="errors">(.*?)</section>', html, re.S).group(1)
+    # Per student (4 with metrics: bob's file was unreadable), the largest value over the question's tests:
+    # alice, carol and the hostile one 1 code off by 245 (MSE 1234.5, max abs error 1.2e-05), dave none.
+    assert _texts(section, r"<tr>(.*?)</tr>")[1:] == [
+        # question, measure, students, no error, median, 90th percentile, largest
+        "linear_q_with_scale_and_zero_point max abs error 4 1 1.2e-05 1.2e-05 1.2e-05",
+        "linear_q_with_scale_and_zero_point mismatched codes 4 1 1 1 1",
+        "linear_q_with_scale_and_zero_point max code difference 4 1 245 245 245",
+        "linear_q_with_scale_and_zero_point MSE (dequantized) 4 1 1234 1234 1234",
+    ]
+    picture = re.search(r'<img class="hist" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', section).group(1)
+    assert base64.b64decode(picture).startswith(b"\x89PNG")

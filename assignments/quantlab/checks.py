@@ -7,7 +7,9 @@ the right shape, a numpy array in place of a tensor, or a NaN never passes.
 
 Numbers that describe how far a result is from the expected one (max abs error, codes that
 differ, MSE of the dequantized values) are handed to `record_metrics`. The autograder collects
-them for the report; inside a notebook they are simply ignored.
+them for the report; inside a notebook they are simply ignored. A tensor check that fails also
+hands its tensors to `collect_failure`'s sink (a `Failure`), so the autograder can draw what went
+wrong; inside a notebook nothing is kept.
 
 Tolerances follow LABS.md §7.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import math
 from collections.abc import Iterator
@@ -25,6 +28,8 @@ import torch
 
 __all__ = [
     "CheckFailed",
+    "Failure",
+    "collect_failure",
     "collect_metrics",
     "record_metrics",
     "expect_tensor",
@@ -51,6 +56,7 @@ _SHOWN = 3
 _SMALL = 25
 
 _metrics: contextvars.ContextVar[dict | None] = contextvars.ContextVar("quantlab_metrics", default=None)
+_failures: contextvars.ContextVar[list | None] = contextvars.ContextVar("quantlab_failures", default=None)
 
 
 class CheckFailed(AssertionError):
@@ -75,6 +81,44 @@ def record_metrics(**values: float) -> None:
     for name, value in values.items():
         if value is not None and math.isfinite(float(value)):
             sink[name] = value if type(value) is int else float(value)
+
+
+@dataclasses.dataclass
+class Failure:
+    """The tensors of a failed tensor check, as the check saw them (the autograder draws them).
+
+    `kind` is "codes" (integer codes, dequantized with `scale` and `zero_point` when the check
+    had them), "values" (floats) or "scales" (one scale per `unit`: "channel", "group", "row").
+    `original` is the real tensor the codes came from, when the check can know it. `reveal` is
+    False for hidden cases: then only the student's error may be shown.
+    """
+
+    kind: str
+    what: str
+    got: torch.Tensor
+    want: torch.Tensor
+    reveal: bool
+    original: torch.Tensor | None = None
+    scale: torch.Tensor | None = None
+    zero_point: float = 0.0
+    unit: str | None = None
+
+
+@contextlib.contextmanager
+def collect_failure() -> Iterator[list[Failure]]:
+    """Collect the `Failure` of every tensor check that fails while the block runs (the last one raised)."""
+    sink: list[Failure] = []
+    token = _failures.set(sink)
+    try:
+        yield sink
+    finally:
+        _failures.reset(token)
+
+
+def _record_failure(failure: Failure) -> None:
+    sink = _failures.get()
+    if sink is not None:
+        sink.append(failure)
 
 
 # Types ----------------------------------------------------------------------------------------------
@@ -255,11 +299,21 @@ def expect_codes(
         metrics["dequantized_mse"] = float((dq_got - dq_want).square().mean()) if got.numel() else 0.0
     record_metrics(**metrics)
     if bool(bad.any()):
+        _record_failure(_codes_failure(what, got, want, reveal, exact, scale, zero_point))
         n_bad, n = int(bad.sum()), want.numel()
         message = (f"{n_bad} of {n} codes in the {what} differ from the expected ones "
                    f"({_positions(got, want, bad, reveal)}).")
         raise CheckFailed(_with_details(message, got, want, reveal, hint))
     return got
+
+
+def _codes_failure(what, got, want, reveal, exact, scale, zero_point) -> Failure:
+    """A failed codes check; with a scale, `original` is `s * (exact - z)`, the real tensor quantized."""
+    scale_t = None if scale is None else torch.as_tensor(scale, dtype=torch.float64)
+    original = None
+    if exact is not None and scale_t is not None:
+        original = scale_t * (exact.double() - float(zero_point))
+    return Failure("codes", what, got, want, reveal, original=original, scale=scale_t, zero_point=float(zero_point))
 
 
 def expect_close(
@@ -271,8 +325,12 @@ def expect_close(
     atol: float = 0.0,
     reveal: bool = True,
     hint: str = "",
+    unit: str | None = None,
 ) -> torch.Tensor:
-    """Floating values with `|got - want| <= atol + rtol*|want|` everywhere; records the error."""
+    """Floating values with `|got - want| <= atol + rtol*|want|` everywhere; records the error.
+
+    `unit` says that the values are scales, one per `unit` ("row", for example).
+    """
     got = expect_tensor(got, what=what, dtype=want.dtype, shape=want.shape)
     error = (got.double() - want.double()).abs()
     max_error = float(error.max()) if error.numel() else 0.0
@@ -280,6 +338,7 @@ def expect_close(
     # Written as `~(error <= ...)` so a NaN or infinite expected value never passes.
     bad = ~(error <= atol + rtol * want.double().abs()) | ~torch.isfinite(want)
     if bool(bad.any()):
+        _record_failure(Failure("scales" if unit else "values", what, got, want, reveal, unit=unit))
         n_bad, n = int(bad.sum()), want.numel()
         message = (
             f"{n_bad} of {n} values in the {what} are off (largest error {max_error:.6g}; "
@@ -314,8 +373,8 @@ def expect_w8a16_output(got: Any, input: torch.Tensor, int8_weights: torch.Tenso
 
 
 def expect_scales(got: Any, want: torch.Tensor, *, what: str, layout: str, rtol: float = 1e-6,
-                  reveal: bool = True, hint: str = "") -> torch.Tensor:
-    """A float32 tensor of scales in exactly `want`'s broadcast shape, each within `rtol`.
+                  reveal: bool = True, hint: str = "", unit: str = "channel") -> torch.Tensor:
+    """A float32 tensor of scales in exactly `want`'s broadcast shape, each within `rtol`; one per `unit`.
 
     `layout` says in words what the shape holds (for example "one scale per row, as a column"):
     a scale with the right values in another shape is the commonest slip, so its message
@@ -342,6 +401,7 @@ def expect_scales(got: Any, want: torch.Tensor, *, what: str, layout: str, rtol:
     # Written as `~(error <= ...)` so a NaN or infinite expected value never passes.
     bad = ~(error <= rtol * want.double().abs()) | ~torch.isfinite(want)
     if bool(bad.any()):
+        _record_failure(Failure("scales", what, got, want, reveal, unit=unit))
         message = (
             f"{int(bad.sum())} of {want.numel()} values in the {what} are off (relative tolerance {rtol:g}; "
             f"{_positions(got, want, bad, reveal)})."
@@ -360,6 +420,7 @@ def expect_bytes(got: Any, want: torch.Tensor, *, what: str, reveal: bool = True
     wrong = got != want
     record_metrics(mismatched_codes=int(wrong.sum()))
     if bool(wrong.any()):
+        _record_failure(Failure("codes", what, got, want, reveal))
         parts = []
         for i in torch.nonzero(wrong.reshape(-1)).flatten()[:_SHOWN].tolist():
             part = f"at [{i}]: yours {_bits(int(got.reshape(-1)[i]))}"
@@ -383,6 +444,7 @@ def expect_output(got: Any, want: torch.Tensor, *, what: str, tol: float, dtype:
     bound = tol * size
     bad = ~(error <= bound) | ~torch.isfinite(want.double())
     if bool(bad.any()):
+        _record_failure(Failure("values", what, got, want, reveal))
         message = (
             f"{int(bad.sum())} of {want.numel()} values in the {what} are off (largest error {max_error:.6g}, "
             f"allowed {bound:.3g}, that is {tol:g} of the largest output; "

@@ -217,7 +217,7 @@ def expect_layer(got: dict, want: dict, *, call: str, weights=None, inputs=(), b
                             "float16 and bfloat16.")
         exact_scales = want_scales.dtype != torch.float32
         checks.expect_close(got["scales"], want_scales, what=f"scales after quantize ({call})",
-                            rtol=0.0 if exact_scales else 1e-6, reveal=reveal,
+                            rtol=0.0 if exact_scales else 1e-6, reveal=reveal, unit="row",
                             hint="One scale per output row (the max over the last dimension), in the "
                             "layer's dtype.")
     if "int8_weights" in want and inputs:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 
-def _heatmap(ax, values: torch.Tensor, title: str, cmap: str, vmin=None, vmax=None, fmt: str = ".2f"):
+def heatmap(ax, values: torch.Tensor, title: str, cmap: str, vmin=None, vmax=None, fmt: str = ".2f"):
+    """One panel of the course's picture on `ax` (small tensors get their values written in the cells)."""
     data = values.detach().double().reshape(values.shape[0] if values.dim() > 1 else 1, -1)
     image = ax.imshow(data.numpy(), cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_title(title)
@@ -32,11 +33,11 @@ def plot_quantization_errors(original_tensor, quantized_tensor, dequantized_tens
 
     info = torch.iinfo(dtype)
     figure, axes = plt.subplots(1, 4, figsize=(15, 4))
-    _heatmap(axes[0], original_tensor, "Original Tensor", "coolwarm")
-    _heatmap(axes[1], quantized_tensor, f"{n_bits}-bit Linear Quantized Tensor", "coolwarm",
-             vmin=info.min, vmax=info.max, fmt=".0f")
-    _heatmap(axes[2], dequantized_tensor, "Dequantized Tensor", "coolwarm")
+    heatmap(axes[0], original_tensor, "Original Tensor", "coolwarm")
+    heatmap(axes[1], quantized_tensor, f"{n_bits}-bit Linear Quantized Tensor", "coolwarm",
+            vmin=info.min, vmax=info.max, fmt=".0f")
+    heatmap(axes[2], dequantized_tensor, "Dequantized Tensor", "coolwarm")
     error = (dequantized_tensor.detach().double() - original_tensor.detach().double()).abs()
-    _heatmap(axes[3], error, "Quantization Error Tensor", "Reds")
+    heatmap(axes[3], error, "Quantization Error Tensor", "Reds")
     figure.tight_layout()
     return figure

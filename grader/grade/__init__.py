@@ -198,6 +198,7 @@ def _write_reports(output: Path, result: SubmissionResult, reports: tuple[str, s
 def _write_class_files(output: Path, lab: Lab, results: list[SubmissionResult]) -> None:
     """The class's files, once every submission has its result."""
     export.write_atomic(output / "grades.csv", export.grades_csv(results, lab.question_names))
+    export.write_atomic(output / "items.csv", export.items_csv(results))
     export.write_atomic(output / "summary.html", report.render_summary(lab.id, results))
 
 

@@ -14,6 +14,7 @@ from quant_mistakes.catalogue import (
     IN_LAB,
     MISTAKES,
     SIGNATURES,
+    TITLES,
     affecting,
     explain,
     model,
@@ -24,6 +25,6 @@ from quant_mistakes.catalogue import (
 from quant_mistakes.mistakes import Mistake
 
 __all__ = [
-    "COURSE_LITERAL", "EXPLANATIONS", "IN_LAB", "MISTAKES", "SIGNATURES", "Mistake", "affecting", "explain", "model",
-    "probes", "signatures", "source",
+    "COURSE_LITERAL", "EXPLANATIONS", "IN_LAB", "MISTAKES", "SIGNATURES", "TITLES", "Mistake", "affecting", "explain",
+    "model", "probes", "signatures", "source",
 ]

@@ -2,7 +2,7 @@
 
     course/        the course-literal notebook, one module per topic (`CODE`)
     mistakes/      the mistakes as code (`MISTAKES`: a tuple of `Mistake`)
-    explanations/  what a student reads (`EXPLANATIONS`, `IN_LAB`)
+    explanations/  what a student reads (`EXPLANATIONS`, `IN_LAB`), and a short title per id (`TITLES`)
     probes/        the revealing inputs (`probes()`)
     signatures/    what each mistake does, over the probes' findings (`SIGNATURES`, `signatures()`)
 
@@ -46,6 +46,10 @@ MISTAKES: dict[str, Mistake] = _by_key(_modules("quant_mistakes.mistakes"))
 #: Mistake id -> what the student reads.
 EXPLANATIONS: dict[str, str] = {
     key: text for module in _modules("quant_mistakes.explanations") for key, text in module.EXPLANATIONS.items()
+}
+#: Mistake id -> its short title (the class summary's misconceptions table).
+TITLES: dict[str, str] = {
+    key: text for module in _modules("quant_mistakes.explanations") for key, text in module.TITLES.items()
 }
 #: (mistake id, lab) -> what the student reads there, where it differs from `EXPLANATIONS`.
 IN_LAB: dict[tuple[str, str], str] = {

@@ -7,14 +7,17 @@ import json
 import re
 
 import pytest
+from markupsafe import escape
 
 import batches
 import mistakes
 import quant_mistakes
+from grader import export, judge, pictures
 from grader.cli import main as cli_main
 from grader.config import GradeConfig
 from grader.grade import grade_batch
 from grader.labs import LABS, Kind
+from grader.report import report_href
 
 LIMITS = batches.LIMITS
 #: The record named whole-model labs' course code `ok_course`; it is `ok_course_literal` everywhere now.
@@ -157,6 +160,46 @@ def test_hidden_messages_do_not_reveal_expected_values(batch):
             for test in question["tests"]:
                 if test["hidden"]:
                     assert not re.search(r"expected:?\s*[-\d\[(]", test["message"], re.IGNORECASE), test["message"]
+
+
+def test_failing_tensor_tests_keep_their_tensors_and_hidden_ones_only_the_error(batch):
+    lab, results, output = batch
+    captured = 0
+    for student, result in results.items():
+        kept = [t for q in result["questions"] for t in q["tests"] if "capture" in t]
+        for question in result["questions"]:
+            assert sum("capture" in t for t in question["tests"]) <= judge.MAX_CAPTURES
+        for test in kept:
+            assert not test["passed"], (student, test["name"])
+            if test["hidden"]:
+                assert [test["capture"].get(k) for k in ("original", "yours", "expected")] == [None] * 3
+                assert all(d >= 0 for d, _ in test["capture"].get("code_differences") or [])
+        html = (output / "reports" / f"{student}.html").read_text()
+        assert html.count("<img ") == min(len(kept), pictures.MAX_FIGURES), student
+        assert len(html.encode()) < 1_000_000
+        captured += len(kept)
+    if LABS[lab].kind is Kind.FUNCTIONS:
+        assert captured, f"no failing test of {lab} kept its tensors"
+
+
+def test_items_csv_has_one_row_per_student_question_and_test(batch):
+    _, results, output = batch
+    rows = list(csv.DictReader((output / "items.csv").open()))
+    # A name that a spreadsheet would run as a formula (=, +, -, @ first) is written with a quote before it.
+    want = [(student, q["name"], export._csv_safe(t["name"]), t["passed"], q["mistake"] or "")
+            for student in sorted(results) for q in results[student]["questions"] for t in q["tests"]]
+    assert [(r["student"], r["question"], r["test"], r["passed"] == "true", r["mistake"]) for r in rows] == want
+
+
+def test_the_summary_names_every_mistake_the_class_made_and_links_who_made_it(batch):
+    _, results, output = batch
+    html = (output / "summary.html").read_text()
+    section = html[html.index('id="misconceptions"'):html.index('id="errors"')]
+    for student, result in results.items():
+        for question in result["questions"]:
+            for mistake_id in filter(None, (question["mistake"] or "").split(" or ")):
+                assert str(escape(quant_mistakes.TITLES[mistake_id])) in section
+                assert f'href="{report_href(student)}"' in section
 
 
 def test_exit_codes(tmp_path, capsys):

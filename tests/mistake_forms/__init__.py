@@ -5,20 +5,30 @@ the course's functions (laid over the course-literal notebook, `quant_mistakes.s
 The forms of one id are different code for the same misconception: other control flow, other torch
 calls, helpers inlined or not, another precision, another function of the notebook. Every id has
 at least three. A module may also hold `CORRECT`: right code written unlike the course's, which
-must get no diagnosis anywhere. `tests/test_diagnose_forms.py` diagnoses each form on every question its id
+must get no diagnosis anywhere, and `UNCATALOGUED`: wrong code no catalogued mistake describes,
+which must get none either. `tests/test_diagnose_forms.py` diagnoses each form on every question its id
 affects and reports the recognition rate per id.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import textwrap
+
+from grader.labs import LABS, Lab
 
 
 def form(text: str) -> str:
     """Notebook source from an indented triple-quoted block."""
     return textwrap.dedent(text).strip("\n") + "\n"
+
+
+def labs_written(source: str) -> list[Lab]:
+    """The labs that use a function or class `source` defines."""
+    written = {node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    return [lab for lab in LABS.values() if written & set(lab.functions)]
 
 
 def _modules() -> list:
@@ -30,9 +40,8 @@ def _forms() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for module in _modules():
         for mistake_id, sources in module.FORMS.items():
-            if mistake_id in found:
-                raise ValueError(f"forms of {mistake_id!r} are declared twice ({module.__name__})")
-            found[mistake_id] = list(sources)
+            # One id may show in several topics' labs (dequant_sign: L2-A's dequantization, L3-E's layer).
+            found.setdefault(mistake_id, []).extend(sources)
     return found
 
 
@@ -40,3 +49,6 @@ def _forms() -> dict[str, list[str]]:
 FORMS = _forms()
 #: Right code written in other ways (a module's optional `CORRECT`): it must get no diagnosis.
 CORRECT = [source for module in _modules() for source in getattr(module, "CORRECT", ())]
+#: Wrong code that no catalogued mistake describes (a module's optional `UNCATALOGUED`): it must fail
+#: its lab and get no diagnosis, however close it comes to a mistake a signature knows.
+UNCATALOGUED = [source for module in _modules() for source in getattr(module, "UNCATALOGUED", ())]

@@ -16,7 +16,7 @@ _LAYOUT = "one scale per group (groups run along each row, in order), as a colum
 
 def _public_per_group_check(got, r, group_size, want_q, want_scale, label):
     got = checks.expect_tuple(got, 2, what="quantized tensor, scale")
-    checks.expect_scales(got[1], want_scale, what=f"scale of {label}", layout=_LAYOUT, hint=_HINT)
+    checks.expect_scales(got[1], want_scale, what=f"scale of {label}", layout=_LAYOUT, hint=_HINT, unit="group")
     exact = (r.double().reshape(-1, group_size) / want_scale.double()).reshape(r.shape)
     checks.expect_codes(
         got[0], want_q, what=f"quantized tensor of {label}", exact=exact,

@@ -9,7 +9,7 @@ def _per_group_compare(student, r, group_size, dtype, exact_ties=False):
     got = checks.expect_tuple(student(r.clone(), group_size, dtype), 2, what="quantized tensor, scale")
     label = f"{tuple(r.shape)} tensor, group size {group_size}, {dtype}"
     checks.expect_scales(
-        got[1], want_scale, what=f"scale ({label})", reveal=False,
+        got[1], want_scale, what=f"scale ({label})", reveal=False, unit="group",
         layout=f"one scale per group of {group_size} consecutive values of a row, "
                f"as a column of shape {list(want_scale.shape)}",
     )

@@ -12,3 +12,10 @@ EXPLANATIONS = {
     "row: `tensor.view(-1, group_size)` (no transpose) makes each row of the view one group, and "
     "dequantization must use the same view.",
 }
+
+#: Mistake id -> a short title (the class summary's misconceptions table).
+TITLES = {
+    "per_channel_wrong_dim": "Per-channel scales taken along the wrong dim",
+    "per_channel_missing_reshape": "Per-channel scales left 1-D, so they broadcast along the wrong dim",
+    "per_group_wrong_axis": "Groups taken down the columns instead of along each row",
+}

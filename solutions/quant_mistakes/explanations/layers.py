@@ -24,3 +24,16 @@ EXPLANATIONS = {
     "`target_class(child.in_features, child.out_features, old_bias is not None, child.weight.dtype)`, "
     "positionally, so int8_weights gets the shape (out_features, in_features).",
 }
+
+#: Mistake id -> a short title (the class summary's misconceptions table).
+TITLES = {
+    "w8a16_bias_before_scale": "W8A16: bias added before the scales are applied",
+    "w8a16_scale_128": "W8A16: scales divided by 128 instead of 127",
+    "w8a16_scales_per_column": "W8A16: scales per column instead of per output row",
+    "w8a16_lowprec_divide_no_clamp": "W8A16: low-precision division without a clamp",
+    "w8a16_int8_parameter": "W8A16: int8 weights as an nn.Parameter instead of a buffer",
+    "replace_no_recursion": "Replacement only at the top level, not in child modules",
+    "replace_drops_bias": "Replacement drops the old layer's bias",
+    "exclude_by_substring_or_path": "Excluded names matched by substring or dotted path",
+    "replace_wrong_arg_order": "New layer built with its arguments in the wrong order",
+}

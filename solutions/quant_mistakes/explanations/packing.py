@@ -10,3 +10,11 @@ EXPLANATIONS = {
     "unpack_msb_first": "The first value is read from the highest bits. Packing puts the first value in the "
     "lowest bits, so value j of a byte is `(byte >> (bits * j)) & (2 ** bits - 1)`.",
 }
+
+#: Mistake id -> a short title (the class summary's misconceptions table).
+TITLES = {
+    "pack_msb_first": "Packing puts the first value in the highest bits",
+    "pack_wrong_shift": "Packing shifts by the wrong amount",
+    "unpack_no_mask": "Unpacking without a bit mask",
+    "unpack_msb_first": "Unpacking reads the first value from the highest bits",
+}

@@ -37,3 +37,28 @@ EXPLANATIONS = {
     "error_metric_rmse": "This is the root of the mean squared error. The lab's error is the MSE itself, "
     "without the square root.",
 }
+
+#: Mistake id -> a short title (the class summary's misconceptions table).
+TITLES = {
+    "round_truncate_cast": "Codes truncated by the cast instead of rounded",
+    "round_floor": "Codes rounded down (floor)",
+    "round_half_away": "Halves rounded away from zero instead of to even",
+    "round_before_zero_point": "Rounding before adding the zero point",
+    "missing_clamp": "No clamp to the integer range (codes wrap around)",
+    "zero_point_subtracted": "Zero point subtracted when quantizing",
+    "dequant_no_float_cast": "Dequantization in the integer dtype (wraps around)",
+    "dequant_sign": "Dequantization formula with the wrong sign or order",
+    "scale_inverted": "Scale upside down",
+    "zero_point_truncated": "Zero point truncated by int() instead of rounded",
+    "zero_point_not_rounded": "Zero point left as a float",
+    "zero_point_not_clipped": "Zero point not clipped to the integer range",
+    "zero_point_clip_to_qmin": "Zero point above the range clipped to q_min",
+    "int8_range_hardcoded": "Integer range fixed to int8 whatever the dtype",
+    "sym_scale_128": "Symmetric scale divided by 128 instead of 127",
+    "sym_scale_127_5": "Symmetric scale divided by 127.5",
+    "sym_scale_no_abs": "Symmetric scale from the largest value, not the largest magnitude",
+    "dtype_not_forwarded": "The dtype is not passed on to the helpers",
+    "error_metric_mae": "Quantization error as the mean absolute error",
+    "error_metric_sum": "Quantization error as a sum of squares, not the mean",
+    "error_metric_rmse": "Quantization error as the root of the MSE",
+}

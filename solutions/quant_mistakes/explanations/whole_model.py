@@ -29,3 +29,14 @@ IN_LAB = {
     "it (quantize overwrites its buffers), but an empty skeleton gets (in, out) buffers for (out, in) weights, "
     "and the strict load fails with a size mismatch.",
 }
+
+#: Mistake id -> a short title (the class summary's misconceptions table).
+TITLES = {
+    "footprint_ignores_buffers": "Memory footprint leaves out the buffers",
+    "footprint_counts_elements": "Memory footprint counts elements, not bytes",
+    "footprint_from_state_dict": "Memory footprint read from the state dict",
+    "quantize_model_not_in_place": "Model quantized in a copy, not in place",
+    "save_whole_model": "The whole model pickled instead of its state dict",
+    "save_parameters_only": "Only the parameters saved, not the buffers",
+    "load_without_assign": "State dict loaded without assign=True",
+}

@@ -7,6 +7,8 @@ W8A16LinearLayer), so each probe is written out as a function of `get`.
 
 from __future__ import annotations
 
+import functools
+
 _DETR_EXCLUDE = ["0", "1", "2", "class_labels_classifier"]
 
 
@@ -15,32 +17,53 @@ def _error_name(error: BaseException) -> str:
 
 
 def _footprint(model_name, **options):
+    return functools.partial(_footprint_of, model_name, options)
+
+
+def _footprint_of(model_name, options, get):
     from quantlab.model_findings import footprint_findings
 
-    return lambda get: footprint_findings(get("model_memory_footprint"), model_name, **options)["footprint"]
+    return footprint_findings(get("model_memory_footprint"), model_name, **options)["footprint"]
 
 
 def _quantize(model_name, exclude, **options):
+    return functools.partial(_quantized_by, model_name, options, exclude)
+
+
+def _quantized_by(model_name, options, exclude, get):
     from quantlab.model_findings import quantization_findings
 
-    def probe(get):
-        found = quantization_findings(get("quantize_model"), get("W8A16LinearLayer"), model_name, exclude, **options)
-        return {"returned": found["returned"], "types": found["types"]}
-
-    return probe
+    found = quantization_findings(get("quantize_model"), get("W8A16LinearLayer"), model_name, exclude, **options)
+    return {"returned": found["returned"], "types": found["types"]}
 
 
 def _save(model_name):
+    return functools.partial(_saved_by, model_name, {})
+
+
+def _saved_by(model_name, options, get):
     from quantlab.model_findings import save_findings
 
-    def probe(get):
-        # Unquantized: a whole model of quantlab's classes pickles anywhere, so the file is written
-        # and only `weights_only=True` refuses it; DETR's frozen batch norms are buffers.
-        found = save_findings(get("save_quantized_state_dict"), model_name)
-        error = found["load_error"]
-        return {"error": error and error.split(":")[0], "keys": sorted(found["saved"]) if found["saved"] else None}
+    # Unquantized: a whole model of quantlab's classes pickles anywhere, so the file is written
+    # and only `weights_only=True` refuses it; DETR's frozen batch norms are buffers.
+    found = save_findings(get("save_quantized_state_dict"), model_name)
+    error = found["load_error"]
+    return {"error": error and error.split(":")[0], "keys": sorted(found["saved"]) if found["saved"] else None}
 
-    return probe
+
+def quantization_excludes(probe) -> list | None:
+    """The names a quantization probe excludes (None for another probe)."""
+    if isinstance(probe, functools.partial) and probe.func is _quantized_by:
+        return list(probe.args[2])
+    return None
+
+
+def measured_model(probe) -> tuple[str, dict] | None:
+    """The model a footprint, quantization or save probe builds, and the options it is built with
+    (None for another probe): a signature builds the same to compute what a mistake gives."""
+    if isinstance(probe, functools.partial) and probe.func in (_footprint_of, _quantized_by, _saved_by):
+        return probe.args[0], dict(probe.args[1])
+    return None
 
 
 def _load(model_name, exclude):
@@ -58,6 +81,14 @@ def _load(model_name, exclude):
     return probe
 
 
+def _skeleton_layers(get):
+    """How the student's carried replacement builds a non-square layer of the skeleton (L4-D builds it)."""
+    from quantlab.layer_findings import RECORDING, replacement_findings
+
+    found = replacement_findings(get("replace_linear_with_target"), RECORDING, "non_square", [])
+    return {"built_with": found["built_with"]}
+
+
 def probes() -> dict:
     """Per question, functions of `get(name)` whose findings reveal the mistakes (plain, comparable data)."""
     import torch
@@ -66,5 +97,6 @@ def probes() -> dict:
         "model_memory_footprint": [_footprint("codegen", dtype=torch.bfloat16), _footprint("detr"), _footprint("zoo")],
         "quantize_model": [_quantize("detr", _DETR_EXCLUDE), _quantize("codegen", ["lm_head"], dtype=torch.bfloat16)],
         "save_quantized_state_dict": [_save("codegen"), _save("detr")],
-        "load_quantized_model": [_load("codegen", ["lm_head"]), _load("detr", _DETR_EXCLUDE)],
+        # The skeleton's layers first: it is quick, and without it a failed load says nothing of why.
+        "load_quantized_model": [_skeleton_layers, _load("codegen", ["lm_head"]), _load("detr", _DETR_EXCLUDE)],
     }
