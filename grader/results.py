@@ -5,15 +5,17 @@ gathers them into one `SubmissionResult` per file; `report` (step 5) renders it 
 (step 6) writes `to_dict()` as `results/<student>.json`, which `grade.resume` reads back with
 `SubmissionResult.from_dict`. Statuses are str-valued enums, so the JSON holds plain strings.
 
-Results schema (`results/<student>.json`, `schema_version` 2):
+Results schema (`results/<student>.json`, `schema_version` 3):
 
-    {schema_version: 2,
+    {schema_version: 3,
      student, lab, score, max_score, status: "graded" | "unreadable", message,
      submission: {file, kind: "notebook" | "script" | null, sha256},
      notes: [...],                # how the file ran: cells that raised, lines not run
      questions: [{name, score, max_score,
                   status: "ok" | "missing" | "timeout" | "crashed" | "not_run",
                   message, diagnosis, mistake,          # diagnosis: a known LABS §5 mistake, or null
+                  helpers_at_fault: [{name, lab, question}],  # helpers whose mistake cost this question
+                  score_with_own_helpers,               # its score before they were stood in for, or null
                   tests: [{name, hidden, passed, score, max_score, message,
                            metrics: {mismatched_codes, max_code_difference, dequantized_mse,
                                      max_abs_error, mse, ...}}]}],
@@ -22,7 +24,12 @@ Results schema (`results/<student>.json`, `schema_version` 2):
      grader_error}                # only when the grader itself failed on this file ("unreadable")
 
 Hidden tests are reported with their verdict, message and metrics, never their expected values.
-Version 1 (before `schema_version` existed) had the same keys and values without it.
+A question whose tests failed because of a wrong helper (a function of the student's that it
+calls, graded elsewhere) earns what its own logic earns with the reference helper in its place
+(`grader.own_logic`): `helpers_at_fault` names the helpers and where each is graded, and
+`score_with_own_helpers` keeps the score it had with the student's own helpers.
+Version 2 had no `helpers_at_fault` or `score_with_own_helpers` (read as [] and null); version 1
+(before `schema_version` existed) had the same keys and values as version 2 without it.
 """
 
 from __future__ import annotations
@@ -31,11 +38,11 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = [
-    "SCHEMA_VERSION", "SubmissionStatus", "QuestionStatus", "TestResult", "QuestionResult",
+    "SCHEMA_VERSION", "SubmissionStatus", "QuestionStatus", "TestResult", "HelperAtFault", "QuestionResult",
     "SubmissionInfo", "GraderInfo", "SubmissionResult",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class _Status(str, enum.Enum):
@@ -83,6 +90,23 @@ class TestResult:
 
 
 @dataclass
+class HelperAtFault:
+    """A function of the student's whose mistake cost a question that calls it, and where it is graded."""
+
+    name: str
+    lab: str
+    question: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "lab": self.lab, "question": self.question}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HelperAtFault:
+        return cls(name=str(data.get("name", "")), lab=str(data.get("lab", "")),
+                   question=str(data.get("question", "")))
+
+
+@dataclass
 class QuestionResult:
     name: str
     score: float
@@ -92,6 +116,8 @@ class QuestionResult:
     diagnosis: str | None = None
     mistake: str | None = None  # the LABS §5 id(s) behind `diagnosis`
     tests: list[TestResult] = field(default_factory=list)
+    helpers_at_fault: list[HelperAtFault] = field(default_factory=list)
+    score_with_own_helpers: float | None = None
 
     @property
     def all_passed(self) -> bool:
@@ -100,7 +126,9 @@ class QuestionResult:
     def to_dict(self) -> dict:
         return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status.value,
                 "message": self.message, "diagnosis": self.diagnosis, "mistake": self.mistake,
-                "tests": [t.to_dict() for t in self.tests]}
+                "tests": [t.to_dict() for t in self.tests],
+                "helpers_at_fault": [h.to_dict() for h in self.helpers_at_fault],
+                "score_with_own_helpers": self.score_with_own_helpers}
 
     @classmethod
     def from_dict(cls, data: dict) -> QuestionResult:
@@ -108,7 +136,13 @@ class QuestionResult:
                    max_score=float(data.get("max_score", 0.0)),
                    status=QuestionStatus(data.get("status", QuestionStatus.OK)),
                    message=str(data.get("message") or ""), diagnosis=data.get("diagnosis"),
-                   mistake=data.get("mistake"), tests=[TestResult.from_dict(t) for t in data.get("tests") or []])
+                   mistake=data.get("mistake"), tests=[TestResult.from_dict(t) for t in data.get("tests") or []],
+                   helpers_at_fault=[HelperAtFault.from_dict(h) for h in data.get("helpers_at_fault") or []],
+                   score_with_own_helpers=_optional_float(data.get("score_with_own_helpers")))
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 import grader
-from grader import judge
+from grader import judge, own_logic
 from grader.diagnose import diagnose
 from grader.labs import SUPPORT, Lab
 from grader.load import Program, Unreadable, load_submission
@@ -67,7 +67,8 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
                 questions.append(_not_run(test_file, cannot_run, status))
                 continue
             question = judge.judge_question(test_file, session, budget=limits.question)
-            if question.status is QuestionStatus.OK and question.score < question.max_score:
+            question = own_logic.judge_on_own_logic(lab, question, test_file, session, budget=limits.question)
+            if question.status is QuestionStatus.OK and question.score < question.max_score and session.alive:
                 _diagnose(lab, question, session, limits)
             questions.append(question)
     return questions, notes

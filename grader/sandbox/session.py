@@ -19,11 +19,13 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from grader.sandbox import choose, wire
+from grader.sandbox import channel, choose, wire
 from grader.sandbox.isolation import WORKER, Isolation, death_reason
 from grader.sandbox.limits import Limits
 from grader.sandbox.pool import SandboxBroken, SandboxPool, WarmChild
@@ -31,6 +33,10 @@ from grader.sandbox.pool import SandboxBroken, SandboxPool, WarmChild
 __all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession",
            "raised_by"]
 MESSAGE_LIMIT = 256 * 1024 * 1024
+#: A helper request (worker.py) carries a helper's arguments: far smaller than any answer may be.
+HELPER_REQUEST_LIMIT = 16 * 1024 * 1024
+#: What a refused helper request is told.
+REFUSED = "HelperRefused"
 
 
 class WorkerLost(Exception):
@@ -107,6 +113,11 @@ class WorkerSession:
         self.deadline = time.monotonic() + limits.submission
         #: Which question the calls belong to: the calls of one question share its CPU-time cap.
         self.budget = ""
+        #: The reference functions that stand in for the student's of the same names in the calls
+        #: made now (`grader.own_logic`); the worker asks for them by name (a helper request).
+        self.helpers: dict[str, Callable] = {}
+        #: How many helper requests each stand-in answered since it was last reset.
+        self.helper_calls: Counter[str] = Counter()
 
     @property
     def out_of_time(self) -> bool:
@@ -216,7 +227,7 @@ class WorkerSession:
         """Call the student's `name` with copies of the arguments; returns plain values."""
         answer = self._ask(
             {"op": "call", "name": name, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
-             "cpu": self.limits.question_cpu, "budget": self.budget},
+             "cpu": self.limits.question_cpu, "budget": self.budget, "helpers": sorted(self.helpers)},
             timeout=timeout,
             what=f"Your function `{name}`",
         )
@@ -231,7 +242,7 @@ class WorkerSession:
         """
         answer = self._ask(
             {"op": "inspect", "key": key, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
-             "cpu": self.limits.question_cpu, "budget": self.budget},
+             "cpu": self.limits.question_cpu, "budget": self.budget, "helpers": sorted(self.helpers)},
             timeout=timeout,
             what=what,
         )
@@ -249,6 +260,7 @@ class WorkerSession:
             raise WorkerLost(f"{what} something the grader cannot read ({error}).") from None
 
     def _ask(self, request: dict, *, timeout: float, what: str) -> dict:
+        """Send `request` and wait for its answer, serving the worker's helper requests meanwhile."""
         if not self.alive:
             raise WorkerLost("The process running your code had already stopped.")
         left = self.deadline - time.monotonic()
@@ -256,23 +268,62 @@ class WorkerSession:
         if left < timeout:
             timeout = left
             late = f"{what} did not finish: a whole submission may take at most {self.limits.submission:g} seconds."
+        until = time.monotonic() + max(timeout, 0.0)
         try:
-            self._requests.send_bytes(wire.dumps(request))
-            if not self._answers.poll(max(timeout, 0.0)):
-                self.close()
-                raise WorkerLost(late, timed_out=True)
-            raw = self._answers.recv_bytes(MESSAGE_LIMIT)
-        except (EOFError, OSError, BrokenPipeError):
+            channel.send_within(self._requests, wire.dumps(request), until)
+            while True:
+                raw = channel.recv_within(self._answers, MESSAGE_LIMIT, until)
+                message = self._parse(raw, what)
+                if message.get("op") != "helper":
+                    return message
+                answer = (self._helper_answer(message) if len(raw) <= HELPER_REQUEST_LIMIT
+                          else _refusal("the arguments are too large"))
+                channel.send_within(self._requests, wire.dumps(answer), until)
+                if time.monotonic() >= until:  # the reference ran past the limit: the worker waited too long
+                    raise channel.Late()
+        except channel.Late:
+            self.close()
+            raise WorkerLost(late, timed_out=True) from None
+        except channel.TooLarge:
+            self.close()
+            raise WorkerLost(f"{what} sent back more data than the grader reads.") from None
+        except (EOFError, OSError):
             code = self._exit_code()
             out_of_memory = self.cgroup is not None and self.cgroup.out_of_memory
             self.close()
             reason = death_reason(self.isolation, what, code, self.limits, out_of_memory=out_of_memory)
             raise WorkerLost(reason) from None
+
+    def _parse(self, raw: bytes, what: str) -> dict:
         try:
             return wire.loads(raw)
         except ValueError:
             self.close()
             raise WorkerLost(f"{what} sent back data the grader cannot read.") from None
+
+    def _helper_answer(self, message: dict) -> dict:
+        """Run the reference that stands in for the helper the worker names, on plain-data arguments.
+
+        Anything else is refused: a name that is not one of this request's helpers, arguments that
+        are not plain data (a student's object, a stand-in for a foreign value) or too large.
+        """
+        name = message.get("name")
+        reference = self.helpers.get(name) if type(name) is str else None
+        if reference is None:
+            return _refusal(f"{str(name)[:100]!r} is not a function the grader runs for your code here")
+        try:
+            args, kwargs = wire.decode(message.get("args")), wire.decode(message.get("kwargs"))
+        except (ValueError, TypeError, RecursionError) as error:
+            return _refusal(f"malformed arguments ({error})")
+        if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
+            return _refusal("malformed arguments")
+        if not _plain_data([args, kwargs]):
+            return _refusal("the arguments must be plain values")
+        self.helper_calls[name] += 1
+        try:
+            return {"value": wire.encode(reference(*args, **kwargs))}
+        except Exception as error:  # what the reference raises is what the student's code sees
+            return {"error": {"type": type(error).__name__, "message": str(error)[:500]}}
 
     def _exit_code(self) -> int | None:
         # The pipe closes a moment before the process is reaped.
@@ -280,3 +331,17 @@ class WorkerSession:
             return self.process.wait(timeout=2) if self.process else None
         except subprocess.TimeoutExpired:
             return None
+
+
+def _refusal(message: str) -> dict:
+    return {"error": {"type": REFUSED, "message": message}}
+
+
+def _plain_data(value) -> bool:
+    if isinstance(value, (wire.Foreign, wire.StudentName)):
+        return False
+    if type(value) in (list, tuple):
+        return all(_plain_data(v) for v in value)
+    if type(value) is dict:
+        return all(_plain_data(k) and _plain_data(v) for k, v in value.items())
+    return True
