@@ -240,14 +240,15 @@ def _helper_stub(name: str, own, inbox: Connection, outbox: Connection):
     return stub
 
 
-def _with_helpers(namespace: dict, request: dict, inbox: Connection, outbox: Connection, answer):
-    """`answer()` with the request's helpers standing in for the student's; the namespace is restored."""
+def _with_helpers(namespace: dict, request: dict, inbox: Connection, outbox: Connection, answer) -> dict:
+    """`answer(namespace, request)` with the request's helpers standing in for the student's functions of
+    the same names; the student's namespace is restored afterwards."""
     names = [n for n in request.get("helpers") or () if type(n) is str and n.isidentifier()]
     saved = {name: namespace[name] for name in names if name in namespace}
     for name in names:
         namespace[name] = _helper_stub(name, saved.get(name), inbox, outbox)
     try:
-        return answer()
+        return answer(namespace, request)
     finally:
         for name in names:
             if name in saved:
@@ -348,10 +349,10 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             answer = {"cells": cells, "names": _names(namespace), "notes": notes}
         elif op == "call":
             _seed()
-            answer = _with_helpers(namespace, request, inbox, outbox, lambda: _call(namespace, request))
+            answer = _with_helpers(namespace, request, inbox, outbox, _call)
         elif op == "inspect":
             _seed()
-            answer = _with_helpers(namespace, request, inbox, outbox, lambda: _inspect(namespace, request))
+            answer = _with_helpers(namespace, request, inbox, outbox, _inspect)
         else:
             answer = {"error": {"type": "ProtocolError", "builtin": False, "message": f"unknown op {op!r}",
                                 "traceback": ""}}

@@ -114,7 +114,8 @@ class TestL2A:
         assert_same(ref.linear_q_with_scale_and_zero_point(r, scale, 0), torch.stack(rows))
         q = torch.stack(rows)
         assert torch.equal(ref.linear_dequantization(q, scale, 0), scale * q.float())
-        for bad in (torch.tensor([[2.0], [0.0], [8.0]]), torch.tensor([[2.0], [float("nan")], [8.0]]), torch.tensor([])):
+        nan = float("nan")
+        for bad in (torch.tensor([[2.0], [0.0], [8.0]]), torch.tensor([[2.0], [nan], [8.0]]), torch.tensor([])):
             with pytest.raises(ValueError):
                 ref.linear_q_with_scale_and_zero_point(r, bad, 0)
             with pytest.raises(ValueError):
