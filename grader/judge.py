@@ -166,7 +166,9 @@ def _judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, bud
     from quantlab.checks import collect_metrics
 
     deadline = time.monotonic() + budget
-    session.budget = test_file.name
+    # A run again with reference helpers standing in (grader.own_logic) gets a CPU budget of its own.
+    standing_in = ", ".join(sorted(session.helpers))
+    session.budget = test_file.name + (f" (with {standing_in} standing in)" if standing_in else "")
     question = QuestionResult(name=test_file.name, score=0.0, max_score=float(test_file.possible))
     test_file.test_case_results = []
     lost: WorkerLost | None = None

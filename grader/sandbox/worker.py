@@ -22,7 +22,8 @@ worker's own answer:
     worker -> grader  {"op": "helper", "name", "args", "kwargs"}
     grader -> worker  {"value": ...} or {"error": {"type", "message"}}
 
-A stub whose arguments cannot cross as plain data calls the student's own function instead. The
+A stub's tensors of a subclass (a layer's `nn.Parameter` bias) cross as plain tensors of their
+data; a stub whose arguments cannot cross as plain data calls the student's own function instead. The
 grader answers a helper request only for the helpers of the request it is waiting on, with
 plain-data arguments, within that request's time limit, and refuses every other one.
 
@@ -216,6 +217,17 @@ def _plain(encoded) -> bool:
     return True
 
 
+def _as_plain_tensors(value):
+    """`value` with every tensor of a subclass (an `nn.Parameter`: a layer's bias) as the plain tensor of its data."""
+    if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
+        return value.detach().as_subclass(torch.Tensor)
+    if type(value) in (list, tuple):
+        return type(value)(_as_plain_tensors(v) for v in value)
+    if type(value) is dict:
+        return {k: _as_plain_tensors(v) for k, v in value.items()}
+    return value
+
+
 class HelperError(Exception):
     """What the grader's reference helper raised, by type name (when no builtin exception has it)."""
 
@@ -224,7 +236,7 @@ def _helper_stub(name: str, own, inbox: Connection, outbox: Connection):
     """A function that asks the grader to run its reference of `name` on the arguments it is given."""
 
     def stub(*args, **kwargs):
-        encoded = [wire.encode(list(args)), wire.encode(dict(kwargs))]
+        encoded = [wire.encode(_as_plain_tensors(list(args))), wire.encode(_as_plain_tensors(dict(kwargs)))]
         if not all(_plain(e) for e in encoded):
             return own(*args, **kwargs)  # the reference cannot stand in: the student's own function runs
         outbox.send_bytes(wire.dumps({"op": "helper", "name": name, "args": encoded[0], "kwargs": encoded[1]}))
