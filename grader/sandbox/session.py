@@ -13,6 +13,7 @@ fresh child of that sandbox's zygote; the rest of the session does not tell them
 from __future__ import annotations
 
 import builtins
+import math
 import os
 import shutil
 import signal
@@ -24,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+
+import torch
 
 from grader.sandbox import channel, choose, wire
 from grader.sandbox.isolation import WORKER, Isolation, death_reason
@@ -319,6 +322,8 @@ class WorkerSession:
             return _refusal("malformed arguments")
         if not _plain_data([args, kwargs]):
             return _refusal("the arguments must be plain values")
+        if _broadcasts_beyond(list(args) + list(kwargs.values())):
+            return _refusal("the arguments' shapes broadcast to more values than any of them holds")
         self.helper_calls[name] += 1
         try:
             return {"value": wire.encode(reference(*args, **kwargs))}
@@ -345,3 +350,24 @@ def _plain_data(value) -> bool:
     if type(value) is dict:
         return all(_plain_data(k) and _plain_data(v) for k, v in value.items())
     return True
+
+
+def _tensors(value) -> list:
+    if type(value) in (list, tuple):
+        return [t for v in value for t in _tensors(v)]
+    if type(value) is dict:
+        return [t for v in value.values() for t in _tensors(v)]
+    return [value] if isinstance(value, torch.Tensor) else []
+
+
+def _broadcasts_beyond(values: list) -> bool:
+    """Whether the tensors among `values` broadcast together to more elements than the largest of them:
+    a reference stand-in must not be made to build a huge tensor in the grader from small arguments."""
+    tensors = _tensors(values)
+    if len(tensors) < 2:
+        return False
+    try:
+        shape = torch.broadcast_shapes(*(t.shape for t in tensors))
+    except RuntimeError:  # they do not broadcast: an elementwise reference refuses them itself
+        return False
+    return math.prod(shape) > max(t.numel() for t in tensors)

@@ -225,6 +225,11 @@ def test_helper_requests_for_anything_else_are_refused():
 def helper(x):
     return x
 
+def zeros(shape):
+    import base64, math
+    data = base64.b64encode(bytes(4 * math.prod(shape))).decode()
+    return {"$": "tensor", "dtype": "float32", "shape": shape, "data": data}
+
 def probe():
     one = {"$": "list", "items": [1]}
     return [
@@ -236,6 +241,7 @@ def probe():
         ask("helper", {"$": "list", "items": [{"$": "foreign", "type": "x", "repr": ""}]})["error"]["type"],
         ask("helper", {"$": "tensor", "dtype": "float32", "shape": [10**9], "data": ""})["error"]["type"],
         ask("helper", one, {"$": "dict", "items": [[1, 2]]})["error"]["type"],  # a keyword that is not a name
+        ask("helper", {"$": "list", "items": [zeros([3000, 1]), zeros([1, 3000])]})["error"]["type"],  # a blow-up
         ask("helper", one)["value"],                                  # the one declared helper
     ]
 
@@ -245,7 +251,7 @@ def outside():
     with session_for(student) as s:
         s.start()
         s.helpers = {"helper": _times_ten}
-        assert s.call("probe", (), {}, timeout=20) == ["HelperRefused"] * 8 + [10]
+        assert s.call("probe", (), {}, timeout=20) == ["HelperRefused"] * 9 + [10]
         assert s.helper_calls == {"helper": 1}
         s.helpers = {}  # outside a question's rerun, no helper is served
         assert s.call("outside", (), {}, timeout=10)["error"]["type"] == "HelperRefused"
