@@ -324,6 +324,8 @@ class WorkerSession:
             return _refusal("the arguments must be plain values")
         if _broadcasts_beyond(list(args) + list(kwargs.values())):
             return _refusal("the arguments' shapes broadcast to more values than any of them holds")
+        if _builds_too_much(reference, args, kwargs):
+            return _refusal("the arguments' shapes ask for a result far larger than they are")
         self.helper_calls[name] += 1
         try:
             return {"value": wire.encode(reference(*args, **kwargs))}
@@ -358,6 +360,28 @@ def _tensors(value) -> list:
     if type(value) is dict:
         return [t for v in value.values() for t in _tensors(v)]
     return [value] if isinstance(value, torch.Tensor) else []
+
+
+def _on_meta(value):
+    if isinstance(value, torch.Tensor):
+        return value.to("meta")
+    if type(value) in (list, tuple):
+        return type(value)(_on_meta(v) for v in value)
+    if type(value) is dict:
+        return {k: _on_meta(v) for k, v in value.items()}
+    return value
+
+
+def _builds_too_much(reference: Callable, args: list, kwargs: dict) -> bool:
+    """Whether a dry run of `reference` on meta tensors (shapes, no data) returns far more values than it
+    was given (a matrix product made an outer product, say). A reference that looks at the data fails the
+    dry run; its work is elementwise, bounded by `_broadcasts_beyond`."""
+    given = sum(t.numel() for t in _tensors([args, kwargs]))
+    try:
+        result = reference(*_on_meta(args), **_on_meta(kwargs))
+    except Exception:
+        return False
+    return sum(t.numel() for t in _tensors([result])) > 4 * given + 1_000_000
 
 
 def _broadcasts_beyond(values: list) -> bool:

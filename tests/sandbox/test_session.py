@@ -296,3 +296,29 @@ def test_a_worker_abusing_the_channel_cannot_hang_the_grader(attack):
             s.call("attack", (), {}, timeout=3.0)
         assert time.monotonic() - started < 15
         assert not s.alive
+
+
+def test_a_stand_in_is_not_made_to_build_a_huge_result_in_the_grader():
+    import quant_reference
+
+    student = RAW_PIPES + """
+import base64, math
+
+def zeros(shape, dtype="float32"):
+    size = {"float32": 4, "int8": 1}[dtype]
+    data = base64.b64encode(bytes(size * math.prod(shape))).decode()
+    return {"$": "tensor", "dtype": dtype, "shape": shape, "data": data}
+
+def probe():
+    long_thin = [zeros([20000, 1], "int8"), zeros([20000, 1]), zeros([20000])]
+    outer = ask("w8_a16_forward", {"$": "list", "items": long_thin})
+    fair = ask("w8_a16_forward", {"$": "list", "items": [zeros([4, 3], "int8"), zeros([2, 3]), zeros([4])]})
+    return outer["error"]["type"], fair["value"]["shape"]
+
+def w8_a16_forward(*args):
+    return None
+"""
+    with session_for(student) as s:
+        s.start()
+        s.helpers = {"w8_a16_forward": quant_reference.w8_a16_forward}
+        assert s.call("probe", (), {}, timeout=20) == ("HelperRefused", [2, 4])
