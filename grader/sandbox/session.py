@@ -376,7 +376,10 @@ def _builds_too_much(reference: Callable, args: list, kwargs: dict) -> bool:
     """Whether a dry run of `reference` on meta tensors (shapes, no data) returns far more values than it
     was given (a matrix product made an outer product, say). A reference that looks at the data fails the
     dry run; its work is elementwise, bounded by `_broadcasts_beyond`."""
-    given = sum(t.numel() for t in _tensors([args, kwargs]))
+    tensors = _tensors([args, kwargs])
+    if len(tensors) < 2:  # one tensor's elementwise or reducing work: nothing to multiply out
+        return False
+    given = sum(t.numel() for t in tensors)
     try:
         result = reference(*_on_meta(args), **_on_meta(kwargs))
     except Exception:
