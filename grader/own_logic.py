@@ -13,7 +13,8 @@ reference of its helpers standing in for the student's, and earns the better res
   student's scale and per group) is not blamed for it.
 
 A helper whose stand-in changes nothing is right as far as the question can tell, and never
-named. The reference runs in the grader only: the worker's stub asks for it (worker.py).
+named. The reference runs in the grader only: the worker's stub asks for it (worker.py), a round
+trip per call, so a run with stand-ins gets twice the question's time (`RERUN_TIME`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from grader.labs import Lab, grading_lab, stand_in_helpers
 from grader.results import HelperAtFault, QuestionResult, QuestionStatus
 from grader.sandbox.session import WorkerLost, WorkerSession
 
+#: A run with stand-ins waits on the grader at every helper call (a per-channel helper is called once per
+#: row): its time limit is this many times the question's.
+RERUN_TIME = 2.0
 #: Statuses after which the question may run again: it ran (or ran out of time, or crashed) and lost marks.
 _RERUN_AFTER = (QuestionStatus.OK, QuestionStatus.TIMEOUT, QuestionStatus.CRASHED)
 
@@ -65,7 +69,7 @@ def _rerun(test_file, session: WorkerSession, helpers: tuple[str, ...],
     session.helpers = {name: grading_lab(name).reference_function(name) for name in helpers}
     session.helper_calls.clear()
     try:
-        result = judge.judge_question(test_file, session, budget=budget)
+        result = judge.judge_question(test_file, session, budget=budget * RERUN_TIME)
     finally:
         session.helpers = {}
     return result, set(session.helper_calls)
