@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import importlib
 import sys
 from dataclasses import dataclass
@@ -314,6 +315,7 @@ def stand_in_helpers(lab: Lab, question: str) -> tuple[str, ...]:
     return tuple(sorted(helpers, key=order.index))
 
 
+@functools.cache
 def _called_with_values(function: str) -> bool:
     lab = grading_lab(function)
     if isinstance(lab.reference_function(function), type):
