@@ -14,7 +14,8 @@ reference of its helpers standing in for the student's, and earns the better res
 
 A helper whose stand-in changes nothing is right as far as the question can tell, and never
 named. The reference runs in the grader only: the worker's stub asks for it (worker.py), a round
-trip per call, so a run with stand-ins gets twice the question's time (`RERUN_TIME`).
+trip per call (a per-channel function calls its scale helper once per row); the time the
+student's code waits on them is not counted, up to `WAIT_GRACE` times the question's time.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from grader.labs import Lab, grading_lab, stand_in_helpers
 from grader.results import HelperAtFault, QuestionResult, QuestionStatus
 from grader.sandbox.session import WorkerLost, WorkerSession
 
-#: A run with stand-ins waits on the grader at every helper call (a per-channel helper is called once per
-#: row): its time limit is this many times the question's.
-RERUN_TIME = 2.0
+#: How much longer than the question's time a run with stand-ins may take, waiting on the grader.
+WAIT_GRACE = 3.0
 #: Statuses after which the question may run again: it ran (or ran out of time, or crashed) and lost marks.
 _RERUN_AFTER = (QuestionStatus.OK, QuestionStatus.TIMEOUT, QuestionStatus.CRASHED)
 
@@ -68,10 +68,11 @@ def _rerun(test_file, session: WorkerSession, helpers: tuple[str, ...],
         return None, set()
     session.helpers = {name: grading_lab(name).reference_function(name) for name in helpers}
     session.helper_calls.clear()
+    session.helper_grace, session.helper_granted = budget * WAIT_GRACE, 0.0
     try:
-        result = judge.judge_question(test_file, session, budget=budget * RERUN_TIME)
+        result = judge.judge_question(test_file, session, budget=budget)
     finally:
-        session.helpers = {}
+        session.helpers, session.helper_grace, session.helper_granted = {}, 0.0, 0.0
     return result, set(session.helper_calls)
 
 

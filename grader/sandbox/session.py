@@ -40,6 +40,9 @@ MESSAGE_LIMIT = 256 * 1024 * 1024
 HELPER_REQUEST_LIMIT = 16 * 1024 * 1024
 #: What a refused helper request is told.
 REFUSED = "HelperRefused"
+#: Each helper request served moves the deadlines by this many seconds (the student's code waited on the
+#: grader), while the session's `helper_grace` lasts.
+HELPER_ALLOWANCE = 0.025
 
 
 class WorkerLost(Exception):
@@ -121,6 +124,10 @@ class WorkerSession:
         self.helpers: dict[str, Callable] = {}
         #: How many helper requests each stand-in answered since it was last reset.
         self.helper_calls: Counter[str] = Counter()
+        #: Seconds the deadlines may move in all for helper requests served (`HELPER_ALLOWANCE` each), and
+        #: how many they have moved since it was set: a caller's deadline is its own plus `helper_granted`.
+        self.helper_grace = 0.0
+        self.helper_granted = 0.0
 
     @property
     def out_of_time(self) -> bool:
@@ -263,7 +270,11 @@ class WorkerSession:
             raise WorkerLost(f"{what} something the grader cannot read ({error}).") from None
 
     def _ask(self, request: dict, *, timeout: float, what: str) -> dict:
-        """Send `request` and wait for its answer, serving the worker's helper requests meanwhile."""
+        """Send `request` and wait for its answer, serving the worker's helper requests meanwhile.
+
+        Every read and write has the deadline (`channel`); each helper request served moves it a little
+        (`HELPER_ALLOWANCE`) while `helper_grace` lasts, never past the submission's deadline.
+        """
         if not self.alive:
             raise WorkerLost("The process running your code had already stopped.")
         left = self.deadline - time.monotonic()
@@ -281,6 +292,7 @@ class WorkerSession:
                     return message
                 answer = (self._helper_answer(message) if len(raw) <= HELPER_REQUEST_LIMIT
                           else _refusal("the arguments are too large"))
+                until += self._grant()
                 channel.send_within(self._requests, wire.dumps(answer), until)
                 if time.monotonic() >= until:  # the reference ran past the limit: the worker waited too long
                     raise channel.Late()
@@ -296,6 +308,12 @@ class WorkerSession:
             self.close()
             reason = death_reason(self.isolation, what, code, self.limits, out_of_memory=out_of_memory)
             raise WorkerLost(reason) from None
+
+    def _grant(self) -> float:
+        grant = max(0.0, min(HELPER_ALLOWANCE, self.helper_grace - self.helper_granted,
+                             self.deadline - time.monotonic()))
+        self.helper_granted += grant
+        return grant
 
     def _parse(self, raw: bytes, what: str) -> dict:
         try:
