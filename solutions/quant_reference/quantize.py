@@ -5,7 +5,6 @@ The helpers `_check_dtype`, `_check_finite` and `_quantize` serve the later labs
 
 from __future__ import annotations
 
-
 import torch
 
 __all__ = [
