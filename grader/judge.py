@@ -60,6 +60,10 @@ class StudentFunction:
         self.name = name
         self.deadline = deadline
 
+    def _time_left(self) -> float:
+        # The time the student's code waited on the grader's stand-ins for its helpers is not its own.
+        return self.deadline + self.session.helper_granted - time.monotonic()
+
     def _require_defined(self) -> str:
         kind = self.session.report.names.get(self.name)
         if kind is None:
@@ -72,7 +76,7 @@ class StudentFunction:
                 f"`{self.name}` is a class of the student's program: a test hands it to a quantlab "
                 "inspection (quantlab.harness.beside_student_code) instead of calling it."
             )
-        return self.session.call(self.name, args, kwargs, timeout=self.deadline - time.monotonic())
+        return self.session.call(self.name, args, kwargs, timeout=self._time_left())
 
     def __quantlab_remote__(self, key: str, args: tuple, kwargs: dict):
         """Run the inspection `key` in the worker, with the student's objects for every proxy."""
@@ -83,7 +87,7 @@ class StudentFunction:
         names = ", ".join(dict.fromkeys(f"`{p.name}`" for p in proxies))
         try:
             return self.session.inspect(
-                key, args, kwargs, timeout=self.deadline - time.monotonic(), what=f"Your {names}"
+                key, args, kwargs, timeout=self._time_left(), what=f"Your {names}"
             )
         except UndefinedName as error:
             raise MissingFunction(missing_message(error.name)) from None
@@ -170,7 +174,9 @@ def _judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, bud
     from quantlab.checks import collect_failure, collect_metrics
 
     deadline = time.monotonic() + budget
-    session.budget = test_file.name
+    # A run again with reference helpers standing in (grader.own_logic) gets a CPU budget of its own.
+    standing_in = ", ".join(sorted(session.helpers))
+    session.budget = test_file.name + (f" (with {standing_in} standing in)" if standing_in else "")
     question = QuestionResult(name=test_file.name, score=0.0, max_score=float(test_file.possible))
     test_file.test_case_results = []
     lost: WorkerLost | None = None

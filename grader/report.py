@@ -37,6 +37,7 @@ __all__ = [
     "md_inline",
     "truncate_message",
     "histogram_png",
+    "helper_fault",
 ]
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -192,6 +193,29 @@ def bullets(notes: list) -> str:
     return "\n".join(shown)
 
 
+def helper_fault(question: QuestionResult, lab: str) -> str:
+    """What a student reads when their own helper, not the graded function, made a question's tests fail."""
+    faults = question.helpers_at_fault
+    names = _and([f"`{h.name}`" for h in faults])
+    where = _and([f"`{h.name}` ({'graded in this lab' if h.lab == lab else f'graded in lab {h.lab}'}, "
+                  f"question `{h.question}`)" for h in faults])
+    one = len(faults) == 1
+    earned = (f"{format_points(question.score)} of {format_points(question.max_score)} points, instead of "
+              f"{format_points(question.score_with_own_helpers or 0)} with your own "
+              f"{'helper' if one else 'helpers'}")
+    text = (f"Some of these tests failed because of your {where}, not because of `{question.name}` itself. "
+            f"So we ran them again with a correct {names} in {'its' if one else 'their'} place, and your "
+            f"`{question.name}` earned {earned}: you get those points here.")
+    if question.score < question.max_score:
+        text += " What still fails below comes from this function's own code."
+    return text + (f" Fix {names} where {'it is' if one else 'they are'} graded, and `{question.name}` "
+                   "will give the right results with your own code too.")
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def report_href(student: object) -> str:
     """Relative link to a student's report; the id is fully percent-encoded (no '/' or ':')."""
     return "reports/" + quote(str(student), safe="") + ".html"
@@ -220,7 +244,7 @@ def _environment() -> Environment:
         bullets=bullets,
         report_href=report_href,
     )
-    env.globals.update(percent=percent, MAX_NOTES=MAX_NOTES, QuestionStatus=QuestionStatus,
+    env.globals.update(percent=percent, helper_fault=helper_fault, MAX_NOTES=MAX_NOTES, QuestionStatus=QuestionStatus,
                        SubmissionStatus=SubmissionStatus)
     return env
 

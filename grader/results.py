@@ -15,6 +15,8 @@ Results schema (`results/<student>.json`, `schema_version` 4):
      questions: [{name, score, max_score,
                   status: "ok" | "missing" | "timeout" | "crashed" | "not_run",
                   message, diagnosis, mistake,          # diagnosis: a known LABS §5 mistake, or null
+                  helpers_at_fault: [{name, lab, question}],  # helpers whose mistake cost this question
+                  score_with_own_helpers,               # its score before they were stood in for, or null
                   tests: [{name, hidden, passed, score, max_score, message,
                            metrics: {mismatched_codes, max_code_difference, dequantized_mse,
                                      max_abs_error, mse, ...},
@@ -28,9 +30,14 @@ Results schema (`results/<student>.json`, `schema_version` 4):
      grader_error}                # only when the grader itself failed on this file ("unreadable")
 
 Hidden tests are reported with their verdict, message, metrics and error, never their expected values.
-Version 3 had no `grader.worker`; version 2 had no `submission.late` and no `capture` either;
-version 1 (before `schema_version` existed) had the keys and values of version 2 without
-`schema_version`. A stored result of another version is graded again (`grade.resume`).
+A question whose tests failed because of a wrong helper (a function of the student's that it
+calls, graded elsewhere) earns what its own logic earns with the reference helper in its place
+(`grader.own_logic`): `helpers_at_fault` names the helpers and where each is graded, and
+`score_with_own_helpers` keeps the score it had with the student's own helpers.
+Version 3 had no `grader.worker`, `helpers_at_fault` or `score_with_own_helpers`; version 2 had no
+`submission.late` and no `capture` either; version 1 (before `schema_version` existed) had the
+keys and values of version 2 without `schema_version`. A stored result of another version is
+graded again (`grade.resume`).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = [
-    "SCHEMA_VERSION", "SubmissionStatus", "QuestionStatus", "TestResult", "QuestionResult",
+    "SCHEMA_VERSION", "SubmissionStatus", "QuestionStatus", "TestResult", "HelperAtFault", "QuestionResult",
     "SubmissionInfo", "GraderInfo", "SubmissionResult",
 ]
 
@@ -96,6 +103,23 @@ class TestResult:
 
 
 @dataclass
+class HelperAtFault:
+    """A function of the student's whose mistake cost a question that calls it, and where it is graded."""
+
+    name: str
+    lab: str
+    question: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "lab": self.lab, "question": self.question}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HelperAtFault:
+        return cls(name=str(data.get("name", "")), lab=str(data.get("lab", "")),
+                   question=str(data.get("question", "")))
+
+
+@dataclass
 class QuestionResult:
     name: str
     score: float
@@ -105,6 +129,8 @@ class QuestionResult:
     diagnosis: str | None = None
     mistake: str | None = None  # the LABS §5 id(s) behind `diagnosis`
     tests: list[TestResult] = field(default_factory=list)
+    helpers_at_fault: list[HelperAtFault] = field(default_factory=list)
+    score_with_own_helpers: float | None = None
 
     @property
     def all_passed(self) -> bool:
@@ -113,7 +139,9 @@ class QuestionResult:
     def to_dict(self) -> dict:
         return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status.value,
                 "message": self.message, "diagnosis": self.diagnosis, "mistake": self.mistake,
-                "tests": [t.to_dict() for t in self.tests]}
+                "tests": [t.to_dict() for t in self.tests],
+                "helpers_at_fault": [h.to_dict() for h in self.helpers_at_fault],
+                "score_with_own_helpers": self.score_with_own_helpers}
 
     @classmethod
     def from_dict(cls, data: dict) -> QuestionResult:
@@ -121,7 +149,13 @@ class QuestionResult:
                    max_score=float(data.get("max_score", 0.0)),
                    status=QuestionStatus(data.get("status", QuestionStatus.OK)),
                    message=str(data.get("message") or ""), diagnosis=data.get("diagnosis"),
-                   mistake=data.get("mistake"), tests=[TestResult.from_dict(t) for t in data.get("tests") or []])
+                   mistake=data.get("mistake"), tests=[TestResult.from_dict(t) for t in data.get("tests") or []],
+                   helpers_at_fault=[HelperAtFault.from_dict(h) for h in data.get("helpers_at_fault") or []],
+                   score_with_own_helpers=_optional_float(data.get("score_with_own_helpers")))
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 import mistakes
-from grader.labs import Kind, Lab
+from grader.labs import Kind, Lab, stand_in_helpers
 from grader.sandbox import Limits
 
 LIMITS = Limits(question=8.0, load=60.0, cell=20.0)
@@ -34,6 +34,16 @@ def limits_for(lab: Lab) -> Limits:
 def mistakes_for(lab: Lab) -> dict[str, tuple[str, ...]]:
     """Mistake key -> the questions of `lab` it affects."""
     return {key: m.affects[lab.id] for key, m in mistakes.MISTAKES.items() if lab.id in m.affects}
+
+
+def helpers_at_fault(lab: Lab, mistake: str, question: str) -> tuple[str, ...]:
+    """The functions `mistake` changes when all are helpers of `question` in `lab` (else none).
+
+    Then the question's own logic is right: it runs again with the reference helpers standing in
+    and keeps its marks, naming these helpers (grader.own_logic).
+    """
+    changed = set(mistakes.MISTAKES[mistake].functions)
+    return tuple(sorted(changed)) if changed <= set(stand_in_helpers(lab, question)) else ()
 
 
 def submission_name(mistake: str) -> str:

@@ -517,3 +517,43 @@ def test_summary_error_per_question_table_and_picture():
     ]
     picture = re.search(r'<img class="hist" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', section).group(1)
     assert base64.b64decode(picture).startswith(b"\x89PNG")
+
+
+def test_a_helper_at_fault_is_named_with_where_it_is_graded():
+    result = _all_passed()
+    result["lab"] = "L3-B"
+    result["questions"][1].update(
+        name="linear_q_symmetric", score_with_own_helpers=0.0,
+        helpers_at_fault=[{"name": "get_q_scale_symmetric", "lab": "L3-A", "question": "get_q_scale_symmetric"}])
+    result["questions"][0].update(
+        score=3.0, max_score=7.0, score_with_own_helpers=1.0,
+        tests=[_test("course fixture", False, max_score=4.0), _test("dtype", True, score=3.0, max_score=3.0)],
+        helpers_at_fault=[{"name": "linear_q_with_scale_and_zero_point", "lab": "L2-A",
+                           "question": "linear_q_with_scale_and_zero_point"},
+                          {"name": "quantization_error", "lab": "L3-B", "question": "quantization_error"}])
+    html, markdown = render(result)
+    assert (
+        "**A helper of yours was at fault:** Some of these tests failed because of your `get_q_scale_symmetric` "
+        "(graded in lab L3-A, question `get_q_scale_symmetric`), not because of `linear_q_symmetric` itself. "
+        "So we ran them again with a correct `get_q_scale_symmetric` in its place, and your `linear_q_symmetric` "
+        "earned 2 of 2 points, instead of 0 with your own helper: you get those points here. Fix "
+        "`get_q_scale_symmetric` where it is graded, and `linear_q_symmetric` will give the right results with "
+        "your own code too."
+    ) in markdown
+    assert ("your `linear_q_with_scale_and_zero_point` (graded in lab L2-A, question "
+            "`linear_q_with_scale_and_zero_point`) and `quantization_error` (graded in this lab, question "
+            "`quantization_error`)") in markdown
+    assert "earned 3 of 7 points, instead of 1 with your own helpers" in markdown
+    assert "What still fails below comes from this function's own code." in markdown
+    assert html.count("A helper of yours was at fault") == 2
+    assert ("<code>get_q_scale_symmetric</code> (graded in lab L3-A, question "
+            "<code>get_q_scale_symmetric</code>)") in html
+
+
+def test_a_helper_name_from_a_stored_result_stays_escaped():
+    result = _all_passed()
+    result["questions"][1].update(score_with_own_helpers=0.0,
+                                  helpers_at_fault=[{"name": SCRIPT, "lab": IMG, "question": "q"}])
+    html, markdown = render(result)
+    assert SCRIPT not in html and IMG not in html
+    assert not re.search(r"(?<!\\)<(script|img)", markdown) and "\\<script\\>" in markdown

@@ -7,6 +7,7 @@ import pytest
 from grader.results import (
     SCHEMA_VERSION,
     GraderInfo,
+    HelperAtFault,
     QuestionResult,
     QuestionStatus,
     SubmissionInfo,
@@ -24,6 +25,12 @@ def _graded() -> SubmissionResult:
                TestResult(name="hidden: ties", hidden=True, passed=False, score=0.0, max_score=1.0,
                           message="1 of 9 codes differ.", metrics={"mismatched_codes": 1.0, "max_code_difference": 2})],
     )
+    rescued = QuestionResult(
+        name="linear_dequantization", score=1.0, max_score=1.0, score_with_own_helpers=0.0,
+        helpers_at_fault=[HelperAtFault(name="linear_q_with_scale_and_zero_point", lab="L2-A",
+                                        question="linear_q_with_scale_and_zero_point")],
+        tests=[TestResult(name="round trip", hidden=False, passed=True, score=1.0, max_score=1.0)],
+    )
     stuck = QuestionResult(name="linear_dequantization", score=0.0, max_score=1.0, status=QuestionStatus.TIMEOUT,
                            message="It took too long.",
                            tests=[TestResult(name="course fixture", hidden=False, passed=False, score=0.0,
@@ -32,7 +39,7 @@ def _graded() -> SubmissionResult:
         student="alice", lab="L2-A", score=1.0, max_score=3.0,
         notes=["Cell 2 raised NameError: x. Later cells still ran."],
         submission=SubmissionInfo(file="alice.ipynb", kind="notebook", sha256="ab" * 32),
-        questions=[quantize, stuck],
+        questions=[quantize, stuck, rescued],
         grader=GraderInfo(version="0.1.0", torch="2.13.0+cpu", isolation="bubblewrap", material="cd" * 32),
     )
 
@@ -60,6 +67,7 @@ def test_the_records_round_trip_one_by_one():
     test = result.questions[0].tests[1]
     assert TestResult.from_dict(test.to_dict()) == test
     assert QuestionResult.from_dict(result.questions[1].to_dict()) == result.questions[1]
+    assert QuestionResult.from_dict(result.questions[2].to_dict()) == result.questions[2]
     assert SubmissionInfo.from_dict(result.submission.to_dict()) == result.submission
     assert GraderInfo.from_dict(result.grader.to_dict()) == result.grader
     remote = GraderInfo(version="0.1.0", isolation="bubblewrap", worker="tcp://10.0.0.7:40111")
@@ -91,7 +99,10 @@ def test_the_json_keys_keep_the_order_of_schema_1():
     assert list(data["submission"]) == ["file", "kind", "sha256", "late"]  # late: new in schema 3
     assert list(data["grader"]) == ["version", "torch", "isolation", "material", "worker"]  # worker: new in 4
     assert list(data["questions"][0]) == [
-        "name", "score", "max_score", "status", "message", "diagnosis", "mistake", "tests"]
+        "name", "score", "max_score", "status", "message", "diagnosis", "mistake", "tests",
+        "helpers_at_fault", "score_with_own_helpers"]  # version 4 added the last two
+    assert data["questions"][2]["helpers_at_fault"] == [
+        {"name": "linear_q_with_scale_and_zero_point", "lab": "L2-A", "question": "linear_q_with_scale_and_zero_point"}]
     assert list(data["questions"][0]["tests"][0]) == [
         "name", "hidden", "passed", "score", "max_score", "message", "metrics"]
 
@@ -111,8 +122,15 @@ def test_a_partial_record_takes_the_defaults():
     assert "grader_error" not in result.to_dict()
 
 
+def test_a_version_2_question_has_no_helper_at_fault():
+    data = _graded().to_dict()["questions"][0]
+    del data["helpers_at_fault"], data["score_with_own_helpers"]
+    question = QuestionResult.from_dict(data)
+    assert question.helpers_at_fault == [] and question.score_with_own_helpers is None
+
+
 def test_all_passed_needs_every_test_and_a_question_that_ran():
-    quantize, stuck = _graded().questions
+    quantize, stuck, _ = _graded().questions
     assert not quantize.all_passed and not stuck.all_passed
     quantize.tests[1].passed = True
     assert quantize.all_passed

@@ -33,7 +33,10 @@ def run_check(config: CheckConfig) -> tuple[SubmissionResult, str]:
     lab = get_lab(config.lab)
     test_files = judge.load_tests(lab, hidden=False)
     isolation = for_checking()
-    result = grade_submission(config.file, lab, test_files, limits=config.limits, isolation=isolation)
+    # As `grader.check` in the notebook: the public tests with the student's own helpers, none standing
+    # in, so what a wrong helper breaks shows where it is used too.
+    result = grade_submission(config.file, lab, test_files, limits=config.limits, isolation=isolation,
+                              stand_in=False)
     lines = [f"{lab.id}: {lab.title}", f"Checking {config.file.name} with the public tests."]
     if not isolation.sandboxed:
         lines.append("(Ran without a sandbox: bubblewrap is not available here. Fine for your own code.)")

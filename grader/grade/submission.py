@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 import grader
-from grader import judge
+from grader import judge, own_logic
 from grader.diagnose import diagnose
 from grader.grade import naming
 from grader.labs import SUPPORT, Lab
@@ -28,12 +28,14 @@ from grader.sandbox.session import Limits, WorkerLost, WorkerSession
 
 
 def grade_submission(path: Path | Upload, lab: Lab, test_files: list, *, limits: Limits,
-                     isolation: Isolation | None = None, pool: SandboxPool | None = None) -> SubmissionResult:
+                     isolation: Isolation | None = None, pool: SandboxPool | None = None,
+                     stand_in: bool = True) -> SubmissionResult:
     """The result of one file, or of its uploaded bytes (`grader.results`); never raises for anything it holds.
 
     `test_files` come from `judge.load_tests` and record each case's outcome as otter would.
     Without `isolation`, the sandbox is used, or `SandboxUnavailable` raised. With `pool`, its
-    warm sandboxes run the worker (the same sandbox, started once per slot; see pool.py).
+    warm sandboxes run the worker (the same sandbox, started once per slot; see pool.py). With
+    `stand_in`, a question that fails runs again with reference helpers (`grader.own_logic`).
     """
     isolation = pool.isolation if pool is not None else isolation or choose()
     result = _empty_result(path, lab, test_files, isolation)
@@ -42,14 +44,14 @@ def grade_submission(path: Path | Upload, lab: Lab, test_files: list, *, limits:
     except Unreadable as error:
         return _unreadable(result, str(error), test_files)
     result.submission.kind, result.submission.sha256 = program.kind, program.sha256
-    result.questions, notes = _run_and_judge(lab, program, test_files, limits, isolation, pool)
+    result.questions, notes = _run_and_judge(lab, program, test_files, limits, isolation, pool, stand_in)
     result.notes = program.notes + notes
     result.score = float(sum(q.score for q in result.questions))
     return result
 
 
 def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isolation: Isolation,
-                   pool: SandboxPool | None):
+                   pool: SandboxPool | None, stand_in: bool):
     questions, notes = [], []
     cannot_run: str | None = None  # once running the program fails, it is not tried again
     with WorkerSession(program.cells, support=[SUPPORT], limits=limits, isolation=isolation, pool=pool) as session:
@@ -68,7 +70,9 @@ def _run_and_judge(lab: Lab, program: Program, test_files, limits: Limits, isola
                 questions.append(_not_run(test_file, cannot_run, status))
                 continue
             question = judge.judge_question(test_file, session, budget=limits.question)
-            if question.status is QuestionStatus.OK and question.score < question.max_score:
+            if stand_in:
+                question = own_logic.judge_on_own_logic(lab, question, test_file, session, budget=limits.question)
+            if question.status is QuestionStatus.OK and question.score < question.max_score and session.alive:
                 _diagnose(lab, question, session, limits)
             questions.append(question)
     return questions, notes

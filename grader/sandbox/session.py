@@ -13,17 +13,22 @@ fresh child of that sandbox's zygote; the rest of the session does not tell them
 from __future__ import annotations
 
 import builtins
+import math
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from grader.sandbox import choose, wire
+import torch
+
+from grader.sandbox import channel, choose, wire
 from grader.sandbox.isolation import WORKER, Isolation, death_reason
 from grader.sandbox.limits import Limits
 from grader.sandbox.pool import SandboxBroken, SandboxPool, WarmChild
@@ -31,6 +36,13 @@ from grader.sandbox.pool import SandboxBroken, SandboxPool, WarmChild
 __all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession",
            "raised_by"]
 MESSAGE_LIMIT = 256 * 1024 * 1024
+#: A helper request (worker.py) carries a helper's arguments: far smaller than any answer may be.
+HELPER_REQUEST_LIMIT = 16 * 1024 * 1024
+#: What a refused helper request is told.
+REFUSED = "HelperRefused"
+#: Each helper request served moves the deadlines by this many seconds (the student's code waited on the
+#: grader), while the session's `helper_grace` lasts.
+HELPER_ALLOWANCE = 0.025
 
 
 class WorkerLost(Exception):
@@ -107,6 +119,15 @@ class WorkerSession:
         self.deadline = time.monotonic() + limits.submission
         #: Which question the calls belong to: the calls of one question share its CPU-time cap.
         self.budget = ""
+        #: The reference functions that stand in for the student's of the same names in the calls
+        #: made now (`grader.own_logic`); the worker asks for them by name (a helper request).
+        self.helpers: dict[str, Callable] = {}
+        #: How many helper requests each stand-in answered since it was last reset.
+        self.helper_calls: Counter[str] = Counter()
+        #: Seconds the deadlines may move in all for helper requests served (`HELPER_ALLOWANCE` each), and
+        #: how many they have moved since it was set: a caller's deadline is its own plus `helper_granted`.
+        self.helper_grace = 0.0
+        self.helper_granted = 0.0
 
     @property
     def out_of_time(self) -> bool:
@@ -217,7 +238,7 @@ class WorkerSession:
         """Call the student's `name` with copies of the arguments; returns plain values."""
         answer = self._ask(
             {"op": "call", "name": name, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
-             "cpu": self.limits.question_cpu, "budget": self.budget},
+             "cpu": self.limits.question_cpu, "budget": self.budget, "helpers": sorted(self.helpers)},
             timeout=timeout,
             what=f"Your function `{name}`",
         )
@@ -232,7 +253,7 @@ class WorkerSession:
         """
         answer = self._ask(
             {"op": "inspect", "key": key, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
-             "cpu": self.limits.question_cpu, "budget": self.budget},
+             "cpu": self.limits.question_cpu, "budget": self.budget, "helpers": sorted(self.helpers)},
             timeout=timeout,
             what=what,
         )
@@ -250,6 +271,11 @@ class WorkerSession:
             raise WorkerLost(f"{what} something the grader cannot read ({error}).") from None
 
     def _ask(self, request: dict, *, timeout: float, what: str) -> dict:
+        """Send `request` and wait for its answer, serving the worker's helper requests meanwhile.
+
+        Every read and write has the deadline (`channel`); each helper request served moves it a little
+        (`HELPER_ALLOWANCE`) while `helper_grace` lasts, never past the submission's deadline.
+        """
         if not self.alive:
             raise WorkerLost("The process running your code had already stopped.")
         left = self.deadline - time.monotonic()
@@ -257,23 +283,73 @@ class WorkerSession:
         if left < timeout:
             timeout = left
             late = f"{what} did not finish: a whole submission may take at most {self.limits.submission:g} seconds."
+        until = time.monotonic() + max(timeout, 0.0)
         try:
-            self._requests.send_bytes(wire.dumps(request))
-            if not self._answers.poll(max(timeout, 0.0)):
-                self.close()
-                raise WorkerLost(late, timed_out=True)
-            raw = self._answers.recv_bytes(MESSAGE_LIMIT)
-        except (EOFError, OSError, BrokenPipeError):
+            channel.send_within(self._requests, wire.dumps(request), until)
+            while True:
+                raw = channel.recv_within(self._answers, MESSAGE_LIMIT, until)
+                message = self._parse(raw, what)
+                if message.get("op") != "helper":
+                    return message
+                answer = (self._helper_answer(message) if len(raw) <= HELPER_REQUEST_LIMIT
+                          else _refusal("the arguments are too large"))
+                until += self._grant()
+                channel.send_within(self._requests, wire.dumps(answer), until)
+                if time.monotonic() >= until:  # the reference ran past the limit: the worker waited too long
+                    raise channel.Late()
+        except channel.Late:
+            self.close()
+            raise WorkerLost(late, timed_out=True) from None
+        except channel.TooLarge:
+            self.close()
+            raise WorkerLost(f"{what} sent back more data than the grader reads.") from None
+        except (EOFError, OSError):
             code = self._exit_code()
             out_of_memory = self.cgroup is not None and self.cgroup.out_of_memory
             self.close()
             reason = death_reason(self.isolation, what, code, self.limits, out_of_memory=out_of_memory)
             raise WorkerLost(reason) from None
+
+    def _grant(self) -> float:
+        grant = max(0.0, min(HELPER_ALLOWANCE, self.helper_grace - self.helper_granted,
+                             self.deadline - time.monotonic()))
+        self.helper_granted += grant
+        return grant
+
+    def _parse(self, raw: bytes, what: str) -> dict:
         try:
             return wire.loads(raw)
         except ValueError:
             self.close()
             raise WorkerLost(f"{what} sent back data the grader cannot read.") from None
+
+    def _helper_answer(self, message: dict) -> dict:
+        """Run the reference that stands in for the helper the worker names, on plain-data arguments.
+
+        Anything else is refused: a name that is not one of this request's helpers, arguments that
+        are not plain data (a student's object, a stand-in for a foreign value) or too large.
+        """
+        name = message.get("name")
+        reference = self.helpers.get(name) if type(name) is str else None
+        if reference is None:
+            return _refusal(f"{str(name)[:100]!r} is not a function the grader runs for your code here")
+        try:
+            args, kwargs = wire.decode(message.get("args")), wire.decode(message.get("kwargs"))
+        except (ValueError, TypeError, RecursionError) as error:
+            return _refusal(f"malformed arguments ({error})")
+        if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
+            return _refusal("malformed arguments")
+        if not _plain_data([args, kwargs]):
+            return _refusal("the arguments must be plain values")
+        if _broadcasts_beyond(list(args) + list(kwargs.values())):
+            return _refusal("the arguments' shapes broadcast to more values than any of them holds")
+        if _builds_too_much(reference, args, kwargs):
+            return _refusal("the arguments' shapes ask for a result far larger than they are")
+        self.helper_calls[name] += 1
+        try:
+            return {"value": wire.encode(reference(*args, **kwargs))}
+        except Exception as error:  # what the reference raises is what the student's code sees
+            return {"error": {"type": type(error).__name__, "message": str(error)[:500]}}
 
     def _exit_code(self) -> int | None:
         # The pipe closes a moment before the process is reaped.
@@ -281,3 +357,63 @@ class WorkerSession:
             return self.process.wait(timeout=2) if self.process else None
         except subprocess.TimeoutExpired:
             return None
+
+
+def _refusal(message: str) -> dict:
+    return {"error": {"type": REFUSED, "message": message}}
+
+
+def _plain_data(value) -> bool:
+    if isinstance(value, (wire.Foreign, wire.StudentName)):
+        return False
+    if type(value) in (list, tuple):
+        return all(_plain_data(v) for v in value)
+    if type(value) is dict:
+        return all(_plain_data(k) and _plain_data(v) for k, v in value.items())
+    return True
+
+
+def _tensors(value) -> list:
+    if type(value) in (list, tuple):
+        return [t for v in value for t in _tensors(v)]
+    if type(value) is dict:
+        return [t for v in value.values() for t in _tensors(v)]
+    return [value] if isinstance(value, torch.Tensor) else []
+
+
+def _on_meta(value):
+    if isinstance(value, torch.Tensor):
+        return value.to("meta")
+    if type(value) in (list, tuple):
+        return type(value)(_on_meta(v) for v in value)
+    if type(value) is dict:
+        return {k: _on_meta(v) for k, v in value.items()}
+    return value
+
+
+def _builds_too_much(reference: Callable, args: list, kwargs: dict) -> bool:
+    """Whether a dry run of `reference` on meta tensors (shapes, no data) returns far more values than it
+    was given (a matrix product made an outer product, say). A reference that looks at the data fails the
+    dry run; its work is elementwise, bounded by `_broadcasts_beyond`."""
+    tensors = _tensors([args, kwargs])
+    if len(tensors) < 2:  # one tensor's elementwise or reducing work: nothing to multiply out
+        return False
+    given = sum(t.numel() for t in tensors)
+    try:
+        result = reference(*_on_meta(args), **_on_meta(kwargs))
+    except Exception:
+        return False
+    return sum(t.numel() for t in _tensors([result])) > 4 * given + 1_000_000
+
+
+def _broadcasts_beyond(values: list) -> bool:
+    """Whether the tensors among `values` broadcast together to more elements than the largest of them:
+    a reference stand-in must not be made to build a huge tensor in the grader from small arguments."""
+    tensors = _tensors(values)
+    if len(tensors) < 2:
+        return False
+    try:
+        shape = torch.broadcast_shapes(*(t.shape for t in tensors))
+    except RuntimeError:  # they do not broadcast: an elementwise reference refuses them itself
+        return False
+    return math.prod(shape) > max(t.numel() for t in tensors)

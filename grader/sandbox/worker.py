@@ -8,9 +8,24 @@ It imports nothing from the grader but `wire.py` beside it. Requests and answers
 length-prefixed JSON messages on two pipes, so nothing the student prints can corrupt them:
 
     {"op": "run", "cells": [{"index", "source"}], "cell_timeout"} -> {"cells": [...], "names": {...}, "notes": [...]}
-    {"op": "call", "name", "args", "kwargs", "cpu"}               -> {"value": ...} or {"error": {...}}
-    {"op": "inspect", "key", "args", "kwargs", "cpu"}             -> {"value": ...} or {"error": {...}}
+    {"op": "call", "name", "args", "kwargs", "cpu", "helpers"}    -> {"value": ...} or {"error": {...}}
+    {"op": "inspect", "key", "args", "kwargs", "cpu", "helpers"}  -> {"value": ...} or {"error": {...}}
     {"op": "exit"}
+
+While it answers a `call` or an `inspect` whose "helpers" names some of the student's functions
+(the grader judging a question on its own logic, see grader/own_logic.py), each of those names in
+the student's namespace is a stub for the duration of the request; the student's objects are put
+back afterwards. The reference never comes here: a stub's call is a reverse request on the same
+pipes, and the grader, which runs the reference on the decoded arguments, answers it before the
+worker's own answer:
+
+    worker -> grader  {"op": "helper", "name", "args", "kwargs"}
+    grader -> worker  {"value": ...} or {"error": {"type", "message"}}
+
+A stub's tensors of a subclass (a layer's `nn.Parameter` bias) cross as plain tensors of their
+data; a stub whose arguments cannot cross as plain data calls the student's own function instead. The
+grader answers a helper request only for the helpers of the request it is waiting on, with
+plain-data arguments, within that request's time limit, and refuses every other one.
 
 `inspect` runs one of quantlab's registered inspections (`quantlab.harness.REGISTRY`, imported
 from the scratch copy) with the student's own objects in place of `wire.StudentName` tags, and
@@ -22,6 +37,7 @@ grader only reads data from it, and enforces time limits from outside.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import json
 import math
@@ -190,6 +206,69 @@ def _call(namespace: dict, request: dict) -> dict:
         return {"error": _error_of(error)}
 
 
+def _plain(encoded) -> bool:
+    """Whether an encoded value holds only plain data (nothing foreign, no student names)."""
+    if type(encoded) is dict:
+        if encoded.get("$") in ("foreign", "student"):
+            return False
+        return all(_plain(v) for v in encoded.get("items", ()))
+    if type(encoded) is list:
+        return all(_plain(v) for v in encoded)
+    return True
+
+
+def _as_plain_tensors(value):
+    """`value` with every tensor of a subclass (an `nn.Parameter`: a layer's bias) as the plain tensor of its data."""
+    if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
+        return value.detach().as_subclass(torch.Tensor)
+    if type(value) in (list, tuple):
+        return type(value)(_as_plain_tensors(v) for v in value)
+    if type(value) is dict:
+        return {k: _as_plain_tensors(v) for k, v in value.items()}
+    return value
+
+
+class HelperError(Exception):
+    """What the grader's reference helper raised, by type name (when no builtin exception has it)."""
+
+
+def _helper_stub(name: str, own, inbox: Connection, outbox: Connection):
+    """A function that asks the grader to run its reference of `name` on the arguments it is given."""
+
+    def stub(*args, **kwargs):
+        encoded = [wire.encode(_as_plain_tensors(list(args))), wire.encode(_as_plain_tensors(dict(kwargs)))]
+        if not all(_plain(e) for e in encoded):
+            return own(*args, **kwargs)  # the reference cannot stand in: the student's own function runs
+        outbox.send_bytes(wire.dumps({"op": "helper", "name": name, "args": encoded[0], "kwargs": encoded[1]}))
+        answer = wire.loads(inbox.recv_bytes(MESSAGE_LIMIT))
+        if "error" in answer:
+            error = dict(answer["error"])
+            kind = getattr(builtins, str(error.get("type")), None)
+            kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else HelperError
+            raise kind(str(error.get("message", ""))[:TEXT_LIMIT])
+        return wire.decode(answer.get("value"))
+
+    stub.__name__ = stub.__qualname__ = name
+    return stub
+
+
+def _with_helpers(namespace: dict, request: dict, inbox: Connection, outbox: Connection, answer) -> dict:
+    """`answer(namespace, request)` with the request's helpers standing in for the student's functions of
+    the same names; the student's namespace is restored afterwards."""
+    names = [n for n in request.get("helpers") or () if type(n) is str and n.isidentifier()]
+    saved = {name: namespace[name] for name in names if name in namespace}
+    for name in names:
+        namespace[name] = _helper_stub(name, saved.get(name), inbox, outbox)
+    try:
+        return answer(namespace, request)
+    finally:
+        for name in names:
+            if name in saved:
+                namespace[name] = saved[name]
+            else:
+                namespace.pop(name, None)
+
+
 def _refused(message: str) -> dict:
     return {"error": {"type": "InspectionRefused", "builtin": False, "message": _cut(message), "traceback": ""}}
 
@@ -282,10 +361,10 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             answer = {"cells": cells, "names": _names(namespace), "notes": notes}
         elif op == "call":
             _seed()
-            answer = _call(namespace, request)
+            answer = _with_helpers(namespace, request, inbox, outbox, _call)
         elif op == "inspect":
             _seed()
-            answer = _inspect(namespace, request)
+            answer = _with_helpers(namespace, request, inbox, outbox, _inspect)
         else:
             answer = {"error": {"type": "ProtocolError", "builtin": False, "message": f"unknown op {op!r}",
                                 "traceback": ""}}

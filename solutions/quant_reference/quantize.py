@@ -5,8 +5,6 @@ The helpers `_check_dtype`, `_check_finite` and `_quantize` serve the later labs
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 __all__ = [
@@ -37,8 +35,10 @@ def _check_finite(tensor: torch.Tensor) -> None:
         raise ValueError("cannot quantize a tensor that holds NaN or inf")
 
 
-def _check_scale(scale: float) -> None:
-    if not (math.isfinite(scale) and scale > 0):
+def _check_scale(scale) -> None:
+    """A positive finite number, or a tensor of them that broadcasts (the later labs' per-channel scales)."""
+    values = scale.detach() if isinstance(scale, torch.Tensor) else torch.tensor(float(scale), dtype=torch.float64)
+    if values.numel() == 0 or not bool((torch.isfinite(values) & (values > 0)).all()):
         raise ValueError(f"scale must be a positive finite number, got {scale}")
 
 
@@ -48,7 +48,7 @@ def linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=torch.in
     """`tensor / scale + zero_point` -> round (half to even) -> clamp -> cast."""
     _check_dtype(dtype)
     _check_finite(tensor)
-    _check_scale(float(scale))
+    _check_scale(scale)
     return _quantize(tensor, scale, zero_point, dtype)
 
 
@@ -62,7 +62,7 @@ def _quantize(tensor, scale, zero_point, dtype):
 
 def linear_dequantization(quantized_tensor, scale, zero_point):
     """`scale * (q.float() - zero_point)`: the float cast comes first so int8 never wraps."""
-    _check_scale(float(scale))
+    _check_scale(scale)
     return scale * (quantized_tensor.float() - zero_point)
 
 

@@ -16,12 +16,14 @@ from grader import export, judge, pictures
 from grader.cli import main as cli_main
 from grader.config import GradeConfig
 from grader.grade import grade_batch
-from grader.labs import LABS, Kind
+from grader.labs import LABS, Kind, grading_lab
 from grader.report import report_href
 
 LIMITS = batches.LIMITS
 #: The record named whole-model labs' course code `ok_course`; it is `ok_course_literal` everywhere now.
 RENAMED = {"ok_course": "ok_course_literal"}
+#: Labs where a catalogued mistake of a helper reaches another question (the issue's double jeopardy).
+HELPER_MISTAKE_LABS = {"L2-B", "L3-A", "L3-B", "L3-C", "L3-D", "L4-A"}
 
 
 @pytest.fixture(scope="module", params=list(LABS))
@@ -51,13 +53,43 @@ def test_every_correct_style_gets_full_marks(batch):
         assert result["score"] == result["max_score"] > 0, (student, failed)
 
 
-def test_every_mistake_loses_marks_on_the_questions_it_affects(batch):
+def test_every_mistake_loses_marks_on_the_questions_it_affects_through_their_own_code(batch):
     lab, results, _ = batch
     for mistake, questions in batches.mistakes_for(LABS[lab]).items():
         result = results[batches.submission_name(mistake)]
         for name in questions:
             question = _question(result, name)
+            if batches.helpers_at_fault(LABS[lab], mistake, name):
+                continue  # test_no_double_jeopardy
             assert question["score"] < question["max_score"], (mistake, name)
+            assert question["helpers_at_fault"] == [], (mistake, name)
+
+
+def test_no_double_jeopardy(batch):
+    """A right function whose only fault is a wrong helper of the student's keeps every mark, and says
+    which helper was at fault and where it is graded."""
+    lab, results, _ = batch
+    seen = 0
+    for mistake, questions in batches.mistakes_for(LABS[lab]).items():
+        result = results[batches.submission_name(mistake)]
+        for name in questions:
+            helpers = batches.helpers_at_fault(LABS[lab], mistake, name)
+            if not helpers:
+                continue
+            seen += 1
+            question = _question(result, name)
+            assert question["score"] == question["max_score"], (mistake, name, question["tests"])
+            assert question["score_with_own_helpers"] < question["max_score"], (mistake, name)
+            assert question["helpers_at_fault"] == [
+                {"name": h, "lab": grading_lab(h).id, "question": h} for h in helpers], (mistake, name)
+            assert question["diagnosis"] is None
+            report = (_report(batch, batches.submission_name(mistake), "md"))
+            assert all(f"`{h}` (graded in" in report for h in helpers)
+    assert seen or lab not in HELPER_MISTAKE_LABS, f"no helper mistake propagates in {lab}"
+
+
+def _report(batch, student: str, suffix: str) -> str:
+    return (batch[2] / "reports" / f"{student}.{suffix}").read_text(encoding="utf-8")
 
 
 def test_each_mistake_is_diagnosed_in_the_report(batch):
@@ -65,12 +97,16 @@ def test_each_mistake_is_diagnosed_in_the_report(batch):
     for mistake, questions in batches.mistakes_for(LABS[lab]).items():
         result = results[batches.submission_name(mistake)]
         for name in set(questions) - set(mistakes.MISTAKES[mistake].undiagnosed.get(lab, ())):
+            if batches.helpers_at_fault(LABS[lab], mistake, name):
+                continue  # full marks: nothing to diagnose
             question = _question(result, name)
             named = (question["mistake"] or "").split(" or ")
             assert mistakes.MISTAKES[mistake].id in named, (mistake, name, question["mistake"])
             assert question["diagnosis"] == quant_mistakes.explain(lab, *named)
     for student in (s for s in results if s.startswith("ok_")):
         assert all(q["diagnosis"] is None and q["mistake"] is None for q in results[student]["questions"])
+        assert all(q["helpers_at_fault"] == [] and q["score_with_own_helpers"] is None
+                   for q in results[student]["questions"])
 
 
 def test_untouched_stubs_and_broken_files_score_zero_with_a_message(batch):
@@ -119,9 +155,13 @@ def test_a_function_that_hangs_costs_only_its_question(batch):
     lab, results, _ = batch
     result = results["stuck"]
     for question in result["questions"]:
-        # linear_dequantization_per_group calls linear_dequantization, as the course's code does.
-        if question["name"] in ("linear_dequantization", "linear_dequantization_per_group"):
+        if question["name"] == "linear_dequantization":
             assert question["status"] == "timeout" and question["score"] == 0
+        elif question["name"] == "linear_dequantization_per_group":
+            # It calls linear_dequantization, as the course's code does: the helper that hangs is at
+            # fault, not its own logic.
+            assert question["status"] == "ok" and question["score"] == question["max_score"], question
+            assert [h["name"] for h in question["helpers_at_fault"]] == ["linear_dequantization"]
         else:
             assert question["score"] == question["max_score"], question
 

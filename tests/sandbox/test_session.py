@@ -161,3 +161,165 @@ def test_the_support_package_imports_and_plots_headless():
         report = s.start()
         assert report.cell_errors == []
         assert s.call("backend", (), {}, timeout=10).lower() == "agg"
+
+
+# Helper requests: the grader runs a reference for a stub in the worker (grader/own_logic.py) ----------
+
+#: Student code that talks on the worker's own pipes, as a hostile submission can: the pipes are the
+#: worker's two multiprocessing Connections, which the garbage collector shows.
+RAW_PIPES = """
+import gc, json, struct, time
+from multiprocessing.connection import Connection
+
+def pipes():
+    found = [o for o in gc.get_objects() if isinstance(o, Connection)]
+    return (next(c for c in found if c.readable and not c.writable),
+            next(c for c in found if c.writable and not c.readable))
+
+def ask(name, args, kwargs=None):
+    inbox, outbox = pipes()
+    outbox.send_bytes(json.dumps({"op": "helper", "name": name, "args": args,
+                                  "kwargs": kwargs or {"$": "dict", "items": []}}).encode())
+    return json.loads(inbox.recv_bytes())
+"""
+NO_ARGS = {"$": "list", "items": []}
+
+
+def _times_ten(x):
+    return x * 10
+
+
+def test_a_stand_in_answers_from_the_grader_and_the_students_own_function_comes_back():
+    with session_for("def helper(x):\n    return x + 1\n"
+                     "def f(x):\n    return helper(x) * 2, helper.__name__, type(helper).__name__") as s:
+        s.start()
+        s.helpers = {"helper": _times_ten}
+        value, name, kind = s.call("f", (torch.tensor([1.0, 2.0]),), {}, timeout=10)
+        assert torch.equal(value, torch.tensor([20.0, 40.0])) and name == "helper" and kind == "function"
+        assert s.helper_calls == {"helper": 1}
+        s.helpers = {}
+        assert torch.equal(s.call("f", (torch.tensor([1.0, 2.0]),), {}, timeout=10)[0], torch.tensor([4.0, 6.0]))
+
+
+def test_what_the_reference_raises_reaches_the_students_code_as_the_same_type():
+    def refuses(x):
+        raise ValueError("scale must be a positive finite number")
+
+    with session_for("def helper(x):\n    return x\n"
+                     "def f(x):\n    try:\n        helper(x)\n    except ValueError as e:\n        return str(e)") as s:
+        s.start()
+        s.helpers = {"helper": refuses}
+        assert s.call("f", (1.0,), {}, timeout=10) == "scale must be a positive finite number"
+
+
+def test_a_stand_in_whose_arguments_are_not_plain_data_runs_the_students_own_function():
+    with session_for("def helper(x):\n    return 'own'\ndef f():\n    return helper(object())") as s:
+        s.start()
+        s.helpers = {"helper": _times_ten}
+        assert s.call("f", (), {}, timeout=10) == "own"
+        assert not s.helper_calls
+
+
+def test_helper_requests_for_anything_else_are_refused():
+    student = RAW_PIPES + """
+def helper(x):
+    return x
+
+def zeros(shape):
+    import base64, math
+    data = base64.b64encode(bytes(4 * math.prod(shape))).decode()
+    return {"$": "tensor", "dtype": "float32", "shape": shape, "data": data}
+
+def probe():
+    one = {"$": "list", "items": [1]}
+    return [
+        ask("os.system", one)["error"]["type"],                      # not a declared helper
+        ask("__import__", one)["error"]["type"],
+        ask("exec", one)["error"]["type"],
+        ask(["helper"], one)["error"]["type"],                       # not even a name
+        ask("helper", {"$": "list", "items": [{"$": "student", "name": "probe"}]})["error"]["type"],
+        ask("helper", {"$": "list", "items": [{"$": "foreign", "type": "x", "repr": ""}]})["error"]["type"],
+        ask("helper", {"$": "tensor", "dtype": "float32", "shape": [10**9], "data": ""})["error"]["type"],
+        ask("helper", one, {"$": "dict", "items": [[1, 2]]})["error"]["type"],  # a keyword that is not a name
+        ask("helper", {"$": "list", "items": [zeros([3000, 1]), zeros([1, 3000])]})["error"]["type"],  # a blow-up
+        ask("helper", one)["value"],                                  # the one declared helper
+    ]
+
+def outside():
+    return ask("helper", {"$": "list", "items": [1]})
+"""
+    with session_for(student) as s:
+        s.start()
+        s.helpers = {"helper": _times_ten}
+        assert s.call("probe", (), {}, timeout=20) == ["HelperRefused"] * 9 + [10]
+        assert s.helper_calls == {"helper": 1}
+        s.helpers = {}  # outside a question's rerun, no helper is served
+        assert s.call("outside", (), {}, timeout=10)["error"]["type"] == "HelperRefused"
+        assert s.alive
+
+
+@pytest.mark.parametrize("attack", [
+    # Helper requests as fast as it can write them, never reading the answers: the pipe to the worker fills.
+    """
+def attack():
+    inbox, outbox = pipes()
+    request = json.dumps({"op": "helper", "name": "helper", "args": {"$": "list", "items": [1]},
+                          "kwargs": {"$": "dict", "items": []}}).encode()
+    while True:
+        outbox.send_bytes(request)
+""",
+    # Half a message, then silence.
+    """
+def attack():
+    inbox, outbox = pipes()
+    import os
+    os.write(outbox.fileno(), struct.pack("!i", 1000) + b'{"op": "hel')
+    while True:
+        time.sleep(1)
+""",
+    # A message larger than the grader reads.
+    """
+def attack():
+    inbox, outbox = pipes()
+    import os
+    os.write(outbox.fileno(), struct.pack("!i", 2**31 - 1))
+    while True:
+        time.sleep(1)
+""",
+])
+def test_a_worker_abusing_the_channel_cannot_hang_the_grader(attack):
+    with session_for(RAW_PIPES + attack + "\ndef helper(x):\n    return x\n") as s:
+        s.start()
+        s.helpers = {"helper": lambda x: torch.zeros(10_000)}
+        s.helper_grace = 2.0  # the time its code may wait on the grader: it moves the deadline, but only so far
+        started = time.monotonic()
+        with pytest.raises(WorkerLost):
+            s.call("attack", (), {}, timeout=3.0)
+        assert time.monotonic() - started < 15
+        assert not s.alive and s.helper_granted <= 2.0
+
+
+def test_a_stand_in_is_not_made_to_build_a_huge_result_in_the_grader():
+    import quant_reference
+
+    student = RAW_PIPES + """
+import base64, math
+
+def zeros(shape, dtype="float32"):
+    size = {"float32": 4, "int8": 1}[dtype]
+    data = base64.b64encode(bytes(size * math.prod(shape))).decode()
+    return {"$": "tensor", "dtype": dtype, "shape": shape, "data": data}
+
+def probe():
+    long_thin = [zeros([20000, 1], "int8"), zeros([20000, 1]), zeros([20000])]
+    outer = ask("w8_a16_forward", {"$": "list", "items": long_thin})
+    fair = ask("w8_a16_forward", {"$": "list", "items": [zeros([4, 3], "int8"), zeros([2, 3]), zeros([4])]})
+    return outer["error"]["type"], fair["value"]["shape"]
+
+def w8_a16_forward(*args):
+    return None
+"""
+    with session_for(student) as s:
+        s.start()
+        s.helpers = {"w8_a16_forward": quant_reference.w8_a16_forward}
+        assert s.call("probe", (), {}, timeout=20) == ("HelperRefused", [2, 4])

@@ -106,6 +106,21 @@ class TestL2A:
             ref.linear_q_with_scale_and_zero_point(r, 3.5, -70),
         )
 
+    def test_a_tensor_scale_broadcasts_as_the_later_labs_pass_it(self):
+        # Per channel (L3-C) and per group (L3-D) the course passes a scale of shape [rows, 1]; the
+        # reference stands in for a student's helper there too (grader.own_logic).
+        r, scale = fixtures.T(), torch.tensor([[2.0], [4.0], [8.0]])
+        rows = [ref.linear_q_with_scale_and_zero_point(r[i], float(scale[i]), 0) for i in range(3)]
+        assert_same(ref.linear_q_with_scale_and_zero_point(r, scale, 0), torch.stack(rows))
+        q = torch.stack(rows)
+        assert torch.equal(ref.linear_dequantization(q, scale, 0), scale * q.float())
+        nan = float("nan")
+        for bad in (torch.tensor([[2.0], [0.0], [8.0]]), torch.tensor([[2.0], [nan], [8.0]]), torch.tensor([])):
+            with pytest.raises(ValueError):
+                ref.linear_q_with_scale_and_zero_point(r, bad, 0)
+            with pytest.raises(ValueError):
+                ref.linear_dequantization(q, bad, 0)
+
 
 # §2 L2-B ------------------------------------------------------------------------------------------
 
