@@ -26,6 +26,7 @@ function, or a dtype not passed to it); then both are named.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,6 +115,15 @@ def signature_fits(signature, cases: list) -> bool:
     return shown
 
 
+@functools.cache
+def model_findings(question: str, key: str | None) -> list:
+    """The findings of the course's code (`key` None) or of a catalogued mistake on the question's
+    probes: the same for every submission (the probes are seeded), so worked out once per process."""
+    import quant_mistakes
+
+    return findings(quant_mistakes.probes(question), quant_mistakes.model(key).__getitem__)
+
+
 def diagnose(lab: str, question: str, get: Get) -> tuple[str, str] | None:
     """(mistake id, explanation for the student), or None when no known mistake fits.
 
@@ -135,11 +145,8 @@ def _diagnose(lab: str, question: str, get: Get) -> tuple[str, str] | None:
         return None
     theirs = findings(probes, get)
     course_get = quant_mistakes.model(None).__getitem__
-    course = findings(probes, course_get)
-    fitting = {
-        mistake.id for mistake in candidates
-        if fits(findings(probes, quant_mistakes.model(mistake.key).__getitem__), course, theirs)
-    }
+    course = model_findings(question, None)
+    fitting = {mistake.id for mistake in candidates if fits(model_findings(question, mistake.key), course, theirs)}
     cases = [Case(*found, course_get) for found in zip(probes, theirs, course, strict=True)]
     fitting |= {s.id for s in quant_mistakes.signatures(lab, question) if signature_fits(s, cases)}
     if not 1 <= len(fitting) <= 2:

@@ -244,6 +244,14 @@ class WorkerSession:
         )
         return self._value(answer, f"`{name}` returned")
 
+    def reaches(self, name: str, helpers: list[str], *, timeout: float) -> list[str]:
+        """Which of `helpers` the student's `name` can reach by name (worker.py `_reaches`): only those can
+        change what it computes. The student's process answers, so a lie costs only the student."""
+        answer = self._ask({"op": "reaches", "name": name, "helpers": list(helpers)}, timeout=timeout,
+                           what=f"Looking at your `{name}`")
+        value = self._value(answer, f"Looking at your `{name}`")
+        return [h for h in helpers if isinstance(value, list) and h in value]
+
     def inspect(self, key: str, args: tuple, kwargs: dict, *, timeout: float, what: str = "Your code"):
         """Run quantlab's inspection `key` in the worker; returns its findings as plain values.
 

@@ -10,6 +10,7 @@ length-prefixed JSON messages on two pipes, so nothing the student prints can co
     {"op": "run", "cells": [{"index", "source"}], "cell_timeout"} -> {"cells": [...], "names": {...}, "notes": [...]}
     {"op": "call", "name", "args", "kwargs", "cpu", "helpers"}    -> {"value": ...} or {"error": {...}}
     {"op": "inspect", "key", "args", "kwargs", "cpu", "helpers"}  -> {"value": ...} or {"error": {...}}
+    {"op": "reaches", "name", "helpers"}                           -> {"value": [the helpers `name` can reach]}
     {"op": "exit"}
 
 While it answers a `call` or an `inspect` whose "helpers" names some of the student's functions
@@ -269,6 +270,39 @@ def _with_helpers(namespace: dict, request: dict, inbox: Connection, outbox: Con
                 namespace.pop(name, None)
 
 
+def _reaches(namespace: dict, request: dict) -> dict:
+    """Which of `helpers` the student's function `name` can reach by name: in its code, or in the code of
+    the student's functions it names, and so on. Anything it names that has no code of its own (a class,
+    a partial, a callable object) might reach any of them."""
+    helpers = [h for h in request.get("helpers") or () if type(h) is str]
+    found, seen, todo = set(), set(), [request.get("name")]
+    try:
+        while todo and len(seen) < 1000:
+            name = todo.pop()
+            if type(name) is not str or name in seen or name not in namespace:
+                continue
+            seen.add(name)
+            value = namespace[name]
+            code = getattr(value, "__code__", None)
+            if code is None and callable(value):
+                return {"value": wire.encode(helpers)}
+            for named in _code_names(code) if code is not None else ():  # modules, constants: nothing to follow
+                found.update({named} & set(helpers))
+                todo.append(named)
+    except Exception:  # whatever the student's objects do when looked at: assume every helper is reached
+        return {"value": wire.encode(helpers)}
+    return {"value": wire.encode(sorted(found))}
+
+
+def _code_names(code) -> set:
+    """The global names a code object and the code nested in it (inner functions, lambdas) use."""
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_names"):
+            names |= _code_names(constant)
+    return names
+
+
 def _refused(message: str) -> dict:
     return {"error": {"type": "InspectionRefused", "builtin": False, "message": _cut(message), "traceback": ""}}
 
@@ -365,6 +399,8 @@ def serve(inbox: Connection, outbox: Connection) -> None:
         elif op == "inspect":
             _seed()
             answer = _with_helpers(namespace, request, inbox, outbox, _inspect)
+        elif op == "reaches":
+            answer = _reaches(namespace, request)
         else:
             answer = {"error": {"type": "ProtocolError", "builtin": False, "message": f"unknown op {op!r}",
                                 "traceback": ""}}

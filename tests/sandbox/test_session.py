@@ -323,3 +323,33 @@ def w8_a16_forward(*args):
         s.start()
         s.helpers = {"w8_a16_forward": quant_reference.w8_a16_forward}
         assert s.call("probe", (), {}, timeout=20) == ("HelperRefused", [2, 4])
+
+
+def test_reaches_tells_which_helpers_a_function_can_reach_by_name():
+    source = """
+    import torch
+    SCALE = 2.0
+    def scale_of(t):
+        return t.abs().max() / 127
+    def codes(t):
+        return torch.round(t / scale_of(t))
+    def per_row(t):
+        return torch.stack([codes(row) for row in t])
+    def alone(t):
+        return t * SCALE
+    def inner(t):
+        return (lambda r: scale_of(r))(t)
+    class Maker:
+        def __call__(self, t):
+            return scale_of(t)
+    def through_a_class(t):
+        return Maker()(t)
+    """
+    helpers = ["scale_of", "codes"]
+    with session_for(textwrap.dedent(source)) as s:
+        s.start()
+        assert s.reaches("per_row", helpers, timeout=10) == ["scale_of", "codes"]  # through codes
+        assert s.reaches("codes", helpers, timeout=10) == ["scale_of"]
+        assert s.reaches("alone", helpers, timeout=10) == []  # a module and a constant lead nowhere
+        assert s.reaches("inner", helpers, timeout=10) == ["scale_of"]  # a lambda's code is followed
+        assert s.reaches("through_a_class", helpers, timeout=10) == helpers  # a class might reach any
