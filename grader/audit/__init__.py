@@ -96,7 +96,7 @@ def _findings(result: SubmissionResult, program: Program) -> list[Finding]:
         return [Finding(program.name, "", f"could not be graded: {result.grader_error or result.message}")]
     if program.affects is not None:
         return [Finding(program.name, q.name, f"scores full marks ({q.score:g} / {q.max_score:g}): no test catches it")
-                for q in result.questions if q.name in program.affects and q.score >= q.max_score]
+                for q in result.questions if q.name in program.affects and _own_score(q) >= q.max_score]
     found = []
     for question in result.questions:
         if question.score < question.max_score:
@@ -105,6 +105,12 @@ def _findings(result: SubmissionResult, program: Program) -> list[Finding]:
             found.append(Finding(program.name, question.name,
                                  f"loses marks ({question.score:g} / {question.max_score:g}): {detail[:500]}"))
     return found
+
+
+def _own_score(question) -> float:
+    """What the question scored with the program's own helpers: a mistake in a helper is caught where it
+    costs marks, even when the question then earns them back with the reference helper (grader.own_logic)."""
+    return question.score if question.score_with_own_helpers is None else question.score_with_own_helpers
 
 
 def main(config: AuditConfig) -> int:

@@ -272,26 +272,37 @@ def _with_helpers(namespace: dict, request: dict, inbox: Connection, outbox: Con
 
 def _reaches(namespace: dict, request: dict) -> dict:
     """Which of `helpers` the student's function `name` can reach by name: in its code, or in the code of
-    the student's functions it names, and so on. Anything it names that has no code of its own (a class,
-    a partial, a callable object) might reach any of them."""
+    the student's functions and classes it names, and so on. The student's classes are followed too,
+    named or not, since a test may hand one over (a layer class to a function that replaces layers).
+    Anything else without code of its own (a partial, a callable object) might reach any of them."""
     helpers = [h for h in request.get("helpers") or () if type(h) is str]
-    found, seen, todo = set(), set(), [request.get("name")]
+    classes = [n for n, v in list(namespace.items()) if isinstance(v, type) and v.__module__ == "__main__"]
+    found, seen, todo = set(), set(), [*classes, request.get("name")]
     try:
         while todo and len(seen) < 1000:
             name = todo.pop()
             if type(name) is not str or name in seen or name not in namespace:
                 continue
             seen.add(name)
-            value = namespace[name]
-            code = getattr(value, "__code__", None)
-            if code is None and callable(value):
-                return {"value": wire.encode(helpers)}
-            for named in _code_names(code) if code is not None else ():  # modules, constants: nothing to follow
-                found.update({named} & set(helpers))
-                todo.append(named)
+            for code in _codes_of(namespace[name]):
+                if code is None:
+                    return {"value": wire.encode(helpers)}
+                for named in _code_names(code):
+                    found.update({named} & set(helpers))
+                    todo.append(named)
     except Exception:  # whatever the student's objects do when looked at: assume every helper is reached
         return {"value": wire.encode(helpers)}
     return {"value": wire.encode(sorted(found))}
+
+
+def _codes_of(value) -> list:
+    """The code objects of a function, or of a class's methods; [None] for a callable with none we can
+    read; [] for what cannot run (a module, a constant)."""
+    if isinstance(value, type):
+        members = [getattr(m, "__func__", m) for m in vars(value).values()]
+        return [m.__code__ for m in members if hasattr(m, "__code__")]
+    code = getattr(value, "__code__", None)
+    return [code] if code is not None else [None] if callable(value) else []
 
 
 def _code_names(code) -> set:

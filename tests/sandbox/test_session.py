@@ -344,12 +344,21 @@ def test_reaches_tells_which_helpers_a_function_can_reach_by_name():
             return scale_of(t)
     def through_a_class(t):
         return Maker()(t)
+    def given_a_class(t, maker):
+        return maker()(t)
+    from functools import partial
+    halved = partial(alone, t=0.5)
+    def through_a_partial(t):
+        return halved()
     """
     helpers = ["scale_of", "codes"]
     with session_for(textwrap.dedent(source)) as s:
         s.start()
         assert s.reaches("per_row", helpers, timeout=10) == ["scale_of", "codes"]  # through codes
         assert s.reaches("codes", helpers, timeout=10) == ["scale_of"]
-        assert s.reaches("alone", helpers, timeout=10) == []  # a module and a constant lead nowhere
+        assert s.reaches("alone", helpers, timeout=10) == ["scale_of"]  # the class Maker is followed too
         assert s.reaches("inner", helpers, timeout=10) == ["scale_of"]  # a lambda's code is followed
-        assert s.reaches("through_a_class", helpers, timeout=10) == helpers  # a class might reach any
+        # The student's classes are followed, named or handed over by a test; a partial might reach any.
+        assert s.reaches("through_a_class", helpers, timeout=10) == ["scale_of"]
+        assert s.reaches("given_a_class", helpers, timeout=10) == ["scale_of"]
+        assert s.reaches("through_a_partial", helpers, timeout=10) == helpers
