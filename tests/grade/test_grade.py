@@ -202,6 +202,12 @@ def test_hidden_messages_do_not_reveal_expected_values(batch):
                     assert not re.search(r"expected:?\s*[-\d\[(]", test["message"], re.IGNORECASE), test["message"]
 
 
+#: Labs whose batch fails no comparison of same-shaped tensors: their graded functions' own mistakes fail
+#: on scalars (L2-B's and L3-A's scales) or on shapes (L3-C's per-channel dims), and their helpers'
+#: mistakes are relieved by a reference stand-in (grader/own_logic.py), so their failing tests pass.
+NOTHING_TO_DRAW = {"L2-B", "L3-A", "L3-B", "L3-C"}
+
+
 def test_failing_tensor_tests_keep_their_tensors_and_hidden_ones_only_the_error(batch):
     lab, results, output = batch
     captured = 0
@@ -218,10 +224,7 @@ def test_failing_tensor_tests_keep_their_tensors_and_hidden_ones_only_the_error(
         assert html.count("<img ") == min(len(kept), pictures.MAX_FIGURES), student
         assert len(html.encode()) < 1_000_000
         captured += len(kept)
-    # A failed comparison of tensors (it leaves code or value metrics) keeps them, unless shapes differed.
-    compared = [t for r in results.values() for q in r["questions"] for t in q["tests"]
-                if not t["passed"] and {"mismatched_codes", "max_abs_error"} & set(t["metrics"])]
-    if LABS[lab].kind is Kind.FUNCTIONS and compared:
+    if LABS[lab].kind is Kind.FUNCTIONS and lab not in NOTHING_TO_DRAW:
         assert captured, f"no failing test of {lab} kept its tensors"
 
 
