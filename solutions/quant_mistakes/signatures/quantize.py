@@ -16,17 +16,18 @@ from dataclasses import dataclass
 
 import torch
 
+from quant_mistakes.mistakes.quantize import (  # the function names, declared once beside the mistakes
+    ASYMMETRIC_PARAMETERS,
+    DEQUANTIZE,
+    ERROR,
+    PER_CHANNEL,
+    PER_GROUP,
+    QUANTIZE,
+    QUANTIZE_ASYMMETRIC,
+    QUANTIZE_SYMMETRIC,
+    SYMMETRIC_SCALE,
+)
 from quant_mistakes.signatures import Case, Signature, any_of, as_if, same
-
-QUANTIZE = "linear_q_with_scale_and_zero_point"
-DEQUANTIZE = "linear_dequantization"
-ASYMMETRIC_PARAMETERS = "get_q_scale_and_zero_point"
-QUANTIZE_ASYMMETRIC = "linear_quantization"
-SYMMETRIC_SCALE = "get_q_scale_symmetric"
-QUANTIZE_SYMMETRIC = "linear_q_symmetric"
-ERROR = "quantization_error"
-PER_CHANNEL = "linear_q_symmetric_per_channel"
-PER_GROUP = "linear_q_symmetric_per_group"
 
 #: Questions whose findings hold codes, and where their `dtype` argument sits.
 DTYPE_POSITION = {QUANTIZE: 3, QUANTIZE_ASYMMETRIC: 1, QUANTIZE_SYMMETRIC: 1, PER_CHANNEL: 2, PER_GROUP: 2,
