@@ -222,8 +222,16 @@ def _judge_question(test_file: ExceptionTestFile, session: WorkerSession, *, bud
 
 
 def _environment(case, session: WorkerSession, deadline: float) -> dict:
-    names = case.body._get_func_params()
-    return {name: StudentFunction(session, name, deadline) for name in names if name != "env"}
+    return {name: StudentFunction(session, name, deadline) for name in _handed(case)}
+
+
+def _handed(case) -> list[str]:
+    return [name for name in case.body._get_func_params() if name != "env"]
+
+
+def handed_over(test_file: ExceptionTestFile) -> list[str]:
+    """The student's objects the question's tests are handed (its test cases' parameters), in order."""
+    return list(dict.fromkeys(name for case in test_file.test_cases for name in _handed(case)))
 
 
 def _otter_error(test_file: ExceptionTestFile, error: Exception, message: str) -> str:

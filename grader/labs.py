@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import enum
-import functools
 import importlib
 import os
 import sys
@@ -308,24 +307,12 @@ def hidden_case_problems(source: str) -> list[str]:
 
 
 def stand_in_helpers(lab: Lab, question: str) -> tuple[str, ...]:
-    """The student's own functions that `question` may use in `lab` and that a reference can stand in for.
+    """The student's own functions and classes that `question` may use in `lab`, for a reference to stand in.
 
-    Every other function of the lab, graded here or carried over, in the order the course
-    introduces them (the innermost helpers first), that is called with values: not a class, and
-    called directly by the public tests of the lab that grades it (so its arguments and result
-    cross the worker channel as plain data). When `question` fails, the grader runs it again with
-    the reference of each in place of the student's (`grader.own_logic`).
+    Every other function and class of the lab, graded here or carried over, in the order the course
+    introduces them (the innermost helpers first). When `question` fails, the grader runs it again
+    with the reference of each in place of the student's (`grader.own_logic`): a function on plain
+    values, a function that changes a model in place, or a layer class (grader/sandbox/stand_ins.py).
     """
     order = every_function()
-    helpers = (name for name in lab.functions if name != question and _called_with_values(name))
-    return tuple(sorted(helpers, key=order.index))
-
-
-@functools.cache
-def _called_with_values(function: str) -> bool:
-    lab = grading_lab(function)
-    if isinstance(lab.reference_function(function), type):
-        return False
-    tree = ast.parse(lab.public_tests(function).read_text(encoding="utf-8"))
-    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == function
-               for node in ast.walk(tree))
+    return tuple(sorted((name for name in lab.functions if name != question), key=order.index))

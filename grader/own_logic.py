@@ -5,8 +5,11 @@ functions carried over from earlier labs (`grader.labs.stand_in_helpers`). A wro
 cost every question that calls it. So when a question's tests fail, it runs again with the
 reference of its helpers standing in for the student's, and earns the better result:
 
-- only helpers the function can reach by name (in its code, or in the code of the student's
-  functions it names) can be at fault: the worker tells which (`WorkerSession.reaches`);
+- only helpers the tests can reach by name can be at fault: those the tests are handed (a layer
+  class given to a function that replaces layers, the replacement used to quantize the model a save
+  function saves), and those named in the code of the function, of what it is handed, of the
+  student's functions and classes these name, and so on; the worker tells which
+  (`WorkerSession.reaches`);
 - first with every helper standing in at once: when that earns nothing more, no helper is at
   fault and the first result stands (one run more, for a function that is wrong itself);
 - then each helper alone, innermost first (the order the course introduces them): a helper is at
@@ -39,7 +42,7 @@ def judge_on_own_logic(lab: Lab, question: QuestionResult, test_file, session: W
     helpers = stand_in_helpers(lab, question.name)
     if not helpers or question.status not in _RERUN_AFTER or question.score >= question.max_score:
         return question
-    helpers = _reached(question.name, helpers, session, budget)
+    helpers = _reached(judge.handed_over(test_file), helpers, session, budget)
     if not helpers:  # its code names none of them: they cannot be at fault
         return question
     own_records = test_file.test_case_results
@@ -81,12 +84,13 @@ def _rerun(test_file, session: WorkerSession, helpers: tuple[str, ...],
     return result, set(session.helper_calls)
 
 
-def _reached(name: str, helpers: tuple[str, ...], session: WorkerSession, budget: float) -> tuple[str, ...]:
-    """The helpers the function can reach by name; all of them when that cannot be told."""
+def _reached(names: list[str], helpers: tuple[str, ...], session: WorkerSession, budget: float) -> tuple[str, ...]:
+    """The helpers reachable by name from `names` (those the tests are handed); all of them when that cannot
+    be told."""
     if not _alive(session):
         return helpers
     try:
-        return tuple(session.reaches(name, list(helpers), timeout=budget))
+        return tuple(session.reaches(names, list(helpers), timeout=budget))
     except Exception:  # a lost worker or an answer that makes no sense: every helper stays a suspect
         return helpers
 

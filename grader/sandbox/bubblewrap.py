@@ -3,8 +3,8 @@
 Inside, the worker sees a new root with only:
 
 - read-only: /usr (and the /bin, /lib* links), the dynamic loader's files from /etc, the Python
-  installation and virtual environment the grader runs on, and the worker's own two files
-  (`/worker/worker.py`, `/worker/wire.py`);
+  installation and virtual environment the grader runs on, and the worker's own three files
+  (`/worker/worker.py`, `/worker/wire.py`, `/worker/stubs.py`);
 - writable: `/scratch`, its working directory and home, a tmpfs of `Limits.output` bytes that
   vanishes with the sandbox; the public support package (`quantlab/`) is bound read-only in it;
 - its own /proc and a minimal /dev; no network (empty network namespace), its own pid, IPC and
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox import cgroup, cgroup2
-from grader.sandbox.isolation import PYTHON_FLAGS, WIRE, WORKER, ZYGOTE, Isolation
+from grader.sandbox.isolation import PYTHON_FLAGS, STUBS, WIRE, WORKER, ZYGOTE, Isolation
 from grader.sandbox.limits import Limits
 
 SCRATCH = "/scratch"
@@ -104,6 +104,7 @@ class _View:
             self.read_only(entry, f"{SCRATCH}/{entry.name}")
         self.read_only(WORKER, f"{WORKER_DIR}/worker.py")
         self.read_only(WIRE, f"{WORKER_DIR}/wire.py")
+        self.read_only(STUBS, f"{WORKER_DIR}/stubs.py")
         self.read_only(ZYGOTE, f"{WORKER_DIR}/zygote.py")
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
 WIRE = HERE / "wire.py"
+STUBS = HERE / "stubs.py"
 ZYGOTE = HERE / "zygote.py"
 #: `-I` without its `-E`: no user site-packages (-s), no script folder on sys.path (-P), but the
 #: environment is read, so PYTHONHASHSEED fixes str hashes and set order. That environment is

@@ -13,7 +13,6 @@ fresh child of that sandbox's zygote; the rest of the session does not tell them
 from __future__ import annotations
 
 import builtins
-import math
 import os
 import shutil
 import signal
@@ -26,9 +25,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import torch
-
-from grader.sandbox import channel, choose, wire
+from grader.sandbox import channel, choose, stand_ins, wire
 from grader.sandbox.isolation import WORKER, Isolation, death_reason
 from grader.sandbox.limits import Limits
 from grader.sandbox.pool import SandboxBroken, SandboxPool, WarmChild
@@ -38,8 +35,6 @@ __all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "W
 MESSAGE_LIMIT = 256 * 1024 * 1024
 #: A helper request (worker.py) carries a helper's arguments: far smaller than any answer may be.
 HELPER_REQUEST_LIMIT = 16 * 1024 * 1024
-#: What a refused helper request is told.
-REFUSED = "HelperRefused"
 #: Each helper request served moves the deadlines by this many seconds (the student's code waited on the
 #: grader), while the session's `helper_grace` lasts.
 HELPER_ALLOWANCE = 0.025
@@ -238,18 +233,19 @@ class WorkerSession:
         """Call the student's `name` with copies of the arguments; returns plain values."""
         answer = self._ask(
             {"op": "call", "name": name, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
-             "cpu": self.limits.question_cpu, "budget": self.budget, "helpers": sorted(self.helpers)},
+             "cpu": self.limits.question_cpu, "budget": self.budget, **self._stand_ins()},
             timeout=timeout,
             what=f"Your function `{name}`",
         )
         return self._value(answer, f"`{name}` returned")
 
-    def reaches(self, name: str, helpers: list[str], *, timeout: float) -> list[str]:
-        """Which of `helpers` the student's `name` can reach by name (worker.py `_reaches`): only those can
-        change what it computes. The student's process answers, so a lie costs only the student."""
-        answer = self._ask({"op": "reaches", "name": name, "helpers": list(helpers)}, timeout=timeout,
-                           what=f"Looking at your `{name}`")
-        value = self._value(answer, f"Looking at your `{name}`")
+    def reaches(self, names: list[str], helpers: list[str], *, timeout: float) -> list[str]:
+        """Which of `helpers` the student's objects `names` can reach by name (worker.py `_reaches`): only those
+        can change what they compute. The student's process answers, so a lie costs only the student."""
+        what = f"Looking at your `{names[0]}`" if names else "Looking at your code"
+        answer = self._ask({"op": "reaches", "names": list(names), "helpers": list(helpers)}, timeout=timeout,
+                           what=what)
+        value = self._value(answer, what)
         return [h for h in helpers if isinstance(value, list) and h in value]
 
     def inspect(self, key: str, args: tuple, kwargs: dict, *, timeout: float, what: str = "Your code"):
@@ -261,7 +257,7 @@ class WorkerSession:
         """
         answer = self._ask(
             {"op": "inspect", "key": key, "args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs)),
-             "cpu": self.limits.question_cpu, "budget": self.budget, "helpers": sorted(self.helpers)},
+             "cpu": self.limits.question_cpu, "budget": self.budget, **self._stand_ins()},
             timeout=timeout,
             what=what,
         )
@@ -300,7 +296,7 @@ class WorkerSession:
                 if message.get("op") != "helper":
                     return message
                 answer = (self._helper_answer(message) if len(raw) <= HELPER_REQUEST_LIMIT
-                          else _refusal("the arguments are too large"))
+                          else stand_ins.refusal("the arguments are too large"))
                 until += self._grant()
                 channel.send_within(self._requests, wire.dumps(answer), until)
                 if time.monotonic() >= until:  # the reference ran past the limit: the worker waited too long
@@ -332,32 +328,21 @@ class WorkerSession:
             raise WorkerLost(f"{what} sent back data the grader cannot read.") from None
 
     def _helper_answer(self, message: dict) -> dict:
-        """Run the reference that stands in for the helper the worker names, on plain-data arguments.
-
-        Anything else is refused: a name that is not one of this request's helpers, arguments that
-        are not plain data (a student's object, a stand-in for a foreign value) or too large.
-        """
+        """Run the reference that stands in for the helper the worker names (`stand_ins.answer`); a name that
+        is not one of this request's helpers is refused."""
         name = message.get("name")
         reference = self.helpers.get(name) if type(name) is str else None
         if reference is None:
-            return _refusal(f"{str(name)[:100]!r} is not a function the grader runs for your code here")
-        try:
-            args, kwargs = wire.decode(message.get("args")), wire.decode(message.get("kwargs"))
-        except (ValueError, TypeError, RecursionError) as error:
-            return _refusal(f"malformed arguments ({error})")
-        if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
-            return _refusal("malformed arguments")
-        if not _plain_data([args, kwargs]):
-            return _refusal("the arguments must be plain values")
-        if _broadcasts_beyond(list(args) + list(kwargs.values())):
-            return _refusal("the arguments' shapes broadcast to more values than any of them holds")
-        if _builds_too_much(reference, args, kwargs):
-            return _refusal("the arguments' shapes ask for a result far larger than they are")
-        self.helper_calls[name] += 1
-        try:
-            return {"value": wire.encode(reference(*args, **kwargs))}
-        except Exception as error:  # what the reference raises is what the student's code sees
-            return {"error": {"type": type(error).__name__, "message": str(error)[:500]}}
+            return stand_ins.refusal(f"{str(name)[:100]!r} is not a function the grader runs for your code here")
+        answer, stood_in = stand_ins.answer(reference, message)
+        if stood_in:
+            self.helper_calls[name] += 1
+        return answer
+
+    def _stand_ins(self) -> dict:
+        """What a request tells the worker of the helpers standing in: their names, and each class's methods."""
+        classes = {name: stand_ins.public_methods(ref) for name, ref in self.helpers.items() if isinstance(ref, type)}
+        return {"helpers": sorted(self.helpers), "classes": classes}
 
     def _exit_code(self) -> int | None:
         # The pipe closes a moment before the process is reaped.
@@ -365,63 +350,3 @@ class WorkerSession:
             return self.process.wait(timeout=2) if self.process else None
         except subprocess.TimeoutExpired:
             return None
-
-
-def _refusal(message: str) -> dict:
-    return {"error": {"type": REFUSED, "message": message}}
-
-
-def _plain_data(value) -> bool:
-    if isinstance(value, (wire.Foreign, wire.StudentName)):
-        return False
-    if type(value) in (list, tuple):
-        return all(_plain_data(v) for v in value)
-    if type(value) is dict:
-        return all(_plain_data(k) and _plain_data(v) for k, v in value.items())
-    return True
-
-
-def _tensors(value) -> list:
-    if type(value) in (list, tuple):
-        return [t for v in value for t in _tensors(v)]
-    if type(value) is dict:
-        return [t for v in value.values() for t in _tensors(v)]
-    return [value] if isinstance(value, torch.Tensor) else []
-
-
-def _on_meta(value):
-    if isinstance(value, torch.Tensor):
-        return value.to("meta")
-    if type(value) in (list, tuple):
-        return type(value)(_on_meta(v) for v in value)
-    if type(value) is dict:
-        return {k: _on_meta(v) for k, v in value.items()}
-    return value
-
-
-def _builds_too_much(reference: Callable, args: list, kwargs: dict) -> bool:
-    """Whether a dry run of `reference` on meta tensors (shapes, no data) returns far more values than it
-    was given (a matrix product made an outer product, say). A reference that looks at the data fails the
-    dry run; its work is elementwise, bounded by `_broadcasts_beyond`."""
-    tensors = _tensors([args, kwargs])
-    if len(tensors) < 2:  # one tensor's elementwise or reducing work: nothing to multiply out
-        return False
-    given = sum(t.numel() for t in tensors)
-    try:
-        result = reference(*_on_meta(args), **_on_meta(kwargs))
-    except Exception:
-        return False
-    return sum(t.numel() for t in _tensors([result])) > 4 * given + 1_000_000
-
-
-def _broadcasts_beyond(values: list) -> bool:
-    """Whether the tensors among `values` broadcast together to more elements than the largest of them:
-    a reference stand-in must not be made to build a huge tensor in the grader from small arguments."""
-    tensors = _tensors(values)
-    if len(tensors) < 2:
-        return False
-    try:
-        shape = torch.broadcast_shapes(*(t.shape for t in tensors))
-    except RuntimeError:  # they do not broadcast: an elementwise reference refuses them itself
-        return False
-    return math.prod(shape) > max(t.numel() for t in tensors)

@@ -8,7 +8,9 @@ allows NaN). Everything else is an object with a "$" kind: plain tensors carry d
 raw bytes (a tensor subclass is foreign); tuples, lists and dicts carry their items; torch dtypes
 their name. Anything else is described, never rebuilt: `{"$": "foreign", "type": ..., "repr": ...}`.
 A `StudentName` names an object of the student's program (a class, a function) in a request,
-`{"$": "student", "name": ...}`: the worker puts the object itself in its place.
+`{"$": "student", "name": ...}`: the worker puts the object itself in its place. A `Slot` marks an
+argument of a helper's stand-in that stays in the student's process, a model or a class, by its place
+in the request, `{"$": "slot", "kind": "module" or "class", "index": ...}` (see stubs.py).
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ class StudentName:
     name: str
 
 
+@dataclass(frozen=True)
+class Slot:
+    """Stands for the student's model or class at `index` among a stand-in request's models or classes."""
+
+    kind: str
+    index: int
+
+
 def _type_name(value) -> str:
     cls = type(value)
     module = getattr(cls, "__module__", None) or ""
@@ -105,6 +115,8 @@ def encode(value, _depth: int = 0):
         return {"$": "dtype", "name": _DTYPE_NAMES[value]}
     if kind is StudentName:
         return {"$": "student", "name": value.name}
+    if kind is Slot:
+        return {"$": "slot", "kind": value.kind, "index": value.index}
     if kind in (tuple, list):
         return {"$": kind.__name__, "items": [encode(v, _depth + 1) for v in value]}
     if kind is dict:
@@ -156,6 +168,10 @@ def decode(data, _depth: int = 0):
         if type(name) is not str or not name.isidentifier():
             raise WireError("malformed student name")
         return StudentName(name)
+    if kind == "slot":
+        if data.get("kind") not in ("module", "class") or type(data.get("index")) is not int or data["index"] < 0:
+            raise WireError("malformed slot")
+        return Slot(data["kind"], data["index"])
     if kind == "foreign":
         return Foreign(type=str(data.get("type", "?"))[:200], repr=str(data.get("repr", ""))[:REPR_LIMIT + 1])
     raise WireError(f"unknown kind {kind!r}")
@@ -173,3 +189,59 @@ def loads(raw: bytes) -> dict:
     if type(message) is not dict:
         raise WireError("a message must be an object")
     return message
+
+
+def as_plain_tensors(value):
+    """`value` with every tensor of a subclass (an `nn.Parameter`: a layer's bias) as the plain tensor of its
+    data, inside lists, tuples and dicts too."""
+    if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
+        return value.detach().as_subclass(torch.Tensor)
+    if type(value) in (list, tuple):
+        return type(value)(as_plain_tensors(v) for v in value)
+    if type(value) is dict:
+        return {k: as_plain_tensors(v) for k, v in value.items()}
+    return value
+
+
+# A layer's own tensors, as a class stand-in sends them and the reference changes them (stubs.py) ----
+
+_PLAIN_ATTRIBUTES = (type(None), bool, int, float, str, torch.dtype)
+
+
+def module_state(module: torch.nn.Module) -> dict:
+    """A module's own buffers, parameters and plain attributes (not its children's), by kind."""
+    return {
+        "buffers": [[name, tensor, name not in module._non_persistent_buffers_set]
+                    for name, tensor in module._buffers.items()],
+        "parameters": [[name, tensor, bool(tensor is not None and tensor.requires_grad)]
+                       for name, tensor in module._parameters.items()],
+        "attributes": [[name, value] for name, value in vars(module).items()
+                       if not name.startswith("_") and name != "training" and isinstance(value, _PLAIN_ATTRIBUTES)],
+    }
+
+
+def change_module_state(module: torch.nn.Module, state: dict) -> None:
+    """Give `module` the entries of `state` (as `module_state` lays them out), each under its kind,
+    and forget the names under "removed"."""
+    for name in state.get("removed", ()):
+        _forget(module, name)
+    for name, tensor, persistent in state.get("buffers", ()):
+        _forget(module, name)
+        module.register_buffer(name, tensor, persistent=bool(persistent))
+    for name, tensor, requires_grad in state.get("parameters", ()):
+        _forget(module, name)
+        if tensor is not None:
+            tensor = torch.nn.Parameter(tensor, requires_grad=bool(requires_grad) and tensor.is_floating_point())
+        module.register_parameter(name, tensor)
+    for name, value in state.get("attributes", ()):
+        _forget(module, name)
+        setattr(module, name, value)
+
+
+def _forget(module: torch.nn.Module, name) -> None:
+    if type(name) is not str:
+        raise WireError("a module's entry must have a name")
+    module._buffers.pop(name, None)
+    module._parameters.pop(name, None)
+    module._non_persistent_buffers_set.discard(name)
+    module.__dict__.pop(name, None)

@@ -4,29 +4,26 @@ Started by `session.WorkerSession` as `python -s -P worker.py IN_FD OUT_FD LIMIT
 working directory set to a private scratch folder (inside the sandbox, see `bubblewrap.py`).
 LIMITS is a JSON object of `resource.RLIMIT_*` names to values; the worker sets each as both its
 soft and hard limit before it reads any request, so the student's code can never raise them.
-It imports nothing from the grader but `wire.py` beside it. Requests and answers are
+It imports nothing from the grader but `wire.py` and `stubs.py` beside it. Requests and answers are
 length-prefixed JSON messages on two pipes, so nothing the student prints can corrupt them:
 
     {"op": "run", "cells": [{"index", "source"}], "cell_timeout"} -> {"cells": [...], "names": {...}, "notes": [...]}
     {"op": "call", "name", "args", "kwargs", "cpu", "helpers"}    -> {"value": ...} or {"error": {...}}
     {"op": "inspect", "key", "args", "kwargs", "cpu", "helpers"}  -> {"value": ...} or {"error": {...}}
-    {"op": "reaches", "name", "helpers"}                           -> {"value": [the helpers `name` can reach]}
+    {"op": "reaches", "names", "helpers"}                          -> {"value": [the helpers `names` can reach]}
     {"op": "exit"}
 
-While it answers a `call` or an `inspect` whose "helpers" names some of the student's functions
-(the grader judging a question on its own logic, see grader/own_logic.py), each of those names in
-the student's namespace is a stub for the duration of the request; the student's objects are put
-back afterwards. The reference never comes here: a stub's call is a reverse request on the same
-pipes, and the grader, which runs the reference on the decoded arguments, answers it before the
-worker's own answer:
+While it answers a `call` or an `inspect` whose "helpers" names some of the student's functions or
+classes (the grader judging a question on its own logic, see grader/own_logic.py), each of those
+names in the student's namespace is a stub (stubs.py) for the duration of the request; the
+student's objects are put back afterwards. The reference never comes here: a stub's call is a
+reverse request on the same pipes, which the grader answers before the worker's own answer:
 
-    worker -> grader  {"op": "helper", "name", "args", "kwargs"}
-    grader -> worker  {"value": ...} or {"error": {"type", "message"}}
+    worker -> grader  {"op": "helper", "name", "args", "kwargs", ...}
+    grader -> worker  {"value": ...} or {"error": {"type", "message"}} or {"own": ...}
 
-A stub's tensors of a subclass (a layer's `nn.Parameter` bias) cross as plain tensors of their
-data; a stub whose arguments cannot cross as plain data calls the student's own function instead. The
-grader answers a helper request only for the helpers of the request it is waiting on, with
-plain-data arguments, within that request's time limit, and refuses every other one.
+The grader answers a helper request only for the helpers of the request it is waiting on, within
+that request's time limit, and refuses every other one.
 
 `inspect` runs one of quantlab's registered inspections (`quantlab.harness.REGISTRY`, imported
 from the scratch copy) with the student's own objects in place of `wire.StudentName` tags, and
@@ -38,7 +35,6 @@ grader only reads data from it, and enforces time limits from outside.
 
 from __future__ import annotations
 
-import builtins
 import importlib
 import json
 import math
@@ -50,7 +46,8 @@ import traceback
 from multiprocessing.connection import Connection
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import wire  # beside this file
+import stubs  # beside this file
+import wire
 
 # As in a kernel started beside the notebook: the scratch folder (with quantlab/) is importable,
 # the grader's own folder is not.
@@ -207,77 +204,14 @@ def _call(namespace: dict, request: dict) -> dict:
         return {"error": _error_of(error)}
 
 
-def _plain(encoded) -> bool:
-    """Whether an encoded value holds only plain data (nothing foreign, no student names)."""
-    if type(encoded) is dict:
-        if encoded.get("$") in ("foreign", "student"):
-            return False
-        return all(_plain(v) for v in encoded.get("items", ()))
-    if type(encoded) is list:
-        return all(_plain(v) for v in encoded)
-    return True
-
-
-def _as_plain_tensors(value):
-    """`value` with every tensor of a subclass (an `nn.Parameter`: a layer's bias) as the plain tensor of its data."""
-    if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
-        return value.detach().as_subclass(torch.Tensor)
-    if type(value) in (list, tuple):
-        return type(value)(_as_plain_tensors(v) for v in value)
-    if type(value) is dict:
-        return {k: _as_plain_tensors(v) for k, v in value.items()}
-    return value
-
-
-class HelperError(Exception):
-    """What the grader's reference helper raised, by type name (when no builtin exception has it)."""
-
-
-def _helper_stub(name: str, own, inbox: Connection, outbox: Connection):
-    """A function that asks the grader to run its reference of `name` on the arguments it is given."""
-
-    def stub(*args, **kwargs):
-        encoded = [wire.encode(_as_plain_tensors(list(args))), wire.encode(_as_plain_tensors(dict(kwargs)))]
-        if not all(_plain(e) for e in encoded):
-            return own(*args, **kwargs)  # the reference cannot stand in: the student's own function runs
-        outbox.send_bytes(wire.dumps({"op": "helper", "name": name, "args": encoded[0], "kwargs": encoded[1]}))
-        answer = wire.loads(inbox.recv_bytes(MESSAGE_LIMIT))
-        if "error" in answer:
-            error = dict(answer["error"])
-            kind = getattr(builtins, str(error.get("type")), None)
-            kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else HelperError
-            raise kind(str(error.get("message", ""))[:TEXT_LIMIT])
-        return wire.decode(answer.get("value"))
-
-    stub.__name__ = stub.__qualname__ = name
-    return stub
-
-
-def _with_helpers(namespace: dict, request: dict, inbox: Connection, outbox: Connection, answer) -> dict:
-    """`answer(namespace, request)` with the request's helpers standing in for the student's functions of
-    the same names; the student's namespace is restored afterwards."""
-    names = [n for n in request.get("helpers") or () if type(n) is str and n.isidentifier()]
-    saved = {name: namespace[name] for name in names if name in namespace}
-    for name in names:
-        namespace[name] = _helper_stub(name, saved.get(name), inbox, outbox)
-    try:
-        return answer(namespace, request)
-    finally:
-        for name in names:
-            if name in saved:
-                namespace[name] = saved[name]
-            else:
-                namespace.pop(name, None)
-
-
 def _reaches(namespace: dict, request: dict) -> dict:
-    """Which of `helpers` the student's function `name` can reach by name: in its code, or in the code of
-    the student's functions and classes it names, and so on. The student's classes are followed too,
-    named or not, since a test may hand one over (a layer class to a function that replaces layers).
-    Anything else without code of its own (a partial, a callable object) might reach any of them."""
+    """Which of `helpers` the student's objects `names` (a question's function and what its tests are
+    handed) can reach by name: themselves, what their code names, what the code of the student's
+    functions and classes named there names, and so on. Anything without code of its own (a partial,
+    a callable object) might reach any of them."""
     helpers = [h for h in request.get("helpers") or () if type(h) is str]
-    classes = [n for n, v in list(namespace.items()) if isinstance(v, type) and v.__module__ == "__main__"]
-    found, seen, todo = set(), set(), [*classes, request.get("name")]
+    names = [n for n in request.get("names") or () if type(n) is str][:100]
+    found, seen, todo = set(names) & set(helpers), set(), names
     try:
         while todo and len(seen) < 1000:
             name = todo.pop()
@@ -391,6 +325,7 @@ def _limit_cpu(request: dict, budget: dict) -> None:
 
 def serve(inbox: Connection, outbox: Connection) -> None:
     cpu_budget: dict = {}
+    grader = stubs.Grader(inbox, outbox)
     notes: list = []
     namespace = _fresh_namespace(notes)
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -406,10 +341,10 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             answer = {"cells": cells, "names": _names(namespace), "notes": notes}
         elif op == "call":
             _seed()
-            answer = _with_helpers(namespace, request, inbox, outbox, _call)
+            answer = stubs.with_stand_ins(namespace, request, grader, _call)
         elif op == "inspect":
             _seed()
-            answer = _with_helpers(namespace, request, inbox, outbox, _inspect)
+            answer = stubs.with_stand_ins(namespace, request, grader, _inspect)
         elif op == "reaches":
             answer = _reaches(namespace, request)
         else:

@@ -354,11 +354,13 @@ def test_reaches_tells_which_helpers_a_function_can_reach_by_name():
     helpers = ["scale_of", "codes"]
     with session_for(textwrap.dedent(source)) as s:
         s.start()
-        assert s.reaches("per_row", helpers, timeout=10) == ["scale_of", "codes"]  # through codes
-        assert s.reaches("codes", helpers, timeout=10) == ["scale_of"]
-        assert s.reaches("alone", helpers, timeout=10) == ["scale_of"]  # the class Maker is followed too
-        assert s.reaches("inner", helpers, timeout=10) == ["scale_of"]  # a lambda's code is followed
-        # The student's classes are followed, named or handed over by a test; a partial might reach any.
-        assert s.reaches("through_a_class", helpers, timeout=10) == ["scale_of"]
-        assert s.reaches("given_a_class", helpers, timeout=10) == ["scale_of"]
-        assert s.reaches("through_a_partial", helpers, timeout=10) == helpers
+        assert s.reaches(["per_row"], helpers, timeout=10) == ["scale_of", "codes"]  # through codes
+        assert s.reaches(["codes"], ["scale_of"], timeout=10) == ["scale_of"]
+        assert s.reaches(["alone"], helpers, timeout=10) == []
+        assert s.reaches(["inner"], helpers, timeout=10) == ["scale_of"]  # a lambda's code is followed
+        assert s.reaches(["through_a_class"], helpers, timeout=10) == ["scale_of"]  # a named class is followed
+        # What a test hands over is reached, and followed: the class Maker given to a function.
+        assert s.reaches(["given_a_class"], helpers, timeout=10) == []
+        assert s.reaches(["given_a_class", "Maker"], helpers, timeout=10) == ["scale_of"]
+        assert s.reaches(["alone", "codes"], helpers, timeout=10) == ["scale_of", "codes"]
+        assert s.reaches(["through_a_partial"], helpers, timeout=10) == helpers
