@@ -67,6 +67,10 @@ class Question:
     points: int
     #: What the README's lab table says of it, beyond its name.
     note: str = ""
+    #: Whether its reference may stand in for the student's where another question uses it
+    #: (`stand_in_helpers`): never for a function that reads or writes files, since the grader would
+    #: then open the paths the student's code names.
+    stands_in: bool = True
 
 
 @dataclass(frozen=True)
@@ -229,8 +233,8 @@ LABS: dict[str, Lab] = {
             "L4-D", 13, "Building your own Quantizer: Load your Quantized Weights from Hugging Face Hub",
             Kind.WHOLE_MODELS,
             (
-                Question("save_quantized_state_dict", 4),
-                Question("load_quantized_model", 8, "meta skeleton, strict load with assign"),
+                Question("save_quantized_state_dict", 4, stands_in=False),
+                Question("load_quantized_model", 8, "meta skeleton, strict load with assign", stands_in=False),
             ),
             reference="quant_reference.whole_model",
             carried=(*_LAYERS, "replace_linear_with_target", "replace_linear_with_target_and_quantize"),
@@ -310,9 +314,15 @@ def stand_in_helpers(lab: Lab, question: str) -> tuple[str, ...]:
     """The student's own functions and classes that `question` may use in `lab`, for a reference to stand in.
 
     Every other function and class of the lab, graded here or carried over, in the order the course
-    introduces them (the innermost helpers first). When `question` fails, the grader runs it again
-    with the reference of each in place of the student's (`grader.own_logic`): a function on plain
-    values, a function that changes a model in place, or a layer class (grader/sandbox/stand_ins.py).
+    introduces them (the innermost helpers first), but those that read or write files
+    (`Question.stands_in`). When `question` fails, the grader runs it again with the reference of
+    each in place of the student's (`grader.own_logic`): a function on plain values, a function that
+    changes a model in place, or a layer class (grader/sandbox/stand_ins.py).
     """
     order = every_function()
-    return tuple(sorted((name for name in lab.functions if name != question), key=order.index))
+    helpers = (name for name in lab.functions if name != question and _stands_in(name))
+    return tuple(sorted(helpers, key=order.index))
+
+
+def _stands_in(function: str) -> bool:
+    return next(q.stands_in for q in grading_lab(function).questions if q.name == function)

@@ -151,3 +151,8 @@ def recorded(kind: str, lab: str) -> dict[str, dict]:
 def reads_now(kind: str, result: dict) -> dict:
     read = what_a_student_reads(result)
     return _without_lines(read) if kind == "batches" else read
+
+
+def _names_in(code) -> set[str]:
+    """The global and attribute names a code object and the code nested in it use."""
+    return set(code.co_names).union(*(_names_in(c) for c in code.co_consts if hasattr(c, "co_names")))

@@ -133,3 +133,19 @@ def test_a_mistake_carried_into_a_later_lab_costs_nothing_there(key, lab, questi
     assert graded_question.score == graded_question.max_score, [t.message for t in graded_question.tests]
     named = [h.name for h in graded_question.helpers_at_fault]
     assert named and set(named) <= set(helpers), named  # of those it uses, the ones its tests need relieved
+
+
+#: What a reference may not do when it stands in: it runs in the grader, on names the student's code chose.
+FILE_ACCESS = {"open", "save", "load", "Path", "remove", "unlink", "system", "popen", "write_text", "read_text"}
+
+
+def test_no_reference_that_reads_or_writes_files_stands_in():
+    for lab in LABS.values():
+        for question in lab.questions:
+            code = lab.reference_function(question.name)
+            codes = [m.__code__ for m in vars(code).values() if hasattr(m, "__code__")] \
+                if isinstance(code, type) else [code.__code__]
+            names = set().union(*(batches._names_in(c) for c in codes))
+            if names & FILE_ACCESS:
+                assert not question.stands_in, (lab.id, question.name, names & FILE_ACCESS)
+    assert not grading_lab("save_quantized_state_dict").questions[0].stands_in

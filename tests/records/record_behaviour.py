@@ -3,7 +3,8 @@
 The record was taken before the course catalogue was refactored, and the suite compares today's
 results with it (tests/grade/test_grade.py, tests/demo/test_demo.py). Run this again only to accept
 a change to what students read that is meant, from the repository root with the project's venv:
-`.venv/bin/python tests/records/record_behaviour.py`, and say why in the commit.
+`.venv/bin/python tests/records/record_behaviour.py [LAB ...]` (only those labs, when named), and
+say why in the commit.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ def grade(lab: str, folder: Path, limits=None) -> dict:
     return {r.student: what_a_student_reads(r) for r in results}
 
 
-def main() -> None:
-    record: dict = {"batches": {}, "examples": {}}
-    for lab in LABS.values():
+def main(labs: list[str]) -> None:
+    record: dict = json.loads(RECORD.read_text(encoding="utf-8")) if labs else {"batches": {}, "examples": {}}
+    for lab in (LABS[name] for name in labs) if labs else LABS.values():
         with tempfile.TemporaryDirectory() as folder:
             lab_batch(Path(folder), lab)
             record["batches"][lab.id] = grade(lab.id, Path(folder), limits_for(lab))
@@ -42,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
