@@ -418,11 +418,20 @@ def _mirror_answer(reference: Callable, sketch, args: list, kwargs: dict) -> tup
         return refusal(f"malformed model sketch ({error})"), False
     for module in nodes:
         object.__setattr__(module, "_recording", recording)
+    before = _looks(nodes)
     try:
         value = recording.ref(reference(*args, **kwargs))
+        if _looks(nodes) != before:
+            raise _CannotStandIn("changes a tensor of the model")
     except Exception as error:  # it needs more than the mirror holds, or does what steps cannot say
         return {"own": f"{type(error).__name__}: {str(error)[:200]}"}, False
     return {"steps": recording.steps, "value": value}, True
+
+
+def _looks(nodes: list[nn.Module]) -> list:
+    """What changing a tensor of the mirror changes: its identity, version (in-place work), shape, dtype, device."""
+    return [(id(t), t._version, t.shape, t.dtype, t.device) if t is not None else None
+            for module in nodes for table in (module._parameters, module._buffers) for t in table.values()]
 
 
 def _mirror(sketch) -> tuple[list[nn.Module], list[nn.Module], dict[int, tuple[int, str]]]:

@@ -1,41 +1,20 @@
-# An L3-B submission that hunts for the grader's reference while the reference stands in for its helper.
+# The search a hostile submission makes for the grader's reference while the reference stands in for one of
+# its helpers; each submission (l3b.py, l4c.py) is this file followed by its own functions.
 #
-# Its get_q_scale_symmetric is wrong (it divides by 128), so linear_q_symmetric fails with it and the grader
-# runs that question again with a stand-in for get_q_scale_symmetric. linear_q_symmetric gives the right
-# answer only when the get_q_scale_symmetric it sees is not its own (the stand-in) AND a search of
-# everything the process can reach found nothing of the reference: the stand-in's code, globals and
-# closure, every object the garbage collector knows, sys.modules, other processes and the whole disk.
-# Each way of searching is first shown to work on something of the student's own (a control), so
-# full marks mean: it looked, with working tools, and the reference was not there.
+# It searches everything the process can reach: the stand-in's code, globals and closure (a function's, or
+# every method of a class's), every object the garbage collector knows, sys.modules, other processes and the
+# whole disk. Each way of searching is first shown to work on something of the student's own (a control), so
+# a submission that finds nothing looked, with working tools, and the reference was not there.
 import gc
 import os
 import sys
 import types
 
-import torch
-
 #: What any trace of the reference holds: its modules' names and paths, its docstrings' words. (torch has
 #: names that contain "quant_reference" too, so the bare word alone is not a trace.)
 FORBIDDEN = ("quant_reference.", "quant_reference/", "/solutions/", "Hidden reference", "positive finite number")
 FOUND = []
-
-
-def linear_q_with_scale_and_zero_point(tensor, scale, zero_point, dtype=torch.int8):
-    scaled_and_shifted_tensor = tensor / scale + zero_point
-    rounded_tensor = torch.round(scaled_and_shifted_tensor)
-    q_min, q_max = torch.iinfo(dtype).min, torch.iinfo(dtype).max
-    return rounded_tensor.clamp(q_min, q_max).to(dtype)
-
-
-def linear_dequantization(quantized_tensor, scale, zero_point):
-    return scale * (quantized_tensor.float() - zero_point)
-
-
-def get_q_scale_symmetric(tensor, dtype=torch.int8):
-    return tensor.abs().max().item() / (torch.iinfo(dtype).max + 1)
-
-
-OWN_HELPER = get_q_scale_symmetric
+SEARCHED = []
 
 
 def _texts_of(code):
@@ -77,8 +56,20 @@ def _search_disk():
     return hits if saw_own else hits + ["CONTROL: the disk search did not find quantlab"]
 
 
-def _search_stand_in(helper):
-    """The stand-in itself: its code, its globals, its closure."""
+def _search_stand_in(helper, own=None):
+    """The stand-in itself: its code, its globals, its closure; for a class, every method of it and of the
+    classes it comes from (torch's nn.Module and object aside), its module and its name."""
+    if isinstance(helper, type):
+        found = _forbidden([helper.__module__, helper.__qualname__, repr(helper)])
+        for klass in helper.__mro__:
+            if klass.__module__.startswith("torch") or klass is object:
+                continue
+            found += _forbidden([klass.__module__, klass.__qualname__])
+            for member in vars(klass).values():
+                member = getattr(member, "__func__", member)
+                if isinstance(member, types.FunctionType):
+                    found += _search_stand_in(member, own)
+        return found
     found = []
     found += _forbidden(_texts_of(helper.__code__))
     found += _forbidden(list(helper.__globals__))
@@ -88,17 +79,18 @@ def _search_stand_in(helper):
     for cell in helper.__closure__ or ():
         value = cell.cell_contents
         found += _forbidden([repr(type(value)), getattr(value, "__module__", "") or ""])
-        if isinstance(value, types.FunctionType) and value is not OWN_HELPER:
+        if isinstance(value, types.FunctionType) and value is not own:
             found += _forbidden(_texts_of(value.__code__))
     return found
 
 
-def _search_process():
-    """Every function, code object and module in the process, and sys.modules."""
+def _search_process(own):
+    """Every function, code object and module in the process, and sys.modules; control: the garbage collector
+    shows `own`, the student's own helper."""
     found, own_seen = [], False
     for obj in gc.get_objects():
         if isinstance(obj, types.FunctionType):
-            own_seen = own_seen or obj is OWN_HELPER
+            own_seen = own_seen or obj is own
             if obj.__code__.co_filename.startswith("<cell"):
                 continue  # this file's own functions hold the words they search for
             found += _forbidden([obj.__module__ or "", obj.__qualname__])
@@ -107,6 +99,9 @@ def _search_process():
             found += _forbidden(_texts_of(obj))
         elif isinstance(obj, types.ModuleType):
             found += _forbidden([obj.__name__, getattr(obj, "__file__", "") or ""])
+        elif isinstance(obj, type):
+            own_seen = own_seen or obj is own
+            found += _forbidden([obj.__module__ or "", obj.__qualname__])
     if not own_seen:
         found.append("CONTROL: the garbage collector did not show the student's own helper")
     # Modules; control: torch is there.
@@ -117,26 +112,9 @@ def _search_process():
     return found
 
 
-SEARCHED = []
-
-
-def linear_q_symmetric(tensor, dtype=torch.int8):
-    helper = get_q_scale_symmetric
-    if helper is OWN_HELPER:
-        found = ["not a stand-in"]
-    else:
-        found = _search_stand_in(helper)
-        if not SEARCHED:  # the process and the disk once: that search takes seconds
-            SEARCHED.append(_search_process() + _search_disk())
-        found += SEARCHED[0]
-    FOUND.extend(found)
-    scale = helper(tensor, dtype=dtype)
-    if found:
-        return torch.zeros_like(tensor, dtype=dtype), -1.0  # wrong on purpose: it saw its own helper, or the reference
-    return linear_q_with_scale_and_zero_point(tensor, scale=scale, zero_point=0, dtype=dtype), scale
-
-
-def quantization_error(tensor, dequantized_tensor):
-    if FOUND and FOUND != ["not a stand-in"] * len(FOUND):
-        raise RuntimeError("FOUND " + "; ".join(sorted(set(FOUND) - {"not a stand-in"}))[:3000])
-    return (dequantized_tensor - tensor).square().mean()
+def _search_everywhere(helpers, own):
+    """The stand-ins `helpers`, and once the process and the disk (that search takes seconds)."""
+    found = [f for helper in helpers for f in _search_stand_in(helper, own)]
+    if not SEARCHED:
+        SEARCHED.append(_search_process(own) + _search_disk())
+    return found + SEARCHED[0]
