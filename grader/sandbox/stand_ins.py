@@ -289,7 +289,7 @@ class _Mirror(nn.Module):
             raise _CannotStandIn(f"deletes {name}")
         super().__delattr__(name)
 
-    def _frozen(self, *args, **kwargs):
+    def _frozen(self):
         if self.__dict__.get("_recording") is not None:
             raise _CannotStandIn("registers a tensor or module")
 
