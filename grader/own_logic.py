@@ -1,7 +1,7 @@
 """Step 3, once more where a helper failed: a graded function is judged on its own logic.
 
-A graded function calls the student's own helpers: the lab's other graded functions and the
-functions carried over from earlier labs (`grader.labs.stand_in_helpers`). A wrong helper would
+A graded function calls the student's own helpers: the lab's other graded functions and classes
+and those carried over from earlier labs (`grader.labs.stand_in_helpers`). A wrong helper would
 cost every question that calls it. So when a question's tests fail, it runs again with the
 reference of its helpers standing in for the student's, and earns the better result:
 
@@ -18,8 +18,10 @@ reference of its helpers standing in for the student's, and earns the better res
   student's scale and per group) is not blamed for it.
 
 A helper whose stand-in changes nothing is right as far as the question can tell, and never
-named. The reference runs in the grader only: the worker's stub asks for it (worker.py), a round
-trip per call (a per-channel function calls its scale helper once per row); the time the
+named. The reference runs in the grader only: the worker's stub asks for it (stubs.py and
+stand_ins.py in grader/sandbox: a function's value, the steps a function takes on a model, a
+layer's tensors), a round trip per call (a per-channel function calls its scale helper once per
+row, a layer stand-in asks at each forward pass); the time the
 student's code waits on them is not counted, up to `WAIT_GRACE` times the question's time.
 """
 
