@@ -5,7 +5,7 @@ same environment as a cold worker (PYTHONHASHSEED=0, Agg, one OpenMP thread), so
 inherits exactly what a cold worker would have. Before any student code exists it imports what
 every submission imports anyway (torch, numpy and numpy.random, matplotlib with pyplot, IPython's
 display, the public quantlab package, the worker itself): that import is the second a cold worker
-spends (numpy.random alone, imported by a child's first seeding, cost it some 15 ms of CPU).
+spends (numpy.random alone, imported by a child's first seeding, cost it 10 to 20 ms of CPU).
 
 It then serves the grader on CONTROL_FD, a unix SOCK_SEQPACKET socket, one request at a time:
 
