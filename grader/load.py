@@ -79,13 +79,9 @@ def load_submission(source: Path | Upload) -> Program:
         source = strip_otter_calls(source)
         if program.kind == "notebook":
             source = transform_ipython(source)
-        elif (syntax_problem(source, index, program.kind)
-              and not syntax_problem(transform_ipython(source), index, program.kind)):
-            # A script pasted from a notebook, magics and all: read it as the notebook it was.
-            source = transform_ipython(source)
-            program.notes.append("This .py file holds IPython syntax (%magics or !shell lines); "
-                                 "it was read as a notebook cell.")
-        problem = syntax_problem(source, index, program.kind)
+            problem = syntax_problem(source, index, program.kind)
+        else:
+            source, problem = _script_source(source, index, program)
         if problem and program.kind == "script":
             raise Unreadable(problem)
         if problem:
@@ -96,6 +92,20 @@ def load_submission(source: Path | Upload) -> Program:
     if not program.cells:
         raise Unreadable("There is no code to run in this file.")
     return program
+
+
+def _script_source(source: str, index: int, program: Program) -> tuple[str, str | None]:
+    """A script's source and its syntax problem, if any; compiled once when it has none (the usual case)."""
+    problem = syntax_problem(source, index, program.kind)
+    if problem is None:
+        return source, None
+    transformed = transform_ipython(source)
+    if syntax_problem(transformed, index, program.kind) is None:
+        # A script pasted from a notebook, magics and all: read it as the notebook it was.
+        program.notes.append("This .py file holds IPython syntax (%magics or !shell lines); "
+                             "it was read as a notebook cell.")
+        return transformed, None
+    return source, problem
 
 
 def _read(path: Path) -> Upload:

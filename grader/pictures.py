@@ -202,6 +202,9 @@ def _draw(panels: list, title: str) -> bytes:
             _scales(ax, *args)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
+    # tight_layout leaves a placeholder layout engine behind, for which savefig draws the whole figure
+    # once more before drawing it for real (a tenth of a picture's time); the layout is already fixed.
+    figure.set_layout_engine(None)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI)
     return buffer.getvalue()

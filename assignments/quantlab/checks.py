@@ -277,24 +277,28 @@ def expect_codes(
     """
     got = expect_tensor(got, what=what, dtype=want.dtype, shape=want.shape)
     difference = got.long() - want.long()
+    distance = difference.abs()
     wrong = difference != 0
-    allowed = torch.zeros_like(wrong)
+    any_wrong = bool(wrong.any())
+    got_values = got.double()
+    bad = wrong
     if exact is not None:
         exact = exact.reshape(want.shape).double()
         info = torch.iinfo(want.dtype)
-        # Only the two neighbours of the tie are valid roundings, clamped as the codes are.
-        below = torch.floor(exact).clamp(info.min, info.max)
-        above = (torch.floor(exact) + 1).clamp(info.min, info.max)
-        neighbour = (got.double() == below) | (got.double() == above)
-        allowed = (difference.abs() == 1) & near_tie(exact) & neighbour
-    bad = wrong & ~allowed
+        if any_wrong:  # where every code is right, no tie needs looking at
+            # Only the two neighbours of the tie are valid roundings, clamped as the codes are.
+            floor = torch.floor(exact)
+            below = floor.clamp(info.min, info.max)
+            above = (floor + 1).clamp(info.min, info.max)
+            neighbour = (got_values == below) | (got_values == above)
+            bad = wrong & ~((distance == 1) & near_tie(exact) & neighbour)
     metrics = {
         "mismatched_codes": int(wrong.sum()),
-        "max_code_difference": int(difference.abs().max()) if difference.numel() else 0,
+        "max_code_difference": int(distance.max()) if difference.numel() else 0,
     }
     if scale is not None:
         scale_t = torch.as_tensor(scale, dtype=torch.float64)
-        dq_got = scale_t * (got.double() - zero_point)
+        dq_got = scale_t * (got_values - zero_point)
         dq_want = scale_t * (want.double() - zero_point)
         metrics["dequantized_mse"] = float((dq_got - dq_want).square().mean()) if got.numel() else 0.0
     record_metrics(**metrics)
@@ -332,11 +336,12 @@ def expect_close(
     `unit` says that the values are scales, one per `unit` ("row", for example).
     """
     got = expect_tensor(got, what=what, dtype=want.dtype, shape=want.shape)
-    error = (got.double() - want.double()).abs()
+    want_values = want.double()
+    error = (got.double() - want_values).abs()
     max_error = float(error.max()) if error.numel() else 0.0
     record_metrics(max_abs_error=max_error, mse=float(error.square().mean()) if error.numel() else 0.0)
     # Written as `~(error <= ...)` so a NaN or infinite expected value never passes.
-    bad = ~(error <= atol + rtol * want.double().abs()) | ~torch.isfinite(want)
+    bad = ~(error <= atol + rtol * want_values.abs()) | ~torch.isfinite(want)
     if bool(bad.any()):
         _record_failure(Failure("scales" if unit else "values", what, got, want, reveal, unit=unit))
         n_bad, n = int(bad.sum()), want.numel()
