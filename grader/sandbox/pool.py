@@ -48,7 +48,7 @@ from grader.sandbox.isolation import Isolation
 from grader.sandbox.limits import GiB, Limits
 
 #: Submissions a sandbox serves before it is replaced (a bound on anything cleaning missed).
-RECYCLE_AFTER = 200
+RECYCLE_AFTER = 1000
 #: How many submissions before a sandbox retires its replacement starts, in the background.
 START_AHEAD = 20
 #: Seconds the zygote may take to import everything, to fork and say hello, to clean up.

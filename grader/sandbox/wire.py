@@ -5,7 +5,8 @@ the standard library and torch only.
 
 Python's None, bool, int, float and str travel as themselves (JSON keeps 3 and 3.0 apart and
 allows NaN). Everything else is an object with a "$" kind: plain tensors carry dtype, shape and
-raw bytes (a tensor subclass is foreign); tuples, lists and dicts carry their items; torch dtypes
+their raw bytes, "bytes" (or "data", the same base64-encoded; a tensor subclass is foreign);
+tuples, lists and dicts carry their items; torch dtypes
 their name. Anything else is described, never rebuilt: `{"$": "foreign", "type": ..., "repr": ...}`.
 A `StudentName` names an object of the student's program (a class, a function) in a request,
 `{"$": "student", "name": ...}`: the worker puts the object itself in its place. A `Slot` marks an
@@ -109,8 +110,8 @@ def encode(value, _depth: int = 0):
     if kind is float:
         return value
     if kind is torch.Tensor and value.layout == torch.strided and value.dtype in _DTYPE_NAMES:
-        data = base64.b64encode(_tensor_bytes(value)).decode("ascii")
-        return {"$": "tensor", "dtype": _DTYPE_NAMES[value.dtype], "shape": list(value.shape), "data": data}
+        return {"$": "tensor", "dtype": _DTYPE_NAMES[value.dtype], "shape": list(value.shape),
+                "bytes": _tensor_bytes(value)}
     if isinstance(value, torch.dtype) and value in _DTYPE_NAMES:
         return {"$": "dtype", "name": _DTYPE_NAMES[value]}
     if kind is StudentName:
@@ -134,13 +135,15 @@ def _decode_tensor(data: dict) -> torch.Tensor | Foreign:
     count = math.prod(shape)
     if count > MAX_ELEMENTS:
         raise WireError("tensor too large")
-    raw = base64.b64decode(data.get("data", ""), validate=True)
+    raw = data.get("bytes")
+    if not isinstance(raw, (bytes, memoryview)):
+        raw = base64.b64decode(data.get("data", ""), validate=True)
     itemsize = torch.empty((), dtype=dtype).element_size()
     if len(raw) != count * itemsize:
         raise WireError("tensor data does not match its shape")
     if count == 0:
         return torch.empty(shape, dtype=dtype)
-    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape).clone()
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape)  # it owns the copy
 
 
 def decode(data, _depth: int = 0):
@@ -177,18 +180,61 @@ def decode(data, _depth: int = 0):
     raise WireError(f"unknown kind {kind!r}")
 
 
+#: A message is JSON, or, when it carries raw bytes (a tensor's), a frame: this mark, the JSON's length (8
+#: bytes, big-endian), the JSON, then the bytes, each named in the JSON by {"$bytes": [offset, length]} into
+#: what follows the JSON. So tensors cross as themselves, not as base64 inside a JSON string.
+FRAME = b"\x00wire-frame\x00"
+_LENGTH = 8
+
+
 def dumps(message: dict) -> bytes:
-    return json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
+    blobs: list[bytes] = []
+    size = 0
+
+    def out_of_band(value):
+        nonlocal size
+        if type(value) is not bytes:
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        blobs.append(value)
+        size += len(value)
+        return {"$bytes": [size - len(value), len(value)]}
+
+    text = json.dumps(message, allow_nan=True, separators=(",", ":"), default=out_of_band).encode("utf-8")
+    if not blobs:
+        return text
+    return b"".join([FRAME, len(text).to_bytes(_LENGTH, "big"), text, *blobs])
 
 
 def loads(raw: bytes) -> dict:
+    body = None
+    if raw.startswith(FRAME):
+        start = len(FRAME) + _LENGTH
+        end = start + int.from_bytes(raw[len(FRAME):start], "big")
+        if end > len(raw):
+            raise WireError("a frame shorter than its JSON")
+        raw, body = raw[start:end], memoryview(raw)[end:]
     try:
-        message = json.loads(raw.decode("utf-8"))
+        message = json.loads(raw.decode("utf-8"), object_hook=None if body is None else _bytes_in(body))
     except RecursionError:  # hand-written bytes on the pipe, nested past what json can parse
         raise WireError("nested too deeply") from None
     if type(message) is not dict:
         raise WireError("a message must be an object")
     return message
+
+
+def _bytes_in(body: memoryview):
+    """A JSON object hook that puts the frame's bytes in place of {"$bytes": [offset, length]}."""
+
+    def hook(item: dict):
+        where = item.get("$bytes")
+        if where is None or len(item) != 1:
+            return item
+        if type(where) is not list or len(where) != 2 or not all(type(n) is int and n >= 0 for n in where) \
+                or where[0] + where[1] > len(body):
+            raise WireError("bytes outside the frame")
+        return body[where[0]:where[0] + where[1]]
+
+    return hook
 
 
 def as_plain_tensors(value):

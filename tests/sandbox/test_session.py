@@ -168,7 +168,7 @@ def test_the_support_package_imports_and_plots_headless():
 #: Student code that talks on the worker's own pipes, as a hostile submission can: the pipes are the
 #: worker's two multiprocessing Connections, which the garbage collector shows.
 RAW_PIPES = """
-import gc, json, struct, time
+import gc, json, struct, sys, time
 from multiprocessing.connection import Connection
 
 def pipes():
@@ -180,7 +180,7 @@ def ask(name, args, kwargs=None):
     inbox, outbox = pipes()
     outbox.send_bytes(json.dumps({"op": "helper", "name": name, "args": args,
                                   "kwargs": kwargs or {"$": "dict", "items": []}}).encode())
-    return json.loads(inbox.recv_bytes())
+    return sys.modules["wire"].loads(inbox.recv_bytes())  # the worker's own reader: answers may be frames
 """
 NO_ARGS = {"$": "list", "items": []}
 

@@ -6,9 +6,12 @@ replaced whenever it cannot promise a clean child.
 """
 
 import os
+import random
 import textwrap
 
+import numpy
 import pytest
+import torch
 
 from grader.labs import SUPPORT
 from grader.sandbox import bubblewrap, cgroup
@@ -234,6 +237,11 @@ def test_student_exceptions_and_seeds_are_as_in_a_cold_worker(pool):
                        isolation=SANDBOX) as cold:
         cold.start()
         assert cold.call("draws", (), {}, timeout=30) == warm
+    # Each call starts from the seeds of `random.seed(0)`, `numpy.random.seed(0)` and `torch.manual_seed(0)`.
+    random.seed(0)
+    numpy.random.seed(0)
+    torch.manual_seed(0)
+    assert warm[:3] == (random.random(), float(numpy.random.rand()), torch.rand(2).tolist())
     with session(pool, source) as s:
         s.start()
         with pytest.raises(ValueError) as caught:

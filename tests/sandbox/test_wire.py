@@ -52,7 +52,7 @@ def test_tensors_round_trip_bit_exact(dtype, shape):
         source.view(-1)[:3] = torch.tensor([-0.0, float("nan"), -float("inf")])
     elif source.is_floating_point() and source.dim() == 0:
         source = torch.tensor(-0.0, dtype=dtype)
-    back = wire.decode(json.loads(json.dumps(wire.encode(source))))
+    back = wire.decode(wire.loads(wire.dumps({"v": wire.encode(source)}))["v"])
     assert_identical(back, source)
 
 
@@ -67,7 +67,7 @@ def test_non_contiguous_and_nan_values_cross_as_they_are():
 
 def test_python_scalars_keep_their_type():
     values = (3, 3.0, True, None, "text", float("nan"), -0.0, 0.0, -float("inf"))
-    back = wire.decode(json.loads(wire.dumps({"v": wire.encode(values)}))["v"])
+    back = wire.decode(wire.loads(wire.dumps({"v": wire.encode(values)}))["v"])
     assert type(back) is tuple
     assert [type(v) for v in back] == [int, float, bool, type(None), str, float, float, float, float]
     assert back[:5] == values[:5]
@@ -81,7 +81,7 @@ def test_containers_and_dtypes():
     assert back["q"][1] == (torch.int16, 2.5)
     assert type(back["q"]) is list
     assert_identical(back["q"][0], value["q"][0])
-    signed = wire.decode(json.loads(wire.dumps(wire.encode({"zero": [-0.0, torch.tensor([-0.0])]}))))
+    signed = wire.decode(wire.loads(wire.dumps(wire.encode({"zero": [-0.0, torch.tensor([-0.0])]}))))
     assert_same_float(signed["zero"][0], -0.0)
     assert_identical(signed["zero"][1], torch.tensor([-0.0]))
 
@@ -151,7 +151,7 @@ def test_quantized_and_sparse_tensors_are_described_by_dtype():
 
 def test_student_names_cross_as_tags_and_only_as_identifiers():
     value = [wire.StudentName("W8A16LinearLayer"), {"target": wire.StudentName("f")}]
-    encoded = json.loads(json.dumps(wire.encode(value)))
+    encoded = wire.loads(wire.dumps({"v": wire.encode(value)}))["v"]
     assert encoded["items"][0] == {"$": "student", "name": "W8A16LinearLayer"}
     assert wire.decode(encoded) == value
     for bad in ({"$": "student", "name": "os.system"}, {"$": "student", "name": 3}, {"$": "student"}):
@@ -180,3 +180,23 @@ def test_subclasses_of_plain_types_arrive_as_descriptions():
 def test_a_message_nested_past_what_json_parses_is_refused():
     with pytest.raises(wire.WireError):
         wire.loads(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_tensors_cross_as_raw_bytes_in_a_frame_and_plain_json_still_reads():
+    source = torch.randn(8, 128, 96, generator=torch.Generator().manual_seed(1))
+    framed = wire.dumps({"value": wire.encode(source)})
+    assert framed.startswith(wire.FRAME) and len(framed) < source.numel() * 4 + 200  # no base64
+    assert_identical(wire.decode(wire.loads(framed)["value"]), source)
+    hand_written = json.dumps({"value": {"$": "tensor", "dtype": "int8", "shape": [2], "data": "AQI="}}).encode()
+    assert torch.equal(wire.decode(wire.loads(hand_written)["value"]), torch.tensor([1, 2], dtype=torch.int8))
+    assert not wire.dumps({"value": [1, 2.5, None]}).startswith(wire.FRAME)
+
+
+@pytest.mark.parametrize("frame", [
+    wire.FRAME + (10**6).to_bytes(8, "big") + b"{}",                                   # a JSON past the end
+    wire.FRAME + (22).to_bytes(8, "big") + b'{"v":{"$bytes":[0,9]}}' + b"abc",          # bytes past the end
+    wire.FRAME + (22).to_bytes(8, "big") + b'{"v":{"$bytes":[-1,2]}}' + b"abc",         # a negative offset
+])
+def test_malformed_frames_are_refused(frame):
+    with pytest.raises(wire.WireError):
+        wire.loads(frame)
