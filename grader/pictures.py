@@ -201,12 +201,17 @@ def _draw(panels: list, title: str) -> bytes:
         else:
             _scales(ax, *args)
     figure.suptitle(title, fontsize=10)
+    return png_of(figure, dpi=_DPI)
+
+
+def png_of(figure, dpi: float | str = "figure") -> bytes:
+    """`figure` laid out tight and drawn as PNG bytes."""
     figure.tight_layout()
     # tight_layout leaves a placeholder layout engine behind, for which savefig draws the whole figure
     # once more before drawing it for real (a tenth of a picture's time); the layout is already fixed.
     figure.set_layout_engine(None)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI)
+    figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 

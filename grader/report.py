@@ -10,7 +10,6 @@ and every message is capped by `cut` before it is shown.
 from __future__ import annotations
 
 import base64
-import io
 import math
 import re
 import statistics
@@ -287,10 +286,7 @@ def histogram_png(scores: list[float], max_score: float) -> bytes:
     ax.set_ylabel("submissions")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return pictures.png_of(fig)
 
 
 def _number(value: object) -> float:
@@ -423,10 +419,7 @@ def error_distribution_png(rows: list[dict]) -> bytes:
         ax.set_ylabel(row["label"])
         ax.set_xticks([])
         ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return pictures.png_of(fig)
 
 
 def _data_uri(png: bytes) -> str:

@@ -67,14 +67,20 @@ def scales_per_column(case: Case) -> bool | None:
 _QUANTIZED = ("int8_weights", "scales", "outputs")
 
 
+def _quantized_only(case: Case) -> bool | None:
+    """None when the case quantized nothing; whether all but what quantizing makes is the course's."""
+    if case.raised or "weights" not in case.kwargs:
+        return None
+    return all(same(case.theirs.get(key), value) for key, value in case.course.items() if key not in _QUANTIZED)
+
+
 def scale_128(case: Case) -> bool | None:
     """Scales of max|w| / 128 per row, in the weights' dtype, and the codes they give, clamped or wrapped
     past 127; everything else as the course's."""
-    if case.raised or "weights" not in case.kwargs:
-        return None
-    theirs, course = case.theirs, case.course
-    if any(not same(theirs.get(key), course[key]) for key in course if key not in _QUANTIZED):
-        return False
+    fits = _quantized_only(case)
+    if not fits:
+        return fits
+    theirs = case.theirs
     weights = case.kwargs["weights"]
     single = weights.float().abs().max(dim=-1).values / 128
     scales = single.to(weights.dtype)
@@ -92,15 +98,14 @@ def scale_128(case: Case) -> bool | None:
 def divided_in_weights_dtype(case: Case) -> bool | None:
     """Codes `round(w / scales)` computed in the weights' own (low) precision, clamped or wrapped past
     127; the scales per row as the course's, or computed in that precision too."""
-    if case.raised or "weights" not in case.kwargs:
-        return None
-    theirs, course = case.theirs, case.course
-    if any(not same(theirs.get(key), course[key]) for key in course if key not in _QUANTIZED):
-        return False
+    fits = _quantized_only(case)
+    if not fits:
+        return fits
+    theirs = case.theirs
     weights = case.kwargs["weights"]
     scales = theirs.get("scales")
     low = weights.abs().max(dim=-1).values / 127
-    if not (same(scales, course.get("scales")) or same(scales, low)):
+    if not (same(scales, case.course.get("scales")) or same(scales, low)):
         return False
     divided = torch.round(weights / scales[:, None]).float()
     candidates = (divided.clamp(-128, 127), (divided.long() + 128) % 256 - 128)
