@@ -4,19 +4,19 @@ opened in headless Chromium (Debian's `chromium`, driven by selenium through Deb
 
 Every page must load without a console error, and every image on it must decode and be displayed.
 Full-page screenshots go to out/screenshots/ (the path is printed). Locally the test skips, saying
-why, when chromium, chromedriver or selenium is missing; in CI (CI set) it fails instead.
+why, when chromium, chromedriver or selenium is missing; in CI (tests/ci.py) it fails instead.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 import mistakes
+from ci import in_ci
 from grader.config import GradeConfig
 from grader.grade import grade_batch
 from grader.sandbox import Limits
@@ -70,7 +70,7 @@ def browser(tmp_path_factory):
     if missing:
         reason = (f"the browser test needs {', '.join(missing)}: `make test` installs chromium and "
                   "chromium-driver with apt when run as root (`make browser`), `make venv` installs selenium")
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"CI is set, so this test may not skip: {reason}.")
         pytest.skip(reason)
     from selenium import webdriver

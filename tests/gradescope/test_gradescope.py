@@ -19,6 +19,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 import mistakes
+from ci import in_ci
 from grader import gradescope as gradescope_command
 from grader.build.gradescope import build_gradescope, build_wheel
 from grader.cli import main as cli_main
@@ -328,7 +329,7 @@ def test_without_any_isolation_nothing_runs_and_results_json_says_so(root_of, mo
 
 
 UNPRIVILEGED, WHY_NOT = isolation.unprivileged()
-needs_root = pytest.mark.skipif(UNPRIVILEGED is None and not os.environ.get("CI"),
+needs_root = pytest.mark.skipif(UNPRIVILEGED is None and not in_ci(),
                                 reason=f"cannot run code as uid 65534 here: {WHY_NOT}")
 
 #: Passes only where it is confined as the grader promises (ROOT is set before it); prints what

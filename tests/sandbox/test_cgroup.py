@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from ci import in_ci
 from grader.labs import SUPPORT
 from grader.sandbox import bubblewrap, cgroup
 from grader.sandbox.limits import GiB, Limits, MiB
@@ -15,7 +16,7 @@ from grader.sandbox.session import WorkerLost, WorkerSession
 BASES, PROBLEM = cgroup.available()
 # Outside CI (a non-root developer) these tests may skip; CI runs as root with cgroups, so there
 # they never skip: a sandbox that lost its cgroup fails them.
-needs_cgroups = pytest.mark.skipif(BASES is None and not os.environ.get("CI"), reason=f"no cgroups here: {PROBLEM}")
+needs_cgroups = pytest.mark.skipif(BASES is None and not in_ci(), reason=f"no cgroups here: {PROBLEM}")
 
 
 def sandboxed(*sources: str, **limits) -> WorkerSession:

@@ -6,11 +6,11 @@ CI (`CI=true`) on a host with neither cgroup v1 nor v2: there a sandbox without 
 """
 
 import dataclasses
-import os
 import textwrap
 
 import pytest
 
+from ci import in_ci
 from grader.labs import SUPPORT
 from grader.sandbox import bubblewrap, cgroup, cgroup2
 from grader.sandbox.limits import Limits, MiB
@@ -23,7 +23,7 @@ NEITHER = BASE is None and cgroup.available()[0] is None
 
 def _sandbox():
     if BASE is None:
-        if os.environ.get("CI") and NEITHER:
+        if in_ci() and NEITHER:
             pytest.fail(f"CI needs cgroups (v1 or v2) to cap the sandbox, and this host has neither: "
                         f"v1: {cgroup.available()[1]}; v2: {PROBLEM}")
         pytest.skip(f"no writable cgroup v2 hierarchy with memory and pids here: {PROBLEM}")

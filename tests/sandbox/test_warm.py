@@ -5,7 +5,6 @@ nothing of the first, that the zygote stays out of the children's reach, and tha
 replaced whenever it cannot promise a clean child.
 """
 
-import os
 import random
 import textwrap
 
@@ -13,6 +12,7 @@ import numpy
 import pytest
 import torch
 
+from ci import in_ci
 from grader.labs import SUPPORT
 from grader.sandbox import bubblewrap, cgroup
 from grader.sandbox.limits import Limits, MiB
@@ -20,7 +20,7 @@ from grader.sandbox.pool import SandboxPool
 from grader.sandbox.session import StudentCodeError, WorkerLost, WorkerSession
 
 SANDBOX, PROBLEM = bubblewrap.available()
-pytestmark = pytest.mark.skipif(SANDBOX is None and not os.environ.get("CI"), reason=f"no sandbox here: {PROBLEM}")
+pytestmark = pytest.mark.skipif(SANDBOX is None and not in_ci(), reason=f"no sandbox here: {PROBLEM}")
 CGROUPS = SANDBOX is not None and SANDBOX.cgroups  # v1 or v2
 
 
@@ -33,7 +33,7 @@ ZYGOTE_BORN = ("import os\ndef born():\n"
 def needs_cgroups():
     """Skip without cgroups, except in CI, where a sandbox without them must fail, saying why."""
     if not CGROUPS:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"CI needs cgroups to cap the sandbox, and this host has none: {cgroup.available()[1]}")
         pytest.skip(f"no cgroups here: {cgroup.available()[1]}")
 

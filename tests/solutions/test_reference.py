@@ -15,12 +15,12 @@ Three kinds of evidence, all from /work/shared/course/LABS.md:
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 import torch
 
 import quant_reference as ref
+from ci import in_ci
 from grader.labs import every_function
 from quantlab import fixtures
 
@@ -281,9 +281,9 @@ class TestQuantizationError:
 
 # §6 oracle ----------------------------------------------------------------------------------------
 
-#: In CI (CI=true) the oracle tests fail instead of skipping: they are the strongest independent
+#: In CI (tests/ci.py) the oracle tests fail instead of skipping: they are the strongest independent
 #: evidence for the reference, and a skip there would go unnoticed.
-IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+IN_CI = in_ci()
 
 
 def _load_oracle() -> str | None:
