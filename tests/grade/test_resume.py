@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
+from test_lab_tests import run_cases
 
 import mistakes
 from grader.config import GradeConfig
@@ -66,7 +68,21 @@ def uninterrupted(tmp_path_factory):
 
 
 def test_the_stochastic_submission_really_depends_on_randomness():
-    assert "torch.rand_like" in STOCHASTIC and STOCHASTIC != mistakes.COURSE_LITERAL
+    """What its tests tell it depends on the random numbers it draws: under another seed its failing
+    cases say other things, under the same seed the same. So the identical files of two runs (below)
+    show that the worker seeds every generator, not merely that nothing random ran."""
+    env = mistakes.student_env(STOCHASTIC, label="stochastic")
+
+    def told(seed: int) -> dict[str, str]:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return {case: repr(error) for case, error in
+                    run_cases("L2-A", "linear_q_with_scale_and_zero_point", env).items()}
+
+    first = told(0)
+    assert first != dict.fromkeys(first, "None"), "it fails no case: it draws nothing that matters"
+    assert told(0) == first
+    assert told(1) != first, "another seed tells it the same: nothing random reaches what it is told"
 
 
 def test_two_runs_give_identical_files(uninterrupted, tmp_path):
