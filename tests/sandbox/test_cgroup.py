@@ -9,7 +9,7 @@ import pytest
 
 from ci import in_ci
 from grader.labs import SUPPORT
-from grader.sandbox import bubblewrap, cgroup
+from grader.sandbox import bubblewrap, cgroup, cgroup2
 from grader.sandbox.limits import GiB, Limits, MiB
 from grader.sandbox.session import WorkerLost, WorkerSession
 
@@ -123,6 +123,7 @@ def test_the_groups_of_a_grader_that_died_are_removed_at_the_next_start():
 
 def test_without_cgroups_the_rlimits_cap_each_process(monkeypatch):
     monkeypatch.setattr(cgroup, "available", lambda: (None, "not root"))
+    monkeypatch.setattr(cgroup2, "available", lambda: (None, "not root"))  # else a v2 host picks cgroup2
     sandbox, _ = bubblewrap.available.__wrapped__()
     assert sandbox.name == "bubblewrap" and not sandbox.cgroups
     assert sandbox.cgroup(Limits()) is None
