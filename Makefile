@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 JOBS   ?= auto
 
-.PHONY: demo test lint build bench venv sandbox browser clean
+.PHONY: demo test lint build bench venv sandbox browser clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The sandbox that grading runs student code in (README, "The sandbox"): bubblewrap, installed with
+# The sandbox that grading runs student code in (docs/sandbox.md): bubblewrap, installed with
 # apt when running as root; otherwise a warning, and `grade` refuses to run student code.
 sandbox:
 	@command -v bwrap >/dev/null 2>&1 || { \
@@ -55,5 +55,9 @@ test: $(STAMP) sandbox browser lint
 bench: $(STAMP) sandbox
 	$(PY) benchmarks/grade_throughput.py
 
+# The documentation (docs/, mkdocs.yml) as a site at http://127.0.0.1:8000, rebuilt as pages change.
+docs: $(STAMP)
+	$(PY) -m mkdocs serve
+
 clean:
-	rm -rf dist out .pytest_cache
+	rm -rf dist out .pytest_cache site

@@ -139,7 +139,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="grade on the workers of this Dask scheduler instead of here (each worker machine "
                             "needs this project and its sandbox; start them with `dask scheduler` and "
-                            "`dask worker tcp://HOST:PORT --nthreads 1`, see the README); outputs are written "
+                            "`dask worker tcp://HOST:PORT --nthreads 1`, see docs/cluster.md); outputs are written "
                             "here as in a local run")
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission; by default a rerun skips those already graded "
@@ -169,7 +169,7 @@ def parser() -> argparse.ArgumentParser:
 
     gradescope = _command(
         commands, "gradescope", "grade the upload in Gradescope's container into results/results.json (run_autograder)",
-        ["python -m grader gradescope L2-A", "python -m grader gradescope L2-A --root /tmp/autograder"],
+        ["python -m grader gradescope L2-A", "python -m grader gradescope L2-A --root ./autograder"],
         "0 results.json holds a grade (zeros included), 2 the grader itself failed (results.json then says so "
         "and scores 0)",
         description="Grade the one notebook or .py file in ROOT/submission/ (whatever its name) with the hidden "
@@ -187,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
              ["python -m grader labs", "python -m grader labs > labs.md"], "0")
 
     demo = _command(commands, "demo", "build, then grade the bundled example submissions",
-                    ["python -m grader demo", "python -m grader demo -o /tmp/demo -j 1"],
+                    ["python -m grader demo", "python -m grader demo -o out/demo-1 -j 1"],
                     "0 done, 2 cannot run (no sandbox)")
     demo.add_argument("-o", "--output", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     demo.add_argument("-j", "--jobs", type=_jobs, default=default_jobs(), metavar="N",

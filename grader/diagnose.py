@@ -1,6 +1,6 @@
 """Step 4: name the mistake behind a failed question, when it is a known one.
 
-The question's probes (`quant_mistakes.probes`: LABS §5's revealing inputs) run on the student's
+The question's probes (`quant_mistakes.probes`: docs/course.md §5's revealing inputs) run on the student's
 objects, on the course's code, and on the notebook of each catalogued mistake that affects the
 question. A probe is a function of `get(name)`, for every kind of lab: it calls the student's
 function, or hands the student's class or in-place function to a quantlab inspection, or exercises

@@ -8,7 +8,7 @@ A command raises them; `grader.cli.main` catches `GraderError` once, prints
     1   a result that needs the user, not an error: `check`: not every public test passed; `audit`: a
         finding; `export`: a submission placed nowhere (each command returns it; it is no GraderError)
     2   the command cannot run at all: unknown lab, missing file or folder, no sandbox, a bad build,
-        a roster without the columns needed (README, "Exit status")
+        a roster without the columns needed (docs/instructors.md, "Exit status")
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A lab is declared by one `Lab(...)` in `LABS` below. The declaration holds its id and title, its
 kind, its questions and their points, the functions it carries over from earlier labs, the module
 of the hidden reference that grades it, and the catalogued mistakes it introduces. The rest is
-derived from it or found by convention (docs/EXTENDING.md):
+derived from it or found by convention (docs/extending.md):
 
     assignments/<LAB>/<LAB>.ipynb      the student's notebook
     assignments/<LAB>/tests/<q>.py     public otter tests of question <q> (= the graded function)

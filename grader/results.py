@@ -14,7 +14,7 @@ Results schema (`results/<student>.json`, `schema_version` 4):
      notes: [...],                # how the file ran: cells that raised, lines not run
      questions: [{name, score, max_score,
                   status: "ok" | "missing" | "timeout" | "crashed" | "not_run",
-                  message, diagnosis, mistake,          # diagnosis: a known LABS §5 mistake, or null
+                  message, diagnosis, mistake,          # diagnosis: a known docs/course.md §5 mistake, or null
                   helpers_at_fault: [{name, lab, question}],  # helpers whose mistake cost this question
                   score_with_own_helpers,               # its score before they were stood in for, or null
                   tests: [{name, hidden, passed, score, max_score, message,
@@ -127,7 +127,7 @@ class QuestionResult:
     status: QuestionStatus = QuestionStatus.OK
     message: str = ""
     diagnosis: str | None = None
-    mistake: str | None = None  # the LABS §5 id(s) behind `diagnosis`
+    mistake: str | None = None  # the docs/course.md §5 id(s) behind `diagnosis`
     tests: list[TestResult] = field(default_factory=list)
     helpers_at_fault: list[HelperAtFault] = field(default_factory=list)
     score_with_own_helpers: float | None = None

@@ -1,6 +1,6 @@
 """Submissions for the tests: correct styles, the catalogued mistakes (solutions/quant_mistakes), the stub.
 
-- `CORRECT_STYLES`: ways of writing the functions that the course contract (LABS.md §2, §3, §7)
+- `CORRECT_STYLES`: ways of writing the functions that the course contract (docs/course.md §2, §3, §7)
   accepts: the course's own code, vectorised one-liners, float64 arithmetic inside, multiplying by
   the float32 reciprocal of the scale, torch's quantizers (`quantize_per_tensor`,
   `quantize_per_channel`, packing through `quint2x4`/`quint4x2`), and in-place arithmetic that

@@ -1,4 +1,4 @@
-"""The command line's face: every command's --help ends with examples and its exit status, as the README says."""
+"""The command line's face: every command's --help ends with examples and its exit status, as the docs say."""
 
 import argparse
 import re
@@ -41,11 +41,12 @@ def statuses(words: tuple[str, ...]) -> set[str]:
     return set(re.findall(r"(?:^|, )([0-9])(?= |$)", text))
 
 
-def test_the_readme_documents_every_commands_exit_status():
+def test_the_docs_document_every_commands_exit_status():
     """Every command of the parser, nested ones included: each status its --help lists has a row in the
-    README's table, and the rows of 0 and 1 name the command (2, "cannot run at all", holds for all)."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    table of docs/instructors.md, and the rows of 0 and 1 name the command (2, "cannot run at all", holds
+    for all)."""
+    page = (ROOT / "docs" / "instructors.md").read_text(encoding="utf-8")
+    table = page.split("## Exit status", 1)[1].split("\n## ", 1)[0]
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if re.match(r"\| [0-9] \|", line)}
     assert set(rows) == {"0", "1", "2"}
     for words in COMMANDS:

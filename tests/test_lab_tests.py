@@ -1,4 +1,4 @@
-"""The otter test files of every lab grade the way LABS.md says, for every kind of lab.
+"""The otter test files of every lab grade the way docs/course.md says, for every kind of lab.
 
 Each question's public file (assignments/<lab>/tests/<question>.py) and hidden file
 (solutions/<lab>/tests/<question>.py) are merged as the build merges them and parsed with otter's
@@ -294,7 +294,7 @@ def test_stub_fails_every_case(lab, question):
 
 
 def test_mistakes_of_the_later_labs_reproduce_the_labs_section_5_figures():
-    """The wrong code behind each §5 id of L3-C .. L5-C gives the wrong values LABS.md prints."""
+    """The wrong code behind each §5 id of L3-C .. L5-C gives the wrong values docs/course.md gives."""
     import quant_reference
     from quantlab import fixtures
 

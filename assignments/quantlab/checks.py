@@ -11,7 +11,7 @@ them for the report; inside a notebook they are simply ignored. A tensor check t
 hands its tensors to `collect_failure`'s sink (a `Failure`), so the autograder can draw what went
 wrong; inside a notebook nothing is kept.
 
-Tolerances follow LABS.md §7.
+Tolerances follow §7 of the course contract (docs/course.md in the grader's repository).
 """
 
 from __future__ import annotations
@@ -437,7 +437,7 @@ def expect_bytes(got: Any, want: torch.Tensor, *, what: str, reveal: bool = True
 
 def expect_output(got: Any, want: torch.Tensor, *, what: str, tol: float, dtype: torch.dtype = torch.float32,
                   reveal: bool = True, hint: str = "") -> torch.Tensor:
-    """A layer output of `dtype` with `max|got - want| <= tol * max|want|` (LABS.md §7, forward passes).
+    """A layer output of `dtype` with `max|got - want| <= tol * max|want|` (docs/course.md §7, forward passes).
 
     `want` is a float64 ground truth; the metric `relative_error` is the left side over `max|want|`.
     """

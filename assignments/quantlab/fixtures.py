@@ -1,4 +1,4 @@
-"""The course's example tensors (LABS.md §1-§2). Each call returns a fresh float32 tensor."""
+"""The course's example tensors (§1-§2 of the grader's docs/course.md). Each call returns a fresh float32 tensor."""
 
 import torch
 

@@ -1,10 +1,10 @@
 """Checks of whole models (labs L4-C and L4-D), on the findings of `quantlab.model_findings`.
 
 Like `quantlab.checks`, every check raises `checks.CheckFailed` with a message for the student
-and records metrics for the report. Tolerances (LABS.md §7): a quantized model's outputs in
-float32 agree with the reference to 1e-4 of their largest value; in bfloat16 valid code differs
-by up to about 1.3e-2 (the rounding of each layer adds up), so outputs there are checked to 3e-2
-and the exact checks are on the int8 weights, the scales and the greedy tokens.
+and records metrics for the report. Tolerances (§7 of the grader's docs/course.md): a quantized
+model's outputs in float32 agree with the reference to 1e-4 of their largest value; in bfloat16
+valid code differs by up to about 1.3e-2 (the rounding of each layer adds up), so outputs there are
+checked to 3e-2 and the exact checks are on the int8 weights, the scales and the greedy tokens.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def expect_state_dict(got: dict, want: dict, *, originals: dict | None = None, w
                       reveal: bool = False) -> None:
     """Same keys, dtypes and shapes; int8 codes exact (±1 next to a tie), scales and the rest equal.
 
-    Biases are compared flattened (LABS.md §3.5: a replaced layer may keep the original (out,) bias).
+    Biases are compared flattened (docs/course.md §3.5: a replaced layer may keep the original (out,) bias).
     `originals` (the unquantized state dict) gives the exact `w / s` for the tie allowance.
     """
     if not isinstance(got, dict):

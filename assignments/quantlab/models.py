@@ -1,4 +1,7 @@
-"""Small models for lesson 11 (replacing layers), built in code with a fixed seed (LABS.md §2 L4-B, §5).
+"""Small models for lesson 11 (replacing layers), built in code with a fixed seed.
+
+They are the models of §2 L4-B and §5 of the course contract (docs/course.md in the grader's
+repository).
 
 Every builder takes a `seed` and gives the same weights for the same seed, whatever torch's global
 random state is: the weights come from a local `torch.Generator`, never from `torch.manual_seed`.
@@ -75,17 +78,17 @@ def dummy_model(seed: int = 0) -> DummyModel:
 
 
 def nested_model(seed: int = 0) -> nn.Sequential:
-    """`Sequential(Linear(4,4), ReLU(), Sequential(Linear(4,2)))` (LABS §5 replace_no_recursion)."""
+    """`Sequential(Linear(4,4), ReLU(), Sequential(Linear(4,2)))` (docs/course.md §5, replace_no_recursion)."""
     return _fill(nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 2))), seed)
 
 
 def eleven_linears(seed: int = 0) -> nn.Sequential:
-    """Eleven `Linear(4,4)` named `0` to `10` (LABS §5 exclude_by_substring_or_path)."""
+    """Eleven `Linear(4,4)` named `0` to `10` (docs/course.md §5, exclude_by_substring_or_path)."""
     return _fill(nn.Sequential(*(nn.Linear(4, 4) for _ in range(11))), seed)
 
 
 def non_square_model(seed: int = 0) -> nn.Sequential:
-    """Linears 16 -> 8 -> 24 (with, without, with bias) (LABS §5 replace_wrong_arg_order)."""
+    """Linears 16 -> 8 -> 24 (with, without, with bias) (docs/course.md §5, replace_wrong_arg_order)."""
     return _fill(nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 24, bias=False), nn.Linear(24, 5)), seed)
 
 

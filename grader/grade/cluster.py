@@ -192,7 +192,7 @@ def _connect(address: str) -> Client:
     except TimeoutError:
         client.close()
         raise ClusterUnusable(f"no Dask worker joined the scheduler at {address} within {WORKERS_TIMEOUT:g} s; "
-                              "start some with `dask worker " + address + " --nthreads 1` (README)") from None
+                              "start some with `dask worker " + address + " --nthreads 1` (docs/cluster.md)") from None
     return client
 
 

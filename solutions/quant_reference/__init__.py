@@ -6,7 +6,7 @@ L4-A and L4-B (the W8A16 layer, layer replacement) in `layers`, L4-C and L4-D (w
 quantization, saving, loading) in `whole_model`, L5-B and L5-C (packing) in `packing`; all
 re-exported here, for test files that `import quant_reference as ref`.
 
-Every function follows ../shared/course/LABS.md (§2 semantics, §3 project decisions) and raises
+Every function follows docs/course.md (§2 semantics, §3 project decisions) and raises
 ValueError for the inputs the project leaves undefined (§3.8, §8). It quantizes in float32
 (§3.9): the course's own code on float32 inputs gives the same codes.
 

@@ -1,4 +1,4 @@
-"""Labs L3-C and L3-D: symmetric quantization per channel and per group (LABS.md §2).
+"""Labs L3-C and L3-D: symmetric quantization per channel and per group (docs/course.md §2).
 
 Scales are float32 tensors shaped to broadcast against the tensor: `[1]*ndim` with `-1` at the
 channel dim (per channel), `[numel/group_size, 1]` (per group). Each scale is `max|r| / q_max`

@@ -1,6 +1,6 @@
 """Hidden reference for labs L4-A (W8A16 layer) and L4-B (layer replacement).
 
-Follows ../shared/course/LABS.md §2 (L4-A, L4-B) and the project decisions §3.4 (quantize in
+Follows docs/course.md §2 (L4-A, L4-B) and the project decisions §3.4 (quantize in
 float32, clamp, scales cast to the weight dtype, detached buffers), §3.5 (layer layout,
 positional constructor, bias carried over) and §3.6 (exclusion by immediate child name).
 """

@@ -1,4 +1,4 @@
-"""Labs L5-B and L5-C: packing low-bit codes into bytes and back (LABS.md §2, §3.7).
+"""Labs L5-B and L5-C: packing low-bit codes into bytes and back (docs/course.md §2, §3.7).
 
 LSB-first: with k = 8 // bits values per byte, byte i holds elements i*k ... i*k+k-1 and
 element j of the byte sits `bits*j` bits up, so the first element is in the lowest bits.

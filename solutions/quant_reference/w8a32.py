@@ -1,4 +1,4 @@
-"""Lab L3-E: a linear layer with 8-bit weights and 32-bit activations (LABS.md §2, §3.3)."""
+"""Lab L3-E: a linear layer with 8-bit weights and 32-bit activations (docs/course.md §2, §3.3)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Hidden reference for labs L4-C (quantize a whole model) and L4-D (save it, load it into a skeleton).
 
-Follows ../shared/course/LABS.md §4: the footprint is Σ numel·element_size over parameters and
+Follows docs/course.md §4: the footprint is Σ numel·element_size over parameters and
 buffers (what transformers' `get_memory_footprint()` computes); quantizing goes through
 `replace_linear_with_target_and_quantize`; loading builds the model on the meta device, replaces
 its Linears without quantizing, and loads with `strict=True, assign=True`.

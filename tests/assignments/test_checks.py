@@ -1,4 +1,4 @@
-"""Tests of assignments/quantlab/checks.py with real right and wrong values (LABS.md §2, §5, §7)."""
+"""Tests of assignments/quantlab/checks.py with real right and wrong values (docs/course.md §2, §5, §7)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from quantlab.checks import CheckFailed
 
 INT8, UINT8, INT16 = torch.int8, torch.uint8, torch.int16
 NAN, INF = float("nan"), float("inf")
-#: The module of LABS.md §6's torch oracle.
+#: The module of the torch oracle of docs/course.md §6.
 ORACLE = "torch.ao.quantization.fx._decomposed"
 
 # L2-A fixture (T, s=3.5, z=-70) and the §5 wrong answers for it
@@ -47,8 +47,8 @@ def _oracle() -> None:
         importlib.import_module(ORACLE)
     except ImportError as error:
         if in_ci():
-            pytest.fail(f"the torch oracle (LABS.md §6) must run in CI, but {ORACLE} cannot be imported: {error!r}",
-                        pytrace=False)
+            pytest.fail(f"the torch oracle (docs/course.md §6) must run in CI, but {ORACLE} cannot be imported: "
+                        f"{error!r}", pytrace=False)
         pytest.skip(f"{ORACLE} cannot be imported: {error!r}")
 
 

@@ -1,4 +1,5 @@
-"""quantlab.layer_findings and the W8A16 output check, with real right and wrong layers (LABS §2 L4, §5, §7)."""
+"""quantlab.layer_findings and the W8A16 output check, with real right and wrong layers (docs/course.md §2 L4,
+§5, §7)."""
 
 from __future__ import annotations
 

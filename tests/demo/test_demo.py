@@ -21,7 +21,7 @@ def test_demo_builds_and_grades_every_lab(tmp_path, capsys):
             result = json.loads(path.read_text())
             if path.stem in ("alice", "bob", "dave"):  # right, in three styles (dave: messy notebook)
                 assert result["score"] == result["max_score"], path
-            elif path.stem == "carol":  # one LABS §5 mistake, named in the report
+            elif path.stem == "carol":  # one docs/course.md §5 mistake, named in the report
                 assert 0 <= result["score"] < result["max_score"]
                 assert any(q["mistake"] for q in result["questions"])
             else:  # erin, frank: a damaged notebook, a syntax error

@@ -1,4 +1,4 @@
-"""Forms of the mistakes of labs L2-A to L3-B (LABS.md §5), unlike the catalogue's code."""
+"""Forms of the mistakes of labs L2-A to L3-B (docs/course.md §5), unlike the catalogue's code."""
 
 from mistake_forms import form
 

@@ -34,7 +34,7 @@ FORMS = {
                 return torch.stack(columns, dim=-1)
             """
         ),
-        # The codes as they are, as LABS.md writes this mistake: neither scale nor zero point.
+        # The codes as they are, as docs/course.md writes this mistake: neither scale nor zero point.
         form(
             """
             import torch.nn.functional as F

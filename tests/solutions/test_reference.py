@@ -1,6 +1,6 @@
 """Tests of the hidden reference (labs L2-A .. L4-B, L5-B, L5-C).
 
-Three kinds of evidence, all from /work/shared/course/LABS.md:
+The evidence, all from the course contract, docs/course.md:
 
 - every course fixture of §2 and §3.2, with codes, scales and zero points exactly as printed;
 - agreement with the independent torch oracle of §6 (`torch.quantize_per_tensor`) on thousands of
@@ -314,7 +314,7 @@ def require_oracle(missing: str | None, in_ci: bool) -> None:
     if missing is None:
         return
     if in_ci:
-        pytest.fail(f"the torch oracle (LABS.md §6) must run in CI, but {missing}", pytrace=False)
+        pytest.fail(f"the torch oracle (docs/course.md §6) must run in CI, but {missing}", pytrace=False)
     pytest.skip(missing)
 
 
@@ -354,7 +354,7 @@ def test_no_warning_filter_hides_the_quantized_tensor_deprecation():
 
 
 def oracle(r: torch.Tensor, scale: float, zero_point: int, dtype: torch.dtype):
-    """(codes, dequantized) from torch.quantize_per_tensor (LABS §6)."""
+    """(codes, dequantized) from torch.quantize_per_tensor (docs/course.md §6)."""
     qdtype = {INT8: torch.qint8, UINT8: torch.quint8}[dtype]
     qt = torch.quantize_per_tensor(r.float(), float(scale), int(zero_point), qdtype)
     return qt.int_repr(), qt.dequantize()

@@ -13,7 +13,7 @@ _HINT = (
 
 
 def _course_codes():
-    """int8 weights and scales of lesson 10: W quantized per row (LABS §2 L4-A)."""
+    """int8 weights and scales of lesson 10: the course's W, quantized per row."""
     codes = torch.tensor([[-127, -72, 27], [-118, 20, 127], [14, 80, 127]], dtype=torch.int8)
     scales = torch.tensor([0.015748031437397003, 0.012755905278027058, 0.016929134726524353])
     return codes, scales

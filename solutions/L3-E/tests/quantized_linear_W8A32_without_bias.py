@@ -5,7 +5,7 @@ import quant_reference as ref
 
 
 def _ground_truth(x, q_w, s_w, z_w):
-    """The layer in float64: x @ (s (q - z))^T (LABS §3.3)."""
+    """The layer in float64: x @ (s (q - z))^T (docs/course.md §3.3)."""
     return x.double() @ (s_w * (q_w.double() - z_w)).T
 
 

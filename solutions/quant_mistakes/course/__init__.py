@@ -1,4 +1,4 @@
-"""Course-literal code: the course notebooks' functions with the project decisions of LABS.md §3.
+"""Course-literal code: the course notebooks' functions with the project decisions of docs/course.md §3.
 
 One module per topic, each with `CODE`, the notebook source of its functions (imports included);
 `catalogue.course_literal()` joins every module's `CODE` into one notebook. A mistake is that

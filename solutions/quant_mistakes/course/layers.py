@@ -1,6 +1,6 @@
 """Labs L4-A and L4-B: the W8A16 layer and the replacement of nn.Linear layers, with templates.
 
-The course's code of lessons 10 and 11 with the project decisions of LABS.md §3.4-§3.6: quantize
+The course's code of lessons 10 and 11 with the project decisions of docs/course.md §3.4-§3.6: quantize
 divides in float32 and clamps. It is built from templates (`layer`, `replacement`) so that each
 mistake of these labs changes one part and keeps the rest word for word.
 """

@@ -1,7 +1,7 @@
 """Labs L2-A to L3-B: asymmetric and symmetric quantization per tensor, and its error.
 
 As the L2-B notebook has it: the zero point clipped to [q_min, q_max], then rounded; the dtype
-forwarded to every helper (LABS.md §3.1, §3.2).
+forwarded to every helper (docs/course.md §3.1, §3.2).
 """
 
 CODE = """\

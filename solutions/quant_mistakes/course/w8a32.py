@@ -1,4 +1,4 @@
-"""Lab L3-E: the W8A32 linear layer, dequantizing as s * (q - z) (LABS.md §3.3)."""
+"""Lab L3-E: the W8A32 linear layer, dequantizing as s * (q - z) (docs/course.md §3.3)."""
 
 CODE = """\
 import torch

@@ -1,4 +1,4 @@
-"""The known mistakes themselves (LABS.md §5 and those the later labs invite), as code.
+"""The known mistakes themselves (docs/course.md §5 and those the later labs invite), as code.
 
 One module per topic, each with `MISTAKES`, a tuple of `Mistake`. A mistake is notebook source for
 the wrong function(s), laid over the course-literal notebook (`course`); `affects` names, by lab,
@@ -28,5 +28,5 @@ class Mistake:
 
     @property
     def id(self) -> str:
-        """The mistake's id in LABS.md §5 and in reports (the key before any `/`)."""
+        """The mistake's id in docs/course.md §5 and in reports (the key before any `/`)."""
         return self.key.split("/")[0]

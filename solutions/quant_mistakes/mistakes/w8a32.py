@@ -1,5 +1,5 @@
 """Mistakes of lab L3-E: the weight used as raw codes, transposed, or dequantized with the course's
-`q * s + z`, which is right only when the zero point is 0 (LABS.md §3.3)."""
+`q * s + z`, which is right only when the zero point is 0 (docs/course.md §3.3)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Mistakes of labs L4-C and L4-D: footprints that miss buffers or count elements, a quantized copy
 instead of the model, a whole model or its parameters saved, a load without `assign=True`.
 
-These are the mistakes the two labs invite beyond LABS.md §5; `replace_wrong_arg_order` (§5, in
+These are the mistakes the two labs invite beyond docs/course.md §5; `replace_wrong_arg_order` (§5, in
 `layers`) shows here too, through L4-D's strict load.
 """
 

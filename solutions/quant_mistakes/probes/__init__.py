@@ -1,4 +1,4 @@
-"""Probes: the revealing inputs on which each question's mistakes show (LABS.md §5).
+"""Probes: the revealing inputs on which each question's mistakes show (docs/course.md §5).
 
 One module per topic, each with `probes()`: question -> list of probes, built fresh on each call.
 A probe is a function of `get(name)`, which returns an object of the student's (or of a mistake's

@@ -72,7 +72,7 @@ Shows = Callable[[Case], "bool | None"]
 class Signature:
     """A mistake recognised by what it does on one question's probes."""
 
-    #: The mistake id it names (as in `mistakes/` and LABS.md §5).
+    #: The mistake id it names (as in `mistakes/` and docs/course.md §5).
     id: str
     #: The question whose probes it reads.
     question: str

@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import torch
 
@@ -16,7 +17,7 @@ def linear_dequantization(quantized_tensor, scale, zero_point):
 
 
 NAMES = {"quant_reference", "quant_mistakes", "solutions", "grades.csv", "summary.html", "victim.py",
-         "searcher.py", "helper-brief.md", "LABS.md", ".git", "results", "reports", "hostile", "home"}
+         "searcher.py", "helper-brief.md", "course.md", ".git", "results", "reports", "hostile", "home"}
 NEEDLES = [b"VICTIM-" + b"MARKER-51c2", b"import quant_" + b"reference", b"quant_" + b"mistakes"]
 found = {"names": [], "contents": [], "processes": [], "roots": sorted(os.listdir("/"))}
 for root, dirs, files in os.walk("/"):
@@ -28,7 +29,7 @@ for root, dirs, files in os.walk("/"):
         if name in NAMES or name.endswith(".ipynb"):
             found["names"].append(path)
         # Contents are read outside the system's and Python's own libraries (too slow for a test).
-        if name.endswith((".py", ".ipynb", ".json", ".md", ".csv", ".html")) and not root.startswith(("/usr", "/root/.pyenv")) and "site-packages" not in root:
+        if name.endswith((".py", ".ipynb", ".json", ".md", ".csv", ".html")) and not root.startswith(("/usr", sys.base_prefix)) and "site-packages" not in root:
             try:
                 with open(path, "rb") as handle:
                     data = handle.read(1 << 20)
