@@ -1,4 +1,5 @@
 # Two entry points: `make demo` and `make test`. Both create .venv/ on first use.
+# `make test` is the fast tier (tests/tiers.py); `make test-all` runs every test, as .ci/run does.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +7,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 JOBS   ?= auto
 
-.PHONY: demo test lint build bench venv sandbox browser clean docs
+.PHONY: demo test test-all lint build bench venv sandbox browser clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,8 +50,15 @@ build: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-test: $(STAMP) sandbox browser lint
-	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q
+# Both tiers: loadgroup keeps a shared batch on one xdist worker; tests/tiers.py orders the longest
+# groups first, so xdist must keep that order.
+PYTEST := $(PY) -m pytest -n $(JOBS) --dist loadgroup --no-loadscope-reorder -q
+
+test: $(STAMP) sandbox lint
+	$(PYTEST) -m "not slow"
+
+test-all: $(STAMP) sandbox browser lint
+	$(PYTEST)
 
 bench: $(STAMP) sandbox
 	$(PY) benchmarks/grade_throughput.py

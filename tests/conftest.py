@@ -3,7 +3,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 
+import tiers
+from grader.build import build
+from grader.config import BuildConfig
 from grader.labs import make_tests_importable
 
 # Tests import the support package (quantlab), the reference and the mistakes (solutions/) as the
@@ -24,6 +28,32 @@ _SKIPPED_NODES: set[str] = set()
 
 def pytest_deselected(items):
     _DESELECTED.update(Path(item.path).resolve() for item in items)
+
+
+def pytest_configure(config):
+    tiers.register_guard(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The tiers (tests/tiers.py): marked before `-m` deselects, ordered longest groups first."""
+    tiers.mark_tiers(items)
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory, worker_id) -> Path:
+    """`grader build` of every lab, once for the whole run: xdist's workers share one folder, and the
+    first to come builds it while the others wait."""
+    if worker_id == "master":
+        output = tmp_path_factory.mktemp("dist")
+        build(BuildConfig(output=output))
+        return output
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, common to its workers
+    with FileLock(str(shared / "dist.lock")):
+        if not (shared / "dist.built").exists():
+            build(BuildConfig(output=shared / "dist"))
+            (shared / "dist.built").touch()
+    return shared / "dist"
 
 
 def pytest_collectreport(report):

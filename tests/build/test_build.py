@@ -11,18 +11,10 @@ import nbformat
 import pytest
 
 import mistakes
-from grader.build import BuildError, build, build_student
-from grader.config import BuildConfig
+from grader.build import BuildError, build_student
 from grader.labs import LABS, Kind, Lab, hidden_case_problems
 
 OTTER = Path(sys.executable).with_name("otter")
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory):
-    output = tmp_path_factory.mktemp("dist")
-    build(BuildConfig(output=output))
-    return output
 
 
 def _hidden_case_names(lab: Lab) -> list[str]:
@@ -101,7 +93,6 @@ def _otter_run(zip_path: Path, submission: Path, folder: Path) -> dict:
 _CORE_LABS = [lab for lab in LABS.values() if lab.kind is not Kind.WHOLE_MODELS]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("lab", _CORE_LABS, ids=[lab.id for lab in _CORE_LABS])
 def test_otter_run_gives_a_correct_script_full_marks_and_the_untouched_notebook_zero(dist, lab, tmp_path):
     zip_path = dist / "autograder" / f"{lab.id}.zip"
@@ -122,7 +113,6 @@ def _all_cases(lab: Lab):
             yield from (line for line in source.splitlines() if line.startswith("@test_case("))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("lab_id", ["L2-A", "L4-B"])  # L4-B: a class and in-place functions, inspected in the kernel
 def test_otter_run_grades_a_correct_notebook_in_a_kernel(dist, tmp_path, lab_id):
     lab = LABS[lab_id]
@@ -134,7 +124,6 @@ def test_otter_run_grades_a_correct_notebook_in_a_kernel(dist, tmp_path, lab_id)
     assert scores["score"] == scores["max_score"] == sum(1 for _ in _all_cases(lab))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("lab_id", ["L4-C", "L4-D"])
 def test_otter_run_gives_the_whole_model_notebooks_full_marks_and_the_handout_zero(dist, lab_id, tmp_path):
     """Notebooks that build, quantize, save and load models in a kernel: alice's and the untouched hand-out."""

@@ -4,7 +4,6 @@ import re
 import shutil
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 import mistakes
@@ -62,7 +61,6 @@ def _text_outputs(cell) -> str:
                    if o.get("output_type") == "execute_result")
 
 
-@pytest.mark.slow
 def test_messages_match_what_grader_check_prints_in_the_notebook(tmp_path):
     lab = LABS["L2-A"]
     folder = build_student(lab, tmp_path / "dist")

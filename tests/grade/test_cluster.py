@@ -33,7 +33,7 @@ from grader.grade import grade_batch, resume
 from grader.grade.local import Submission
 from grader.labs import get_lab
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask-cluster")]
+pytestmark = pytest.mark.xdist_group("dask-cluster")
 # The workers cannot import this test module: what it runs on them (`Client.run`) travels by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 

@@ -199,7 +199,6 @@ def test_the_zip_holds_the_scripts_the_wheel_and_the_grading_material(autograder
     assert not (installed / "solutions").exists() and not (installed / "quant_reference").exists()
 
 
-@pytest.mark.slow
 def test_a_right_notebook_gets_full_marks(autograder, tmp_path):
     results, done = _run_autograder(autograder, tmp_path, RIGHT)
     assert done.returncode == 0, done.stderr
@@ -211,7 +210,6 @@ def test_a_right_notebook_gets_full_marks(autograder, tmp_path):
     assert "Quantization L2-A (final) (1).ipynb" in results["extra_data"]["file"]
 
 
-@pytest.mark.slow
 def test_a_wrong_script_fails_with_its_diagnosis(autograder, tmp_path):
     results, done = _run_autograder(autograder, tmp_path, WRONG_UPLOAD)
     assert done.returncode == 0, done.stderr
@@ -231,7 +229,6 @@ def test_a_wrong_script_fails_with_its_diagnosis(autograder, tmp_path):
     assert any(", expected " in t["output"] for t in failed if not t["extra_data"]["hidden"])
 
 
-@pytest.mark.slow
 def test_an_unreadable_notebook_scores_zero_and_says_why(autograder, tmp_path):
     results, done = _run_autograder(autograder, tmp_path, UNREADABLE)
     assert done.returncode == 0, done.stderr
