@@ -90,6 +90,7 @@ def pytest_terminal_summary(terminalreporter, config):
         lines.append(f"| {mistake_id} | {len(forms)} | {whole}/{len(forms)} | {named}/{seen} "
                      f"({100 * named / max(seen, 1):.0f}%) | {len(unseen)} | {'; '.join(forms[0]['signatures'])} |")
     table = "\n".join(lines) + "\n"
-    (config.cache.mkdir("diagnosis") / "recognition.md").write_text(table, encoding="utf-8")
+    if getattr(config, "cache", None) is not None:  # absent under -p no:cacheprovider
+        (config.cache.mkdir("diagnosis") / "recognition.md").write_text(table, encoding="utf-8")
     terminalreporter.write_sep("-", "recognition rate of mistake forms (tests/test_diagnose_forms.py)")
     terminalreporter.write(table)
