@@ -25,6 +25,7 @@ _OTTER_LINE = re.compile(
     r"^\s*(import\s+otter\b.*|from\s+otter\b.*|grader\s*=\s*otter\.Notebook\(.*\)\s*|"
     r"grader\.(check|check_all|export|to_pdf|run_plugin)\(.*\)\s*)$"
 )
+_OTTER_IMPORT = re.compile(r"^(\s+)(?:import\s+otter\b.*|from\s+otter\b.*)$")
 
 
 class Unreadable(Exception):
@@ -164,9 +165,20 @@ def _cell_source(cell: dict) -> str:
 
 
 def strip_otter_calls(source: str) -> str:
-    """Blank out otter's own lines (`grader.check(...)`, ...): the grader runs the tests itself."""
-    lines = source.split("\n")
-    return "\n".join("pass" if _OTTER_LINE.match(line) and not line.startswith((" ", "\t")) else line for line in lines)
+    """Blank out otter's own lines (`grader.check(...)`, ...): the grader runs the tests itself.
+
+    Indented lines are the student's own code and stay, except an import of otter: the hand-out's
+    set-up cell imports it inside `try:` (to say what to install when it is missing), and it becomes
+    a `pass` at its own indentation.
+    """
+    return "\n".join(_strip_otter_line(line) for line in source.split("\n"))
+
+
+def _strip_otter_line(line: str) -> str:
+    if not line.startswith((" ", "\t")):
+        return "pass" if _OTTER_LINE.match(line) else line
+    indented_import = _OTTER_IMPORT.match(line)
+    return indented_import[1] + "pass" if indented_import else line
 
 
 def transform_ipython(source: str) -> str:

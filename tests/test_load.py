@@ -1,11 +1,13 @@
 """Loading submissions: notebooks as students leave them, scripts, and files that cannot be read."""
 
 import hashlib
+import re
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from grader.labs import LABS
 from grader.load import MAX_BYTES, Unreadable, Upload, load_submission
 
 
@@ -34,6 +36,26 @@ def test_otter_calls_are_not_run(tmp_path):
     assert "otter" not in sources[0] and "import torch" in sources[0]
     assert sources[1].strip() == "pass"
     assert "grader.check('x')" in sources[2]  # indented code is the student's own, left alone
+
+
+def test_an_import_of_otter_inside_a_block_is_not_run_either(tmp_path):
+    """The hand-out's set-up cell imports otter inside `try:`, to say what to install when it fails."""
+    setup = ("try:\n    import torch\n    import otter\n    from otter import Notebook\nexcept ImportError:\n"
+             "    print('pip install -r requirements.txt')\n    raise\ngrader = otter.Notebook('L2-A.ipynb')\nx = 1")
+    path = write_notebook(tmp_path / "a.ipynb", setup, "def f():\n    import otter\n    return 1")
+    first, second = (c["source"] for c in load_submission(path).cells)
+    assert first.splitlines() == ["try:", "    import torch", "    pass", "    pass", "except ImportError:",
+                                  "    print('pip install -r requirements.txt')", "    raise", "pass", "x = 1"]
+    assert second.splitlines() == ["def f():", "    pass", "    return 1"]
+
+
+@pytest.mark.parametrize("lab", LABS.values(), ids=list(LABS))
+def test_the_handout_setup_cell_is_graded_without_otter(lab):
+    program = load_submission(lab.notebook)
+    (setup,) = [c["source"] for c in program.cells if "requirements.txt" in c["source"]]
+    assert "    import torch" in setup and "    raise" in setup
+    assert not re.search(r"^\s*(import|from)\s+otter\b|otter\.Notebook", setup, re.M)
+    compile(setup, "setup", "exec")
 
 
 def test_a_cell_with_a_syntax_error_is_skipped_with_a_note(tmp_path):

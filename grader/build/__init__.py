@@ -1,6 +1,7 @@
 """`grader build -o dist`: the hand-outs and the otter autograder zips.
 
-    dist/student/<LAB>/      notebook (outputs cleared), public tests, quantlab/ (checks, fixtures, plotting)
+    dist/student/<LAB>/      notebook (outputs cleared), public tests, quantlab/ (checks, fixtures, plotting),
+                             requirements.txt, requirements-colab.txt and README.md (handout.py)
     dist/autograder/<LAB>.zip  made by otter's own `generate`: full tests (public + hidden),
                                quantlab/ and the hidden reference as packages under files/
     dist/gradescope/<LAB>.zip  a Gradescope autograder that runs this grader (gradescope.py)
@@ -21,6 +22,7 @@ from otter.generate import main as otter_generate
 from otter.utils import chdir
 
 from grader.build.gradescope import build_gradescope, build_wheel
+from grader.build.handout import write_handout_files
 from grader.config import BuildConfig
 from grader.errors import GraderError
 from grader.export import write_atomic
@@ -71,6 +73,7 @@ def build_student(lab: Lab, output: Path) -> Path:
         (staged / "tests" / f"{question}.py").write_text(source, encoding="utf-8")
     (staged / lab.notebook.name).write_text(clean_notebook(lab.notebook), encoding="utf-8")
     shutil.copytree(SUPPORT, staged / SUPPORT.name, ignore=_IGNORE)
+    write_handout_files(lab, staged)
     _replace_dir(staged, final)
     return final
 

@@ -12,6 +12,7 @@ import pytest
 
 import mistakes
 from grader.build import BuildError, build_student
+from grader.build.handout import HANDOUT_FILES
 from grader.labs import LABS, Kind, Lab, hidden_case_problems
 
 OTTER = Path(sys.executable).with_name("otter")
@@ -28,7 +29,7 @@ def _hidden_case_names(lab: Lab) -> list[str]:
 @pytest.mark.parametrize("lab", LABS.values(), ids=list(LABS))
 def test_student_folder_holds_no_hidden_case_nor_reference(dist, lab):
     folder = dist / "student" / lab.id
-    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{lab.id}.ipynb", "quantlab", "tests"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{lab.id}.ipynb", "quantlab", "tests", *HANDOUT_FILES])
     text = "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
     assert "quant_reference" not in text and "hidden=True" not in text
     hidden_names = _hidden_case_names(lab)
