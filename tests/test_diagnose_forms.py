@@ -5,7 +5,8 @@ Each form (`tests/mistake_forms`) is laid over the course-literal notebook and d
 catalogue declares, less the questions whose probes cannot show it). Where the form changes
 nothing the probes see (a form of a scale helper, on a question that never calls it), there is
 nothing to name; everywhere else the id must be named, or the pair of ids the catalogue itself
-cannot tell apart there (`test_diagnose.TWINS`). Each test records its counts; the run ends with
+cannot tell apart there (`test_diagnose.TWINS`), and a case of the question's tests must fail
+(`test_lab_tests.run_cases`). Each test records its counts; the run ends with
 the recognition rate per id (`conftest.pytest_terminal_summary`, also written to
 `.pytest_cache/d/diagnosis/recognition.md`).
 """
@@ -70,9 +71,12 @@ def test_every_form_names_a_catalogued_id_and_each_id_has_three_forms():
 
 
 @pytest.mark.parametrize(("mistake_id", "index"), CASES, ids=[f"{m}-form{i + 1}" for m, i in CASES])
-def test_a_form_of_a_mistake_is_named_wherever_the_probes_show_it(mistake_id, index, record_property):
+def test_a_form_of_a_mistake_is_named_and_fails_a_case_wherever_the_probes_show_it(mistake_id, index,
+                                                                                   record_property):
+    """A form is a real mistake, and a recognised one: wherever the probes show it, a diagnosis names it,
+    and a case of that question fails (a check's message, or the error torch raises on it)."""
     env = mistakes.student_env(mistakes.COURSE_LITERAL, FORMS[mistake_id][index], label=f"{mistake_id} form")
-    named, missed, unseen = [], [], []
+    named, missed, unseen, passing = [], [], [], []
     for lab, question in affected(mistake_id):
         if not shown(question, env):
             unseen.append(f"{lab}:{question}")
@@ -80,10 +84,13 @@ def test_a_form_of_a_mistake_is_named_wherever_the_probes_show_it(mistake_id, in
         found = diagnosed(lab, question, env)
         name = found[0] if found else None
         (named if name in accepted(mistake_id, lab, question) else missed).append(f"{lab}:{question} -> {name}")
+        if not any(run_cases(lab, question, env).values()):
+            passing.append(f"{lab}:{question}")
     recognised_by = sorted({s.what for s in quant_mistakes.SIGNATURES if s.id == mistake_id})
     record_property("recognition", {"id": mistake_id, "form": index + 1, "named": len(named), "missed": missed,
                                     "unseen": unseen, "signatures": recognised_by})
     assert named or missed, f"form {index + 1} of {mistake_id} changes nothing the probes of {affected(mistake_id)} see"
+    assert not passing, f"form {index + 1} of {mistake_id} passes every case of {passing}"
     assert not missed, missed
 
 

@@ -329,21 +329,8 @@ def test_mistakes_of_the_later_labs_reproduce_the_labs_section_5_figures():
     assert run("unpack_msb_first", "unpack_weights", torch.tensor([177], dtype=u8), 2).tolist() == [2, 3, 0, 1]
 
 
-FORM_CASES = [(mistake_id, index) for mistake_id, forms in mistake_forms.FORMS.items() for index in range(len(forms))]
-
-
-@pytest.mark.parametrize(("mistake_id", "index"), FORM_CASES, ids=[f"{m}-form{i + 1}" for m, i in FORM_CASES])
-def test_a_form_of_a_mistake_fails_every_question_where_it_is_diagnosed(mistake_id, index):
-    """A form (tests/mistake_forms) is a real mistake: wherever the probes show it, and so a diagnosis
-    names it, a case of that question fails (a check's message, or the error torch raises on it)."""
-    from test_diagnose_forms import affected, shown
-
-    env = mistakes.student_env(mistakes.COURSE_LITERAL, mistake_forms.FORMS[mistake_id][index], label="form")
-    where = [(lab, question) for lab, question in affected(mistake_id) if shown(question, env)]
-    assert where
-    for lab, question in where:
-        failures = run_cases(lab, question, env)
-        assert any(failures.values()), f"form {index + 1} of {mistake_id} passes every case of {lab}:{question}"
+# Each form of a mistake (tests/mistake_forms) fails a case of every question where the probes show it:
+# tests/test_diagnose_forms.py checks that in the same test that checks its diagnosis (each form runs once).
 
 
 @pytest.mark.parametrize("index", range(len(mistake_forms.CORRECT)),
