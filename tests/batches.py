@@ -9,7 +9,6 @@ diagnoses); the suite compares today's results with that record.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from pathlib import Path
@@ -18,8 +17,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 import mistakes
-from grader import judge
-from grader.labs import Kind, Lab, stand_in_helpers
+from grader.labs import Kind, Lab
 from grader.sandbox import Limits
 
 LIMITS = Limits(question=8.0, load=60.0, cell=20.0)
@@ -36,33 +34,6 @@ def limits_for(lab: Lab) -> Limits:
 def mistakes_for(lab: Lab) -> dict[str, tuple[str, ...]]:
     """Mistake key -> the questions of `lab` it affects."""
     return {key: m.affects[lab.id] for key, m in mistakes.MISTAKES.items() if lab.id in m.affects}
-
-
-def helpers_at_fault(lab: Lab, mistake: str, question: str) -> tuple[str, ...]:
-    """The functions `mistake` changes that `question` uses in the mistake's submission, when all of these
-    are helpers of `question` in `lab` (else none).
-
-    Then the question's own logic is right: it runs again with the reference helpers standing in
-    and keeps its marks, naming the helpers its tests need relieved (grader.own_logic).
-    """
-    used = set(mistakes.MISTAKES[mistake].functions) & used_by(lab, question, mistakes.mistake_source(mistake))
-    return tuple(sorted(used)) if used <= set(stand_in_helpers(lab, question)) else ()
-
-
-def used_by(lab: Lab, question: str, source: str) -> set[str]:
-    """The names `source` uses for the question's tests: those its test cases are handed, and the names in
-    the code of each of these that `source` defines, and so on (read from the syntax tree)."""
-    handed = {name for hidden in (False, True) for test_file in judge.load_tests(lab, hidden=hidden)
-              if test_file.name == question for name in judge.handed_over(test_file)}
-    defined = {node.name: {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-               for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-    used, todo = set(), [question, *handed]
-    while todo:
-        name = todo.pop()
-        if name not in used:
-            used.add(name)
-            todo += defined.get(name, ())
-    return used
 
 
 def submission_name(mistake: str) -> str:
