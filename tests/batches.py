@@ -2,9 +2,15 @@
 
 Each lab's batch is one folder of real submissions: every correct style, every catalogued mistake
 that affects the lab, the stub and the untouched hand-out, and files broken in the ways students
-break them. `records/record_behaviour.py` graded the same batches and the bundled examples before
-the catalogue was refactored, and kept what a student reads (scores, statuses, messages,
-diagnoses); the suite compares today's results with that record.
+break them.
+
+The behaviour record (`records/behaviour.json`, written by `records/record_behaviour.py`) is a
+CHANGE DETECTOR: it keeps what a student read (scores, statuses, messages, diagnoses) for the same
+batches and the bundled examples when it was last recorded, right or wrong, and the suite compares
+today's results with it. A difference says "this changed", not "this is wrong"; what is right is
+asserted by the other tests (tests/expectations.py and the course contract). It must hold every lab
+(tests/test_behaviour_record.py), and is never re-recorded in the same commit as a behaviour change
+(the rules are in record_behaviour.py's docstring).
 """
 
 from __future__ import annotations
@@ -109,12 +115,13 @@ def _without_lines(value):
 
 
 def recorded_labs() -> list[str]:
-    """The labs the record holds: those that existed when it was taken."""
+    """The labs the change detector holds a batch of (it must hold every lab: tests/test_behaviour_record.py)."""
     return list(json.loads(RECORD.read_text(encoding="utf-8"))["batches"])
 
 
 def recorded(kind: str, lab: str) -> dict[str, dict]:
-    """What students read in the record: kind "batches" (line numbers left out) or "examples"."""
+    """What students read in the change detector's record: kind "batches" (line numbers left out) or
+    "examples"; empty for a lab it does not hold (the tests that read it then fail, saying so)."""
     record = json.loads(RECORD.read_text(encoding="utf-8"))[kind].get(lab, {})
     return {name: _without_lines(read) for name, read in record.items()} if kind == "batches" else record
 

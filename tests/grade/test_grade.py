@@ -1,7 +1,7 @@
 """`grader grade` end to end, one batch per lab of every kind: real submissions (right, wrong,
-broken, stuck) graded in the sandbox, with what students read compared to the record taken
-before the catalogue was refactored. Which questions keep their marks because a helper is at fault
-comes from the hand-written tables of tests/expectations.py."""
+broken, stuck) graded in the sandbox. Expectations come from the catalogue's declared effects and
+the hand-written tables of tests/expectations.py; one test, the change detector, also compares what
+students read with tests/records/behaviour.json (what the grader printed when last recorded)."""
 
 import csv
 import json
@@ -127,11 +127,14 @@ def test_untouched_stubs_and_broken_files_score_zero_with_a_message(batch):
     assert any("ModuleNotFoundError" in note for note in results["importerror"]["notes"])
 
 
-@pytest.mark.parametrize("batch", batches.recorded_labs(), indirect=True)
-def test_what_students_read_is_what_it_was_before_the_refactor(batch):
+def test_change_detector_what_students_read_is_what_the_record_holds(batch):
+    """A change detector, not a specification: it fails when what students read differs from
+    tests/records/behaviour.json, whether the change is a fix or a regression. Read the difference;
+    if it is meant, commit the change, then re-record in a commit of its own (never the same commit:
+    tests/records/record_behaviour.py). Every lab is compared: a lab the record does not hold fails."""
     lab, results, _ = batch
     record = batches.recorded("batches", lab)
-    assert record, f"no record of {lab}'s batch"
+    assert record, f"the change detector holds no record of {lab}'s batch: record it (record_behaviour.py {lab})"
     for name, before in record.items():
         now = results[RENAMED.get(name, name)]
         assert batches.reads_now("batches", now) == before, name
