@@ -122,11 +122,26 @@ def test_every_mistake_carried_into_a_later_lab_is_in_helpers_that_can_stand_in(
         assert set(helpers) <= set(stand_in_helpers(LABS[lab], question)), (lab, question, helpers)
 
 
-@pytest.mark.parametrize(("key", "lab", "question", "helpers"), CARRIED,
-                         ids=[f"{key}-{lab}:{question}" for key, lab, question, _ in CARRIED])
-def test_a_mistake_carried_into_a_later_lab_costs_nothing_there(key, lab, question, helpers, tmp_path_factory):
-    results = _grade(tmp_path_factory, lab, {"carried": mistakes.mistake_source(key)}, warm=True)
-    result, _ = results["carried"]
+@pytest.fixture(scope="module")
+def carried_into(tmp_path_factory):
+    """Lab -> its graded batch of every mistake carried into it, each lab graded once (in one xdist group)."""
+    graded: dict[str, dict] = {}
+
+    def batch(lab: str) -> dict:
+        if lab not in graded:
+            keys = {key for key, later_lab, _, _ in CARRIED if later_lab == lab}
+            graded[lab] = _grade(tmp_path_factory, lab, {batches.submission_name(key): mistakes.mistake_source(key)
+                                                         for key in keys}, warm=True)
+        return graded[lab]
+
+    return batch
+
+
+@pytest.mark.parametrize(("key", "lab", "question", "helpers"), [
+    pytest.param(*case, id=f"{case[0]}-{case[1]}:{case[2]}", marks=pytest.mark.xdist_group(f"carried-into-{case[1]}"))
+    for case in CARRIED])
+def test_a_mistake_carried_into_a_later_lab_costs_nothing_there(key, lab, question, helpers, carried_into):
+    result, _ = carried_into(lab)[batches.submission_name(key)]
     graded_question = next(q for q in result.questions if q.name == question)
     assert graded_question.score == graded_question.max_score, [t.message for t in graded_question.tests]
     named = [h.name for h in graded_question.helpers_at_fault]

@@ -73,11 +73,27 @@ def _start_rank(nodeid: str) -> int:
 
 
 def mark_tiers(items: list[pytest.Item]) -> None:
-    """Mark the slow tests, then put the longest groups first (a stable sort keeps each module's order)."""
+    """Mark the slow tests, keep shared work on one worker, then put the longest groups first (a stable
+    sort keeps each module's order)."""
     for item in items:
         if is_slow(item.nodeid):
             item.add_marker(pytest.mark.slow)
+        group = _shared_group(item)
+        if group and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: _start_rank(item.nodeid))
+
+
+def _shared_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test that takes a parameter of a module- or session-scoped fixture (a graded
+    batch, say): each xdist worker computes such a fixture once for itself, so all the tests that share
+    one value must run on one worker, or the work is done twice."""
+    callspec = getattr(item, "callspec", None)
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    for name, defs in definitions.items():
+        if callspec is not None and name in callspec.params and defs[-1].scope in ("module", "package", "session"):
+            return f"{item.path.stem}-{name}-{callspec.indices[name]}"
+    return None
 
 
 def undocumented(reason: str) -> bool:
