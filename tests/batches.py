@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 import mistakes
-from grader.labs import Kind, Lab
+from grader.config import GradeConfig
+from grader.grade import grade_batch
+from grader.labs import EXAMPLES, Kind, Lab
+from grader.results import SubmissionResult
 from grader.sandbox import Limits
 
 LIMITS = Limits(question=8.0, load=60.0, cell=20.0)
@@ -46,8 +52,43 @@ def submission_name(mistake: str) -> str:
     return f"wrong_{mistake.replace('/', '_')}"
 
 
+def group(lab_id: str) -> pytest.MarkDecorator:
+    """The xdist group of every test that reads `lab_id`'s graded batch: one worker grades it, once."""
+    return pytest.mark.xdist_group(f"batch-{lab_id}")
+
+
+@dataclass(frozen=True)
+class Graded:
+    lab: str
+    folder: Path  # the submissions
+    output: Path  # grade's output folder
+    results: dict[str, SubmissionResult]  # student -> result
+
+
+_GRADED: dict[tuple[str, bool], Graded] = {}
+
+
+def graded(lab: Lab, tmp_path_factory: pytest.TempPathFactory, *, warm: bool = True) -> Graded:
+    """The lab's batch graded in the sandbox, once per process and path (warm or cold): the grade, audit
+    and warm-path tests of a lab read the same grading (they share the xdist group `group(lab.id)`)."""
+    key = (lab.id, warm)
+    if key not in _GRADED:
+        path = "warm" if warm else "cold"
+        folder = tmp_path_factory.mktemp(f"{lab.id}-{path}-submissions")
+        lab_batch(folder, lab)
+        before = {p.name: p.read_bytes() for p in folder.iterdir()}
+        output = tmp_path_factory.mktemp(f"{lab.id}-{path}-out")
+        results = grade_batch(GradeConfig(lab=lab.id, submissions=folder, output=output, jobs=2,
+                                          limits=limits_for(lab), warm=warm))
+        assert before == {p.name: p.read_bytes() for p in folder.iterdir()}, "a submission file was modified"
+        _GRADED[key] = Graded(lab.id, folder, output, {r.student: r for r in results})
+    return _GRADED[key]
+
+
 def lab_batch(folder: Path, lab: Lab) -> None:
-    """Write the lab's batch of submissions into `folder`."""
+    """Write the lab's batch of submissions into `folder`, the lab's bundled examples (`example_*`) included."""
+    for example in sorted((EXAMPLES / lab.id).iterdir()):
+        shutil.copy(example, folder / f"example_{example.name}")
     for style, source in mistakes.styles_for(lab).items():
         (folder / f"ok_{style}.py").write_text(source)
     for mistake in mistakes_for(lab):

@@ -8,7 +8,6 @@ catalogue changes, and test the grader's functions that decide the same things o
 from __future__ import annotations
 
 import expectations
-
 import quant_mistakes
 from grader.labs import LABS, every_function, grading_lab, stand_in_helpers
 

@@ -10,10 +10,10 @@ later labs (`carried_into`).
 
 from __future__ import annotations
 
-import expectations
 import pytest
 
 import batches
+import expectations
 import mistakes
 import quant_mistakes
 from grader.config import GradeConfig

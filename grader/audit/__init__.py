@@ -25,7 +25,7 @@ from grader.errors import GraderError
 from grader.labs import Lab, get_lab, make_tests_importable
 from grader.results import SubmissionResult, SubmissionStatus
 
-__all__ = ["main", "audit", "programs", "Program", "Finding", "FOUND"]
+__all__ = ["main", "audit", "findings", "programs", "Program", "Finding", "FOUND"]
 
 #: Exit status when the audit found something.
 FOUND = 1
@@ -87,8 +87,12 @@ def audit(config: AuditConfig) -> tuple[list[Finding], int, str]:
                                           limits=config.limits, force=True,
                                           unsafe_no_sandbox=config.unsafe_no_sandbox))
         shutil.rmtree(folder)
-    findings = [finding for result in results for finding in _findings(result, written[result.submission.file])]
-    return findings, len(results), results[0].grader.isolation if results else "?"
+    return findings(results, written), len(results), results[0].grader.isolation if results else "?"
+
+
+def findings(results: list[SubmissionResult], written: dict[str, Program]) -> list[Finding]:
+    """What the audit finds in graded programs; `written` maps each result's file name to its program."""
+    return [finding for result in results for finding in _findings(result, written[result.submission.file])]
 
 
 def _findings(result: SubmissionResult, program: Program) -> list[Finding]:

@@ -7,11 +7,11 @@ import csv
 import json
 import re
 
-import expectations
 import pytest
 from markupsafe import escape
 
 import batches
+import expectations
 import mistakes
 import quant_mistakes
 from grader import export, judge, pictures
@@ -26,18 +26,10 @@ LIMITS = batches.LIMITS
 RENAMED = {"ok_course": "ok_course_literal"}
 
 
-@pytest.fixture(scope="module", params=list(LABS))
+@pytest.fixture(scope="module", params=[pytest.param(lab, marks=batches.group(lab)) for lab in LABS])
 def batch(request, tmp_path_factory):
-    lab = LABS[request.param]
-    folder = tmp_path_factory.mktemp(f"{lab.id}-submissions")
-    batches.lab_batch(folder, lab)
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    output = tmp_path_factory.mktemp(f"{lab.id}-out")
-    results = grade_batch(GradeConfig(lab=lab.id, submissions=folder, output=output, jobs=2,
-                                      limits=batches.limits_for(lab)))
-    after = {p.name: p.read_bytes() for p in folder.iterdir()}
-    assert before == after, "a submission file was modified"
-    return lab.id, {r.student: r.to_dict() for r in results}, output
+    graded = batches.graded(LABS[request.param], tmp_path_factory)
+    return graded.lab, {student: r.to_dict() for student, r in graded.results.items()}, graded.output
 
 
 def _question(result, name):
