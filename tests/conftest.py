@@ -31,13 +31,7 @@ def pytest_deselected(items):
 
 
 def pytest_configure(config):
-    tiers.register_guard(config)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """The tiers (tests/tiers.py): marked before `-m` deselects, ordered longest groups first."""
-    tiers.mark_tiers(items)
+    tiers.configure(config)
 
 
 @pytest.fixture(scope="session")

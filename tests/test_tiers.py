@@ -63,7 +63,7 @@ sys.path.insert(0, {str(TESTS)!r})
 import tiers
 
 def pytest_configure(config):
-    tiers.register_guard(config)
+    tiers.configure(config)
 """,
     "test_small.py": """
 import pytest
@@ -116,3 +116,30 @@ def test_outside_ci_the_fast_tier_may_deselect_and_skip(tmp_path, ci):
     run = _run_suite(tmp_path, "-k", "not test_two", ci=ci, extra={"test_more.py": UNDOCUMENTED})
     assert run.returncode == 0, run.stdout + run.stderr
     assert "CI runs the whole suite" not in run.stdout
+
+
+SHARED = """
+import pathlib
+import uuid
+
+import pytest
+
+@pytest.fixture(scope="module", params=["a", "b", "c"])
+def batch(request):
+    (pathlib.Path(OUT) / f"graded-{request.param}-{uuid.uuid4()}").touch()
+    return request.param
+
+@pytest.mark.parametrize("n", range(4))
+def test_reads(batch, n):
+    assert batch in "abc"
+"""
+
+
+def test_a_module_scoped_batch_is_computed_once_across_xdist_workers(tmp_path):
+    """Four tests read each value of a module-scoped fixture; spread over two workers without a group,
+    some values would be computed on both."""
+    run = _run_suite(tmp_path, "-n", "2", "--dist", "loadgroup", ci="",
+                     extra={"test_shared.py": SHARED.replace("OUT", repr(str(tmp_path)))})
+    assert run.returncode == 0, run.stdout + run.stderr
+    computed = sorted(p.name.split("-")[1] for p in tmp_path.glob("graded-*"))
+    assert computed == ["a", "b", "c"], computed
