@@ -1,8 +1,9 @@
 """The graded batches the suite builds, shared by the grade tests and the behaviour record.
 
 Each lab's batch is one folder of real submissions: every correct style, every catalogued mistake
-that affects the lab, the stub and the untouched hand-out, and files broken in the ways students
-break them.
+that affects the lab, the lab's bundled examples, the stub and the untouched hand-out, and files
+broken in the ways students break them. `graded` grades it once per process and path, for every
+test that reads it (the grade, audit and warm-path tests).
 
 The behaviour record (`records/behaviour.json`, written by `records/record_behaviour.py`) is a
 CHANGE DETECTOR: it keeps what a student read (scores, statuses, messages, diagnoses) for the same
