@@ -37,8 +37,9 @@ STUBS = HERE / "stubs.py"
 ZYGOTE = HERE / "zygote.py"
 #: `-I` without its `-E`: no user site-packages (-s), no script folder on sys.path (-P), but the
 #: environment is read, so PYTHONHASHSEED fixes str hashes and set order. That environment is
-#: built from nothing by `environment` (no PYTHONPATH or other PYTHON* of the host's).
-PYTHON_FLAGS = ("-s", "-P")
+#: built from nothing by `environment` (no PYTHONPATH or other PYTHON* of the host's). Python 3.10
+#: has no -P: there worker.py and zygote.py drop their own folder from sys.path themselves.
+PYTHON_FLAGS = ("-s", "-P") if sys.version_info >= (3, 11) else ("-s",)
 
 
 @dataclass(frozen=True)

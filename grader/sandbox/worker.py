@@ -45,6 +45,8 @@ import sys
 import traceback
 from multiprocessing.connection import Connection
 
+if __name__ == "__main__" and not getattr(sys.flags, "safe_path", False):
+    del sys.path[0]  # Python 3.10, started without -P (isolation.PYTHON_FLAGS): this file's folder
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stubs  # beside this file
 import wire

@@ -40,6 +40,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+if not getattr(sys.flags, "safe_path", False):
+    del sys.path[0]  # Python 3.10, started without -P (isolation.PYTHON_FLAGS): HERE
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 IPC_RMID = 0
