@@ -145,6 +145,23 @@ def test_the_worker_cannot_import_the_reference():
             s.call("probe", (), {}, timeout=10)
 
 
+#: The student's sys.path: its first entry, the entries holding the grader's sandbox files, and which of
+#: those files import. Python 3.10 has no -P (isolation.PYTHON_FLAGS): there the worker drops its own
+#: folder from sys.path itself, and this must read the same as on 3.11 and later.
+GRADERS_FOLDER = """
+import importlib.util, os, sys
+def path():
+    beside = [p for p in sys.path if os.path.exists(os.path.join(p or '.', 'worker.py'))]
+    return sys.path[0], beside, [n for n in ('worker', 'zygote', 'isolation', 'session') if importlib.util.find_spec(n)]
+"""
+
+
+def test_the_graders_own_folder_is_not_on_the_students_path():
+    with session_for(GRADERS_FOLDER) as s:
+        s.start()
+        assert s.call("path", (), {}, timeout=10) == ("/scratch", [], [])
+
+
 def test_the_support_package_imports_and_plots_headless():
     source = """
     import torch

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy
 import pytest
 import torch
+from test_session import GRADERS_FOLDER
 
 from ci import in_ci
 from grader.labs import SUPPORT
@@ -105,6 +106,10 @@ def test_nothing_of_one_submission_reaches_the_next(pool):
     assert seen["round"] == [1.0] and not seen["quantlab"] and seen["environ"] is None
     assert seen["files"] == ["quantlab"]  # the zygote's own caches went too: nothing of anyone's
     assert not seen["leftover alive"]
+
+
+def test_the_graders_own_folder_is_not_on_a_childs_path(pool):
+    assert run(pool, GRADERS_FOLDER, "path") == ("/scratch", [], [])  # as in a cold worker, on every Python
 
 
 def test_each_child_is_a_new_process_in_a_process_group_of_its_own(pool):
