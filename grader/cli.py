@@ -31,8 +31,9 @@ from grader.sandbox.limits import Limits, format_size, parse_size
 
 LAB_HELP = f"lab id, one of: {', '.join(LABS)}"
 EXIT_STATUS = ("0 done; 1 a result that needs you (check: not every public test passed; audit: "
-               "something found; export: a submission could not be placed); 2 the command cannot run "
-               "(the reason goes to stderr)")
+               "something found; export: a submission could not be placed or has no grade); 2 the command cannot "
+               "run (the reason goes to stderr), a failed sandbox self-test included; 3 grade, demo: the grader "
+               "failed on some submissions, which have no grade (status internal_error): run it again")
 
 
 def _epilog(examples: list[str], exit_status: str) -> str:
@@ -119,9 +120,12 @@ def parser() -> argparse.ArgumentParser:
                       "python -m grader grade L2-A submissions/ -o out/L2-A --only alice   # regrade alice only",
                       "python -m grader grade L2-A submissions/ -o out/L2-A --scheduler tcp://HOST:8786"
                       "   # on Dask workers"],
-                     "0 when every submission got a result (zeros included), 2 when grading cannot run "
-                     "(unknown lab, missing folder, no sandbox, --only names nobody; with --scheduler: no "
-                     "scheduler or worker, or a worker that cannot grade)",
+                     "0 when every submission got a grade (zeros included), 2 when grading cannot run "
+                     "(unknown lab, missing folder, no sandbox, --only names nobody, the sandbox failed its "
+                     "self-test on the course's own code; with --scheduler: no scheduler or worker, or a worker "
+                     "that cannot grade), 3 when the grader failed on some submissions (status internal_error, "
+                     "listed on stderr; no grade is written for them, and running the same command again grades "
+                     "them)",
                      description="Grade every .ipynb and .py in a folder against the hidden tests. Progress goes "
                                  "to stderr: a progress bar with rate and ETA on a terminal, else one line per "
                                  "submission as its result is written. Files named as Canvas's 'Download "
@@ -170,8 +174,8 @@ def parser() -> argparse.ArgumentParser:
     gradescope = _command(
         commands, "gradescope", "grade the upload in Gradescope's container into results/results.json (run_autograder)",
         ["python -m grader gradescope L2-A", "python -m grader gradescope L2-A --root ./autograder"],
-        "0 results.json holds a grade (zeros included), 2 the grader itself failed (results.json then says so "
-        "and scores 0)",
+        "0 results.json holds a grade (zeros included), 2 the grader itself failed, its self-test on the course's "
+        "own code included (results.json then tells the student it is not their fault, and its 0 is no grade)",
         description="Grade the one notebook or .py file in ROOT/submission/ (whatever its name) with the hidden "
                     "tests and write ROOT/results/results.json in Gradescope's format: this grader's Markdown "
                     "report, one entry per test case, the diagnosis and the metrics. Student code runs in the "
@@ -188,7 +192,8 @@ def parser() -> argparse.ArgumentParser:
 
     demo = _command(commands, "demo", "build, then grade the bundled example submissions",
                     ["python -m grader demo", "python -m grader demo -o out/demo-1 -j 1"],
-                    "0 done, 2 cannot run (no sandbox)")
+                    "0 done, 2 cannot run (no sandbox, or it failed its self-test), 3 the grader failed on some "
+                    "example (status internal_error, listed on stderr)")
     demo.add_argument("-o", "--output", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     demo.add_argument("-j", "--jobs", type=_jobs, default=default_jobs(), metavar="N",
                       help=f"submissions graded at once (default: the number of cores, {default_jobs()} here)")
@@ -217,16 +222,16 @@ def _add_export(commands) -> None:
     export = _command(commands, "export", "write a graded batch's scores in an LMS gradebook's import format",
                       ["python -m grader export canvas out/L2-A --roster gradebook.csv --assignment L2-A -o canvas.csv",
                        "python -m grader export moodle out/L2-A --roster grades.csv --assignment L2-A -o moodle.csv"],
-                      "0 every submission placed, 1 some submission placed nowhere (listed on stderr), "
-                      "2 the export cannot run")
+                      "0 every submission placed, 1 some submission placed nowhere or with no grade (an "
+                      "internal error; listed on stderr), 2 the export cannot run")
     systems = export.add_subparsers(dest="lms", required=True)
     canvas = _command(systems, "canvas", "fill a Canvas gradebook export with one assignment's scores",
                       ["python -m grader export canvas out/L2-A --roster gradebook.csv --assignment L2-A -o canvas.csv",
                        "python -m grader export canvas out/L2-A --roster gradebook.csv \\",
                        "    --assignment 'L2-A (4567)' --match-column 'SIS User ID' -o canvas.csv"],
-                      "0 every submission placed, 1 some submission matches nobody or is ambiguous (listed on "
-                      "stderr; students without a submission are listed too, with an empty cell), "
-                      "2 the export cannot run",
+                      "0 every submission placed, 1 some submission matches nobody or is ambiguous, or has no "
+                      "grade (internal_error: an empty cell) (listed on stderr; students without a submission are "
+                      "listed too, with an empty cell), 2 the export cannot run",
                       description="Write Canvas's gradebook import: the roster's columns Student, ID, SIS User ID, "
                                   "SIS Login ID, Section, its Points Possible row, and one column NAME with "
                                   "each student's score. A file named as Canvas's 'Download Submissions' names "
@@ -236,8 +241,8 @@ def _add_export(commands) -> None:
                       ["python -m grader export moodle out/L2-A --roster grades.csv --assignment L2-A -o moodle.csv",
                        "python -m grader export moodle out/L2-A --roster grades.csv \\",
                        "    --assignment L2-A --match-column 'Email address' -o moodle.csv"],
-                      "0 every submission placed, 1 some submission matches nobody or is ambiguous (listed on "
-                      "stderr), 2 the export cannot run",
+                      "0 every submission placed, 1 some submission matches nobody or is ambiguous, or has no "
+                      "grade (internal_error: no row) (listed on stderr), 2 the export cannot run",
                       description="Write two columns, the roster's identifier (--match-column) and NAME, one "
                                   "row per student with a submission; in Moodle's import, map them to the same "
                                   "user field and to the grade item.")
@@ -251,7 +256,7 @@ def _add_export(commands) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; its exit status (0, 1 or 2, see `grader.errors`)."""
+    """Run one command; its exit status (0 to 3, see `grader.errors`)."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:

@@ -8,15 +8,21 @@ A command raises them; `grader.cli.main` catches `GraderError` once, prints
     1   a result that needs the user, not an error: `check`: not every public test passed; `audit`: a
         finding; `export`: a submission placed nowhere (each command returns it; it is no GraderError)
     2   the command cannot run at all: unknown lab, missing file or folder, no sandbox, a bad build,
-        a roster without the columns needed (docs/instructors.md, "Exit status")
+        a roster without the columns needed, a sandbox that fails its self-test (the course's own code
+        must score full marks before any student's is graded) (docs/instructors.md, "Exit status")
+    3   `grade`, `demo`: the grader or its sandbox failed on some submissions mid-batch; they have no
+        grade (status "internal_error", listed on stderr), and running the same command again grades
+        them (`INTERNAL_ERRORS`)
 """
 
 from __future__ import annotations
 
-__all__ = ["GraderError", "CANNOT_RUN"]
+__all__ = ["GraderError", "CANNOT_RUN", "INTERNAL_ERRORS"]
 
 #: The exit status of a command that cannot run at all.
 CANNOT_RUN = 2
+#: The exit status of a batch in which the grader failed on some submissions (no grade for them yet).
+INTERNAL_ERRORS = 3
 
 
 class GraderError(Exception):

@@ -35,17 +35,22 @@ def write_result(output: Path, result: SubmissionResult) -> Path:
 
 
 def grades_csv(results: list[SubmissionResult], questions: tuple[str, ...]) -> str:
-    """One row per student: student, score, max_score, then one column per question."""
+    """One row per student: student, score, max_score, status, then one column per question. A student
+    the grader failed on (status internal_error) has no grade: its score and question cells are empty."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", "score", "max_score", "status", *questions])
     for result in sorted(results, key=lambda r: r.student):
         by_name = {q.name: q.score for q in result.questions}
         writer.writerow([
-            _csv_safe(result.student), _number(result.score), _number(result.max_score),
-            result.status.value, *(_number(by_name.get(q, 0.0)) for q in questions),
+            _csv_safe(result.student), _score(result, result.score), _number(result.max_score),
+            result.status.value, *(_score(result, by_name.get(q, 0.0)) for q in questions),
         ])
     return buffer.getvalue()
+
+
+def _score(result: SubmissionResult, value: float) -> str:
+    return _number(value) if result.graded else ""
 
 
 #: items.csv's columns before the metrics.
@@ -54,12 +59,13 @@ ITEM_COLUMNS = ("student", "question", "test", "hidden", "score", "max_score", "
 
 def items_csv(results: list[SubmissionResult]) -> str:
     """Long format, one row per student x question x test: score, max score, passed, the question's
-    status and mistake id(s), then one column per metric any test recorded (empty where it has none)."""
+    status and mistake id(s), then one column per metric any test recorded (empty where it has none).
+    A student the grader failed on (internal_error) has no rows: none of its tests was judged."""
     metrics = sorted({str(name) for r in results for q in r.questions for t in q.tests for name in t.metrics})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*ITEM_COLUMNS, *metrics])
-    for result in sorted(results, key=lambda r: r.student):
+    for result in sorted((r for r in results if r.graded), key=lambda r: r.student):
         for q in result.questions:
             for t in q.tests:
                 writer.writerow([

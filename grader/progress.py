@@ -47,7 +47,7 @@ class Progress:
                 self._tqdm.update(1)
                 return
             how = ", already graded" if reused else ""
-            print(f"[{self.finished}/{self.total}] {_printable(result.student)}: {result.score:g} / "
+            print(f"[{self.finished}/{self.total}] {_printable(result.student)}: {result.score_shown} / "
                   f"{result.max_score:g} ({result.status}{how})", file=self.stream, flush=True)
 
     def close(self) -> None:

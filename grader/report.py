@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from grader import pictures
 from grader.labs import ROOT
 from grader.results import QuestionResult, QuestionStatus, SubmissionResult, SubmissionStatus
+from grader.sandbox import RLIMITS, caps
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -37,6 +38,7 @@ __all__ = [
     "truncate_message",
     "histogram_png",
     "helper_fault",
+    "memory_cap_note",
 ]
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -64,6 +66,7 @@ _STATUS_LABELS = {
     QuestionStatus.NOT_RUN: "Not run",
     SubmissionStatus.GRADED: "Graded",
     SubmissionStatus.UNREADABLE: "Unreadable",
+    SubmissionStatus.INTERNAL_ERROR: "Not graded yet (the grader failed)",
 }
 # Escaped everywhere: what can start inline structure (emphasis, links, images, raw HTML,
 # entities, code spans, table cells, strikethrough, math, headings). ':' before '//' and '.'
@@ -211,6 +214,25 @@ def helper_fault(question: QuestionResult, lab: str) -> str:
                    "will give the right results with your own code too.")
 
 
+#: What a failed allocation says in a student's messages: Python's, torch's, the C library's and C++'s words.
+_OUT_OF_MEMORY = re.compile(r"MemoryError|can't allocate memory|Cannot allocate memory|bad_alloc|out of memory",
+                            re.IGNORECASE)
+MEMORY_CAP_NOTE = ("Note: the grader caps the memory of each process that runs your code on its own, as address "
+                   "space, of which torch itself takes about 0.7 GiB. A memory error above means your code asked "
+                   "for more than that cap.")
+
+
+def memory_cap_note(result: SubmissionResult) -> str:
+    """`MEMORY_CAP_NOTE` for a student whose code failed to allocate memory where no cgroup capped the sandbox
+    (`caps` "rlimits": an address-space cap per process, torch's own reservation counted); "" otherwise. Only
+    then does it matter to the student which way memory was capped."""
+    if caps(result.grader.isolation) != RLIMITS:
+        return ""
+    texts = [result.message, *result.notes,
+             *(text for q in result.questions for text in (q.message, *(t.message for t in q.tests)))]
+    return MEMORY_CAP_NOTE if any(_OUT_OF_MEMORY.search(str(text or "")) for text in texts) else ""
+
+
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -244,7 +266,7 @@ def _environment() -> Environment:
         report_href=report_href,
     )
     env.globals.update(percent=percent, helper_fault=helper_fault, MAX_NOTES=MAX_NOTES, QuestionStatus=QuestionStatus,
-                       SubmissionStatus=SubmissionStatus)
+                       SubmissionStatus=SubmissionStatus, memory_cap_note=memory_cap_note)
     return env
 
 
@@ -428,11 +450,12 @@ def _data_uri(png: bytes) -> str:
 
 def _summary_context(lab: str, results: list[SubmissionResult]) -> dict:
     results = sorted(results, key=lambda r: r.student)
-    scores = [_number(r.score) for r in results]
+    graded = [r for r in results if r.graded]  # an internal error is no grade: in no statistic
+    scores = [_number(r.score) for r in graded]
     max_score = Counter(_number(r.max_score) for r in results).most_common(1)[0][0] if results else 0.0
     statuses = Counter(r.status for r in results)
-    png = histogram_png(scores, max_score) if results else b""
-    errors = _error_distribution(results)
+    png = histogram_png(scores, max_score) if scores else b""
+    errors = _error_distribution(graded)
     return {
         "lab": lab,
         "results": results,
@@ -442,8 +465,8 @@ def _summary_context(lab: str, results: list[SubmissionResult]) -> dict:
         "mean": statistics.fmean(scores) if scores else None,
         "median": statistics.median(scores) if scores else None,
         "histogram": "data:image/png;base64," + base64.b64encode(png).decode("ascii") if png else "",
-        "questions": _question_rates(results),
-        "misconceptions": _misconceptions(results),
+        "questions": _question_rates(graded),
+        "misconceptions": _misconceptions(graded),
         "errors": errors,
         "errors_picture": _data_uri(error_distribution_png(errors)),
         "isolation": Counter(r.grader.isolation for r in results),
@@ -451,7 +474,14 @@ def _summary_context(lab: str, results: list[SubmissionResult]) -> dict:
     }
 
 
+def _rlimits_only(results: list[SubmissionResult]) -> int:
+    """How many were graded in a sandbox without a cgroup: each process capped on its own (`caps` "rlimits";
+    a bare process, --unsafe-no-sandbox, has its own warning)."""
+    return sum(caps(r.grader.isolation) == RLIMITS and r.grader.isolation not in ("process", "?") for r in results)
+
+
 def render_summary(lab: str, results: list[SubmissionResult]) -> str:
     """HTML overview of one lab: counts, score statistics and histogram, pass rates, the mistakes the class
     made, the distribution of each question's error, students."""
-    return ENV.get_template("summary.html.j2").render(_summary_context(lab, results))
+    context = _summary_context(lab, results) | {"rlimits_only": _rlimits_only(results)}
+    return ENV.get_template("summary.html.j2").render(context)

@@ -5,10 +5,10 @@ gathers them into one `SubmissionResult` per file; `report` (step 5) renders it 
 (step 6) writes `to_dict()` as `results/<student>.json`, which `grade.resume` reads back with
 `SubmissionResult.from_dict`. Statuses are str-valued enums, so the JSON holds plain strings.
 
-Results schema (`results/<student>.json`, `schema_version` 4):
+Results schema (`results/<student>.json`, `schema_version` 5):
 
-    {schema_version: 4,
-     student, lab, score, max_score, status: "graded" | "unreadable", message,
+    {schema_version: 5,
+     student, lab, score, max_score, status: "graded" | "unreadable" | "internal_error", message,
      submission: {file, kind: "notebook" | "script" | null, sha256,
                   late},          # late: Canvas named the file LATE (grader/grade/naming.py)
      notes: [...],                # how the file ran: cells that raised, lines not run
@@ -27,14 +27,18 @@ Results schema (`results/<student>.json`, `schema_version` 4):
               material,           # material: hash of tests, reference, grader code
               worker},            # the Dask worker that graded it ("tcp://HOST:PORT", `grade --scheduler`);
                                   # null when the `grade` process itself graded it (run.json names the host)
-     grader_error}                # only when the grader itself failed on this file ("unreadable")
+     grader_error}                # only when the grader itself failed on this file ("internal_error"):
+                                  # what broke, for the instructor (the worker's own stderr, or the exception)
 
 Hidden tests are reported with their verdict, message, metrics and error, never their expected values.
 A question whose tests failed because of a wrong helper (a function of the student's that it
 calls, graded elsewhere) earns what its own logic earns with the reference helper in its place
 (`grader.own_logic`): `helpers_at_fault` names the helpers and where each is graded, and
 `score_with_own_helpers` keeps the score it had with the student's own helpers.
-Version 3 had no `grader.worker`, `helpers_at_fault` or `score_with_own_helpers`; version 2 had no
+An "internal_error" result is no grade: its score is not the student's, every export leaves it
+blank, and the next run grades it again (`grade.resume`).
+Version 4 recorded a grader failure as "unreadable" with a `grader_error`. Version 3 had no
+`grader.worker`, `helpers_at_fault` or `score_with_own_helpers`; version 2 had no
 `submission.late` and no `capture` either; version 1 (before `schema_version` existed) had the
 keys and values of version 2 without `schema_version`. A stored result of another version is
 graded again (`grade.resume`).
@@ -50,7 +54,7 @@ __all__ = [
     "SubmissionInfo", "GraderInfo", "SubmissionResult",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class _Status(str, enum.Enum):
@@ -62,7 +66,8 @@ class _Status(str, enum.Enum):
 
 class SubmissionStatus(_Status):
     GRADED = "graded"
-    UNREADABLE = "unreadable"  # the file could not be read (or the grader failed on it)
+    UNREADABLE = "unreadable"  # the file could not be read: the student's to fix, scores 0
+    INTERNAL_ERROR = "internal_error"  # the grader or its sandbox failed, not the student: no grade
 
 
 class QuestionStatus(_Status):
@@ -211,6 +216,16 @@ class SubmissionResult:
     questions: list[QuestionResult] = field(default_factory=list)
     grader: GraderInfo = field(default_factory=GraderInfo)
     grader_error: str | None = None  # only when the grader itself failed on this file
+
+    @property
+    def graded(self) -> bool:
+        """Whether `score` is the student's grade: False for an internal error, which no export may score."""
+        return self.status is not SubmissionStatus.INTERNAL_ERROR
+
+    @property
+    def score_shown(self) -> str:
+        """The score as a person reads it: "no grade" for an internal error, never its 0."""
+        return f"{self.score:g}" if self.graded else "no grade"
 
     def to_dict(self) -> dict:
         """The JSON object of the schema above, keys in its order."""

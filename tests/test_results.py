@@ -48,13 +48,22 @@ def _unreadable() -> SubmissionResult:
     question = QuestionResult(name="linear_dequantization", score=0.0, max_score=1.0, status=QuestionStatus.NOT_RUN,
                               message="Not graded: the file could not be read.")
     return SubmissionResult(student="bob", lab="L2-A", max_score=1.0, status=SubmissionStatus.UNREADABLE,
-                            message="The grader ran into a problem of its own with this file.",
+                            message="This file is not a notebook.",
                             submission=SubmissionInfo(file="bob.py"), questions=[question],
-                            grader=GraderInfo(version="0.1.0", torch="2.13.0+cpu", isolation="process"),
-                            grader_error="RuntimeError: boom")
+                            grader=GraderInfo(version="0.1.0", torch="2.13.0+cpu", isolation="process"))
 
 
-@pytest.mark.parametrize("make", [_graded, _unreadable])
+def _internal_error() -> SubmissionResult:
+    question = QuestionResult(name="linear_dequantization", score=0.0, max_score=1.0, status=QuestionStatus.NOT_RUN,
+                              message="Not graded yet: the grader failed, not your code.")
+    return SubmissionResult(student="carol", lab="L2-A", max_score=1.0, status=SubmissionStatus.INTERNAL_ERROR,
+                            message="The grader ran into a problem of its own.",
+                            submission=SubmissionInfo(file="carol.py"), questions=[question],
+                            grader=GraderInfo(version="0.1.0", torch="2.13.0+cpu", isolation="bubblewrap"),
+                            grader_error="the worker stopped (exit status 2): Unknown option: -P")
+
+
+@pytest.mark.parametrize("make", [_graded, _unreadable, _internal_error])
 def test_a_result_survives_a_round_trip_through_json(make):
     result = make()
     stored = json.loads(json.dumps(result.to_dict(), allow_nan=False))
@@ -74,8 +83,8 @@ def test_the_records_round_trip_one_by_one():
     assert GraderInfo.from_dict(remote.to_dict()) == remote and remote.to_dict()["worker"] == "tcp://10.0.0.7:40111"
 
 
-def test_statuses_are_the_json_strings_of_schema_1():
-    assert [s.value for s in SubmissionStatus] == ["graded", "unreadable"]
+def test_statuses_are_the_json_strings_of_the_schema():
+    assert [s.value for s in SubmissionStatus] == ["graded", "unreadable", "internal_error"]  # new in 5
     assert [s.value for s in QuestionStatus] == ["ok", "missing", "timeout", "crashed", "not_run"]
     assert json.dumps([QuestionStatus.NOT_RUN, SubmissionStatus.GRADED]) == '["not_run", "graded"]'
     assert str(QuestionStatus.TIMEOUT) == f"{QuestionStatus.TIMEOUT}" == "timeout"
@@ -86,16 +95,24 @@ def test_statuses_are_the_json_strings_of_schema_1():
 
 
 def test_every_result_carries_the_schema_version_first():
-    assert SCHEMA_VERSION == 4
-    for result in (_graded(), _unreadable()):
-        assert list(result.to_dict())[0] == "schema_version" and result.to_dict()["schema_version"] == 4
+    assert SCHEMA_VERSION == 5
+    for result in (_graded(), _unreadable(), _internal_error()):
+        assert list(result.to_dict())[0] == "schema_version" and result.to_dict()["schema_version"] == 5
+
+
+def test_only_an_internal_error_is_no_grade():
+    assert _graded().graded and _unreadable().graded  # an unreadable file scores 0: the student's to fix
+    assert not _internal_error().graded
+    assert (_graded().score_shown, _unreadable().score_shown, _internal_error().score_shown) == (
+        "1", "0", "no grade")
 
 
 def test_the_json_keys_keep_the_order_of_schema_1():
     data = _graded().to_dict()
     assert list(data) == ["schema_version", "student", "lab", "score", "max_score", "status", "message",
                           "submission", "notes", "questions", "grader"]
-    assert list(_unreadable().to_dict())[-1] == "grader_error"
+    assert list(_internal_error().to_dict())[-1] == "grader_error"
+    assert "grader_error" not in _unreadable().to_dict()
     assert list(data["submission"]) == ["file", "kind", "sha256", "late"]  # late: new in schema 3
     assert list(data["grader"]) == ["version", "torch", "isolation", "material", "worker"]  # worker: new in 4
     assert list(data["questions"][0]) == [

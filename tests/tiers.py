@@ -30,6 +30,8 @@ SLOW: dict[str, str] = {
     "tests/grade/test_grade.py": "grades a batch of every lab in the sandbox",
     "tests/grade/test_warm_grades.py": "grades three labs' batches twice, warm and cold",
     "tests/grade/test_resume.py": "grades, kills and regrades batches",
+    "tests/grade/test_internal_error.py::test_a_sandbox_that_breaks": "grades batches, each try failing 3 times",
+    "tests/grade/test_internal_error.py::test_three_in_a_row": "grades a batch, each try failing 3 times",
     "tests/gradescope/test_gradescope.py": "builds and installs the Gradescope zip, runs its run_autograder",
     "tests/hostile/": "grades hostile submissions in warm and cold sandboxes",
     "tests/test_own_logic.py": "grades every carried-over mistake in the sandbox, warm and cold",

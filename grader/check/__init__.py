@@ -14,12 +14,13 @@ from grader.grade.submission import grade_submission
 from grader.labs import get_lab
 from grader.results import QuestionStatus, SubmissionResult, SubmissionStatus
 from grader.sandbox import for_checking
+from grader.sandbox.isolation import SandboxFailed
 
 __all__ = ["main", "run_check", "FileNotChecked"]
 
 
 class FileNotChecked(GraderError):
-    """The file to check is not there."""
+    """The file to check is not there, or the checker itself could not start a process for it."""
 
 
 #: Questions whose tests did not all run: otter's summary would not say why.
@@ -35,8 +36,13 @@ def run_check(config: CheckConfig) -> tuple[SubmissionResult, str]:
     isolation = for_checking()
     # As `grader.check` in the notebook: the public tests with the student's own helpers, none standing
     # in, so what a wrong helper breaks shows where it is used too.
-    result = grade_submission(config.file, lab, test_files, limits=config.limits, isolation=isolation,
-                              stand_in=False)
+    try:
+        result = grade_submission(config.file, lab, test_files, limits=config.limits, isolation=isolation,
+                                  stand_in=False)
+    except SandboxFailed as error:
+        raise FileNotChecked(f"the checker could not start a Python process for your file, so nothing was "
+                             f"checked. This is a problem of the checker or of this machine, not of your "
+                             f"code: {error.reason}") from None
     lines = [f"{lab.id}: {lab.title}", f"Checking {config.file.name} with the public tests."]
     if not isolation.sandboxed:
         lines.append("(Ran without a sandbox: bubblewrap is not available here. Fine for your own code.)")

@@ -10,12 +10,15 @@ choose the submissions, reuse what an earlier run already graded (see `resume`),
 submission's HTML and Markdown reports, then its result, atomically on a thread of their own as
 soon as it is graded (so a batch stopped at any point loses nothing already written), and at the
 end the class's grades.csv and summary.html, then run.json, the one file that records this run's
-times (and where they went, `grader.timing`). A submission can only ever cost its own grade.
+times (and where they went, `grader.timing`) and what capped its sandboxes (`caps`: a cgroup, or
+per-process rlimits only, with why; `grade` warns on stderr when there is no usable cgroup). A
+submission can only ever cost its own grade.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import socket
 import sys
@@ -29,14 +32,14 @@ import torch
 import grader
 from grader import export, report, timing
 from grader.config import GradeConfig
-from grader.errors import GraderError
+from grader.errors import INTERNAL_ERRORS, GraderError
 from grader.grade import naming, resume
 from grader.grade.local import Graded, LocalGrading, Submission, warn_unsandboxed
 from grader.labs import Lab, get_lab
 from grader.load import SUFFIXES
 from grader.progress import Progress
 from grader.results import SubmissionResult, SubmissionStatus
-from grader.sandbox import Isolation, choose
+from grader.sandbox import RLIMITS, Isolation, caps, choose, why_no_cgroup
 
 if TYPE_CHECKING:
     from grader.grade.cluster import DaskGrading
@@ -46,6 +49,18 @@ __all__ = ["main", "grade_batch", "find_submissions"]
 
 class GradingError(GraderError):
     """The batch cannot be graded as asked (a missing submissions folder)."""
+
+
+class BatchStopped(GraderError):
+    """The sandbox failed on `STOP_AFTER_INTERNAL_ERRORS` submissions in a row: the batch stopped, what was
+    graded is kept, and running the same command again grades the rest."""
+
+    exit_code = INTERNAL_ERRORS
+
+
+#: Submissions in a row whose grading failed through the grader's fault (each after its retries) that stop
+#: the batch: past that, the grader is broken, and grading on would only spend time.
+STOP_AFTER_INTERNAL_ERRORS = 3
 
 
 def find_submissions(folder: Path) -> list[Path]:
@@ -85,6 +100,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
     started, clock, start_up = _now(), time.perf_counter(), timing.process_age()
     fingerprint = resume.material_fingerprint(lab)
     grading = _grading(config, lab, fingerprint, isolation)
+    capped = _caps(grading)
     config.output.mkdir(parents=True, exist_ok=True)
     resume.remove_temporaries(config.output)
     reused = {} if config.force or config.only else _reused(config.output, files, ids, fingerprint)
@@ -97,7 +113,7 @@ def grade_batch(config: GradeConfig, isolation: Isolation | None = None,
         "lab": lab.id, "grader": grader.__version__, "torch": torch.__version__, "host": socket.gethostname(),
         "material": fingerprint, "started": started, "finished": _now(), "submissions": len(files),
         "graded": len(pending), "reused": sorted(ids[p] for p in reused), "forced": config.force,
-        **grading.run_record(),
+        **grading.run_record(), **capped,
         "timing": _timing(start_up, time.perf_counter() - clock, graded, grading.memo_stats()),
     }
     export.write_atomic(config.output / "run.json", json.dumps(run, indent=2) + "\n")
@@ -108,6 +124,7 @@ def _grade_and_write(grading: LocalGrading | DaskGrading, pending: list[Submissi
                      output: Path, progress: Progress | None) -> dict[Path, Graded]:
     """Grade the pending submissions where `grading` says, writing each as it comes back; all of them, by file."""
     graded: dict[Path, Graded] = {}
+    in_a_row = 0
     with _ReportWriter(output, progress, len(pending) + len(reused)) as writer:
         for result in reused:
             writer.reused(result)
@@ -115,6 +132,13 @@ def _grade_and_write(grading: LocalGrading | DaskGrading, pending: list[Submissi
             for submission, done in grading.grade(pending):
                 graded[submission.path] = done
                 writer.write(done)
+                in_a_row = 0 if done.result.graded else in_a_row + 1
+                if in_a_row == STOP_AFTER_INTERNAL_ERRORS:
+                    raise BatchStopped(
+                        f"the grader failed on {in_a_row} submissions in a row, so the batch stopped "
+                        f"({len(graded)} of {len(pending)} done). The last failure: {done.result.grader_error}. "
+                        "Nothing was scored for them; once the problem is fixed, run the same command "
+                        "again: it keeps what was graded and grades the rest.")
         finally:
             grading.close()
     return graded
@@ -131,6 +155,27 @@ def _grading(config: GradeConfig, lab: Lab, fingerprint: str, isolation: Isolati
     if not isolation.sandboxed:
         warn_unsandboxed()
     return LocalGrading(config, lab, fingerprint, isolation)
+
+
+def _caps(grading: LocalGrading | DaskGrading) -> dict:
+    """run.json's `caps`, what capped the memory and processes of each sandbox ("cgroup v1", "cgroup v2", or
+    "rlimits": each process on its own), and `cgroup_problem`, why there was no cgroup (null when there was).
+    Sandboxes without a cgroup get a warning on stderr, once per process."""
+    if isinstance(grading.isolation, Isolation):
+        names, problem = [grading.isolation.name], why_no_cgroup(grading.isolation)
+    else:  # a Dask batch: the isolations of its workers, comma-joined; each worker checked its own cgroups
+        names = grading.isolation.split(",")
+        problem = None if RLIMITS not in caps(grading.isolation).split(",") else (
+            "a Dask worker without a usable cgroup: each worker checks its own; `grade` run there says why")
+    if "bubblewrap" in names:  # a sandbox capped per process only (a bare process gets its own warning)
+        _warn_rlimits_only(problem)
+    return {"caps": caps(",".join(names)), "cgroup_problem": problem}
+
+
+@functools.cache
+def _warn_rlimits_only(problem: str) -> None:
+    print(f"warning: no usable cgroup, so memory is capped for each process of a sandbox on its own (rlimits; "
+          f"docs/sandbox.md, 'Without a cgroup'): {problem}", file=sys.stderr)
 
 
 def _reused(output: Path, files: list[Path], ids: dict[Path, str], fingerprint: str) -> dict[Path, SubmissionResult]:
@@ -218,9 +263,11 @@ def _now() -> str:
 
 
 def main(config: GradeConfig) -> int:
-    """Grade the batch and print a summary; 0 once every submission has a result.
+    """Grade the batch and print a summary; 0 once every submission has a grade, `INTERNAL_ERRORS` (3) when
+    the grader failed on some (listed on stderr; running the command again grades them).
 
-    What stops the batch (unknown lab, missing folder, no sandbox) is raised as a GraderError.
+    What stops the batch (unknown lab, missing folder, no sandbox, a failed self-test) is raised as a
+    GraderError.
     """
     results = grade_batch(config, progress=Progress(config.lab))
     unreadable = sum(r.status is SubmissionStatus.UNREADABLE for r in results)
@@ -229,12 +276,21 @@ def main(config: GradeConfig) -> int:
     if reused:
         print(f"  {reused} of them were already graded in {config.output} and were not graded again "
               "(use --force to regrade everything).")
-    for result in results:
-        if result.grader_error is not None:
-            print(f"  warning: the grader failed on {result.student}: {result.grader_error}", file=sys.stderr)
     for result in sorted(results, key=lambda r: r.student):
-        print(f"  {result.student:<24} {result.score:g} / {result.max_score:g}  {result.status}")
+        print(f"  {result.student:<24} {result.score_shown} / {result.max_score:g}  {result.status}")
     print(f"Reports: {config.output / 'reports'}\n"
           f"Grades:  {config.output / 'grades.csv'}\n"
           f"Summary: {config.output / 'summary.html'}")
-    return 0
+    return report_internal_errors(results)
+
+
+def report_internal_errors(results: list[SubmissionResult]) -> int:
+    """List on stderr the submissions the grader failed on; `INTERNAL_ERRORS` if there are any, else 0."""
+    failed = [r for r in results if not r.graded]
+    for result in failed:
+        print(f"  internal error: the grader failed on {result.student}, which has no grade: "
+              f"{result.grader_error}", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} submission(s) have no grade because the grader failed on them (status "
+              "internal_error). Run the same command again to grade them.", file=sys.stderr)
+    return INTERNAL_ERRORS if failed else 0

@@ -9,7 +9,8 @@ with its sandbox.
 Each worker process keeps, in a `GradingWorker` plugin registered for the batch, what a local batch
 keeps for its whole length and nothing else: the sandbox it checked once, the lab's parsed tests
 with the reference's memo, and its warm sandboxes (`SandboxPool`), closed when the batch ends or
-the worker closes. Nothing of one submission reaches the next.
+the worker closes. Nothing of one submission reaches the next. Before it joins the batch, each worker
+passes the self-test (`self_test`): a worker that fails it stops the batch before anything is graded.
 
 A worker lost mid-batch costs a retry, never a result: the scheduler hands the tasks it held to
 another worker (up to `distributed.scheduler.allowed-failures` times per task), a task that raises
@@ -32,12 +33,13 @@ from distributed import Client, WorkerPlugin, as_completed, get_worker
 from grader import judge, report
 from grader.config import GradeConfig
 from grader.errors import GraderError
-from grader.grade import resume
+from grader.grade import resume, self_test
 from grader.grade.local import Graded, Submission, grade_upload, stamp, warm_pool, warn_unsandboxed
 from grader.grade.submission import internal_error_result
 from grader.labs import Lab, get_lab
 from grader.load import Upload
 from grader.memo import ReferenceMemo
+from grader.results import SubmissionResult
 from grader.sandbox import Isolation, choose
 from grader.sandbox.pool import SandboxPool
 
@@ -85,6 +87,15 @@ class GradingWorker(WorkerPlugin):
         self.memo = ReferenceMemo()
         self.tests = judge.ParsedTests(self.lab, hidden=True, memo=self.memo)
         self.pool = warm_pool(self.config, self.isolation, slots=threads)
+        try:
+            self_test.prove(self.lab, self._grade_upload, where=f" on Dask worker {address}")
+        except self_test.SelfTestFailed as error:
+            self.problem = str(error)
+            raise ClusterUnusable(self.problem) from None
+
+    def _grade_upload(self, upload: Upload) -> SubmissionResult:
+        return grade_upload(upload, upload.stem, self.lab, self.config.limits, self.isolation, self.fingerprint,
+                            self.tests, self.pool).result
 
     def teardown(self, worker) -> None:
         if self.pool is not None:

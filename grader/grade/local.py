@@ -21,6 +21,7 @@ import torch
 
 from grader import judge, timing
 from grader.config import GradeConfig
+from grader.grade import self_test
 from grader.grade.submission import grade_submission, internal_error_result
 from grader.labs import SUPPORT, Lab
 from grader.load import Upload
@@ -28,9 +29,11 @@ from grader.memo import ReferenceMemo
 from grader.results import SubmissionResult
 from grader.sandbox import UNSAFE_FLAG, Isolation
 from grader.sandbox.pool import SandboxPool
-from grader.sandbox.session import Limits
+from grader.sandbox.session import Limits, SandboxFailed
 
 log = logging.getLogger(__name__)
+#: Times a submission is graded again, from scratch, when the sandbox failed before its code ran.
+SANDBOX_RETRIES = 2
 
 
 class Submission(NamedTuple):
@@ -55,16 +58,29 @@ def grade_upload(upload: Upload, student: str, lab: Lab, limits: Limits, isolati
     """One submission's bytes graded here; `tests` are the batch's, parsed once; `pool` the warm sandboxes."""
     with timing.submission() as spent:
         begun = time.perf_counter()
-        test_files = tests.fresh()  # this submission's own records, over the batch's parsed cases
-        try:
-            result = grade_submission(upload, lab, test_files, limits=limits, isolation=isolation, pool=pool)
-        except Exception as error:  # a grader bug costs this submission only
-            log.exception("internal error while grading %s", upload.name)
-            result = internal_error_result(upload, lab, test_files, isolation, error)
+        result = graded_or_internal_error(upload, lab, limits, isolation, tests, pool)
         graded = time.perf_counter() - begun
     spent["load"] = max(0.0, graded - spent.get("judge", 0.0) - spent.get("diagnose", 0.0))
     log.info("%s: %g / %g (%s)", student, result.score, result.max_score, result.status)
     return Graded(stamp(result, upload, student, fingerprint), spent)
+
+
+def graded_or_internal_error(upload: Upload, lab: Lab, limits: Limits, isolation: Isolation,
+                             tests: judge.ParsedTests, pool: SandboxPool | None = None) -> SubmissionResult:
+    """Graded from scratch again (`SANDBOX_RETRIES` times) when the sandbox fails before the student's code
+    runs; a result with status "internal_error" when it keeps failing, or when the grader itself raises."""
+    for attempt in range(1 + SANDBOX_RETRIES):
+        test_files = tests.fresh()  # this attempt's own records, over the batch's parsed cases
+        try:
+            return grade_submission(upload, lab, test_files, limits=limits, isolation=isolation, pool=pool)
+        except SandboxFailed as error:
+            log.warning("the sandbox failed on %s (attempt %d): %s", upload.name, attempt + 1, error.reason)
+            failure: Exception = error
+        except Exception as error:  # a grader bug costs this submission only
+            log.exception("internal error while grading %s", upload.name)
+            failure = error
+            break
+    return internal_error_result(upload, lab, test_files, isolation, failure)
 
 
 def stamp(result: SubmissionResult, upload: Upload, student: str, fingerprint: str) -> SubmissionResult:
@@ -89,17 +105,28 @@ class LocalGrading:
         self.warm: SandboxPool | None = None  # started with the batch's first submissions (`grade`)
 
     def grade(self, submissions: list[Submission]) -> Iterator[tuple[Submission, Graded]]:
-        """Each submission graded, in the order they finish."""
+        """Each submission graded, in the order they finish, once the self-test passed (or `SelfTestFailed`)."""
+        if not submissions:
+            return
         self.warm = warm_pool(self.config, self.isolation, slots=min(self.jobs, len(submissions)))
+        self_test.prove(self.lab, self._grade_upload)
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="grade") as threads:
             futures = {threads.submit(self._grade, s): s for s in submissions}
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            finally:  # the batch stopped early: what has not started never will
+                for future in futures:
+                    future.cancel()
 
     def _grade(self, submission: Submission) -> Graded:
-        upload = Upload.read(submission.path)
-        return grade_upload(upload, submission.student, self.lab, self.config.limits, self.isolation,
-                            self.fingerprint, self.tests, self.warm)
+        return grade_upload(Upload.read(submission.path), submission.student, self.lab, self.config.limits,
+                            self.isolation, self.fingerprint, self.tests, self.warm)
+
+    def _grade_upload(self, upload: Upload) -> SubmissionResult:
+        """One upload graded as the batch grades its submissions: the self-test's."""
+        return grade_upload(upload, upload.stem, self.lab, self.config.limits, self.isolation, self.fingerprint,
+                            self.tests, self.warm).result
 
     def run_record(self) -> dict:
         """What run.json says of where this batch was graded."""

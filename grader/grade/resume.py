@@ -51,8 +51,8 @@ def stored_result(output: Path, student: str, sha256: str, fingerprint: str) -> 
         return None  # unreadable, or not a result
     if result is None or stored.get("schema_version") != SCHEMA_VERSION:
         return None
-    if result.grader_error is not None:
-        return None  # a grader failure is always worth another try
+    if not result.graded or result.grader_error is not None:
+        return None  # a grader failure (an internal error) is always worth another try
     if result.submission.sha256 != sha256 or result.grader.material != fingerprint:
         return None
     return result

@@ -24,13 +24,14 @@ from grader.results import (
 )
 from grader.sandbox import Isolation, choose
 from grader.sandbox.pool import SandboxPool
-from grader.sandbox.session import Limits, WorkerLost, WorkerSession
+from grader.sandbox.session import Limits, SandboxFailed, WorkerLost, WorkerSession
 
 
 def grade_submission(path: Path | Upload, lab: Lab, test_files: list, *, limits: Limits,
                      isolation: Isolation | None = None, pool: SandboxPool | None = None,
                      stand_in: bool = True) -> SubmissionResult:
-    """The result of one file, or of its uploaded bytes (`grader.results`); never raises for anything it holds.
+    """The result of one file, or of its uploaded bytes (`grader.results`); never raises for anything it holds,
+    but raises `SandboxFailed` when the sandbox fails before the student's code runs (the caller retries).
 
     `test_files` come from `judge.load_tests` and record each case's outcome as otter would.
     Without `isolation`, the sandbox is used, or `SandboxUnavailable` raised. With `pool`, its
@@ -119,15 +120,23 @@ def _empty_result(path: Path | Upload, lab: Lab, test_files, isolation: Isolatio
     )
 
 
+#: What a student reads when the grader, not their code, failed: no score, no blame.
+INTERNAL_ERROR_MESSAGE = ("The grader ran into a problem of its own, so your submission has not been graded yet. "
+                          "This is not your fault, and nothing was marked wrong: your instructor has been told "
+                          "and will grade it again.")
+
+
 def internal_error_result(path: Path | Upload, lab: Lab, test_files, isolation: Isolation | None,
                           error: Exception) -> SubmissionResult:
-    """The result when the grader itself failed on this file: it costs this file only, and says so."""
-    result = unreadable_result(
-        path, lab, test_files, isolation,
-        "The grader ran into a problem of its own with this file, so it could not be graded. "
-        "This is not your fault: your instructor has been told and will grade it again.",
-    )
-    result.grader_error = f"{type(error).__name__}: {error}"[:1000]
+    """The result when the grader or its sandbox failed on this file: no grade (status "internal_error"),
+    what broke kept for the instructor, and the next run grades it again."""
+    result = _empty_result(path, lab, test_files, isolation or Isolation())
+    result.status = SubmissionStatus.INTERNAL_ERROR
+    result.message = INTERNAL_ERROR_MESSAGE
+    result.questions = [_not_run(t, "Not graded yet: the grader failed, not your code.", QuestionStatus.NOT_RUN)
+                        for t in test_files]
+    detail = error.reason if isinstance(error, SandboxFailed) else f"{type(error).__name__}: {error}"
+    result.grader_error = detail[:4000]
     return result
 
 

@@ -11,9 +11,12 @@ otherwise as the unprivileged uid 65534 (`grader.sandbox.for_gradescope`), never
 process; results.json records which, and why. Either way ROOT/results is root's and ROOT/source
 is readable by root alone before any student code runs.
 
-results.json is always written, atomically, and holds only JSON (the student's output never
-reaches it). When the grader itself fails, results.json says so and scores 0, and the command
-then stops with a `GraderError` (exit status 2, the reason on stderr).
+Before the upload is graded, the course's own code is graded the same way and must score full marks
+(`grader.grade.self_test`). results.json is always written, atomically, and holds only JSON (the
+student's output never reaches it). When the grader itself fails (the self-test, the sandbox while
+grading, or anything else of its own), results.json tells the student it is not their fault and that
+its 0 is no grade, and the command stops with a `GraderError` (exit status 2, the reason on stderr),
+so Gradescope shows the run as failed and the instructor can regrade it.
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ from grader import judge
 from grader.config import GradescopeConfig
 from grader.errors import GraderError
 from grader.export import write_atomic
-from grader.grade.submission import grade_submission, unreadable_result
+from grader.grade import self_test
+from grader.grade.local import graded_or_internal_error
+from grader.grade.submission import unreadable_result
 from grader.gradescope.results import grader_failure, gradescope_results
 from grader.labs import Lab, get_lab
-from grader.load import SUFFIXES
+from grader.load import SUFFIXES, Upload
+from grader.memo import ReferenceMemo
 from grader.sandbox import for_gradescope
 
 __all__ = ["main", "find_upload", "GradescopeFailed"]
@@ -66,17 +72,20 @@ def main(config: GradescopeConfig) -> int:
 
 def _grade(config: GradescopeConfig) -> tuple[dict, str]:
     lab = get_lab(config.lab)
-    test_files = judge.load_tests(lab, hidden=True)
+    tests = judge.ParsedTests(lab, hidden=True, memo=ReferenceMemo())  # the self-test's answers serve the upload
     isolation, note = for_gradescope()
     if note:
         note = f"bubblewrap does not work here ({note}), so the student's code ran as an unprivileged user"
         print(f"python -m grader gradescope: {note}.", file=sys.stderr)
     _protect(config.root)
+    self_test.prove(lab, lambda upload: graded_or_internal_error(upload, lab, config.limits, isolation, tests))
     upload, problem = find_upload(config.root / "submission", lab)
     if upload is None:
-        result = unreadable_result(Path("submission"), lab, test_files, isolation, problem)
+        result = unreadable_result(Path("submission"), lab, tests.fresh(), isolation, problem)
     else:
-        result = grade_submission(upload, lab, test_files, limits=config.limits, isolation=isolation)
+        result = graded_or_internal_error(Upload.read(upload), lab, config.limits, isolation, tests)
+    if not result.graded:
+        raise GradescopeFailed(f"the grader failed on this submission: {result.grader_error}")
     summary = (f"{lab.id}: {result.submission.file} {result.score:g} / {result.max_score:g} ({result.status}); "
                f"isolation {result.grader.isolation}")
     return gradescope_results(result, isolation_note=note), summary
@@ -123,6 +132,8 @@ def _json(payload: dict, begun: float) -> str:
 
 
 def _failure_message(error: Exception) -> str:
-    if isinstance(error, GraderError):
+    """For the student: what a setup problem is, but no trace of the grader's own failure (that is in
+    extra_data, for the instructor)."""
+    if isinstance(error, GraderError) and not isinstance(error, (GradescopeFailed, self_test.SelfTestFailed)):
         return f"The autograder cannot run here: {error}"
     return "The autograder ran into a problem of its own and stopped before it could grade your work."

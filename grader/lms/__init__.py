@@ -16,7 +16,8 @@ __all__ = ["main"]
 
 
 def main(config: ExportConfig) -> int:
-    """Write the gradebook; 0 when every result was placed, 1 when some were not (listed on stderr)."""
+    """Write the gradebook; 0 when every result was placed with a grade, 1 when some were not placed or have
+    no grade (an internal error; listed on stderr)."""
     write = {"canvas": canvas.write_gradebook, "moodle": moodle.write_gradebook}[config.lms]
     results = read_graded(config.graded)
     matching = write(config, results)
@@ -27,5 +28,4 @@ def main(config: ExportConfig) -> int:
         print(f"  Late, as the file names say ({len(late)}): {', '.join(late)}")
     if matching.unplaced:
         print(f"  {len(matching.unplaced)} submission(s) could not be placed; see above.", file=sys.stderr)
-        return UNPLACED
-    return 0
+    return UNPLACED if matching.unplaced or not all(r.graded for r in matching.placed.values()) else 0

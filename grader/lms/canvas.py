@@ -4,7 +4,8 @@ The roster is the CSV Canvas's gradebook exports: a header (Student, ID, SIS Use
 Section, then the assignments and Canvas's totals), a "Points Possible" row, then one row per
 student. The file written keeps the roster's identity columns (up to and including Section) as
 they are, then one column named as the assignment: its points possible (the lab's maximum) in
-the Points Possible row, and each student's score, or nothing for a student with no submission.
+the Points Possible row, and each student's score, or nothing for a student with no submission
+or with no grade (the grader failed on it: an internal error).
 Canvas updates the assignment of that name (name it as its gradebook column is headed, with the id
 in brackets, to update an existing one) or creates it.
 """

@@ -4,7 +4,9 @@ Both exports read the results of a `grade` output folder and the LMS's own grade
 match each result to one student of the roster, and write the roster's identity columns with one
 score column (`canvas`, `moodle`). Nothing is dropped silently: a result that matches nobody (or
 several students, or shares a student with another result) is listed on stderr and left out; a
-student with no result is listed on stderr (and gets an empty cell, or no row).
+student with no result is listed on stderr (and gets an empty cell, or no row). A result of status
+"internal_error" is no grade: it is never written as a score (an empty cell, or no row) and is listed
+on stderr, to grade again.
 
 Matching compares text with surrounding spaces removed and case ignored (`Jane@Uni.edu` is
 `jane@uni.edu`). A result's key is the student id its file name gives (`grader.grade.naming`):
@@ -131,7 +133,8 @@ def csv_text(rows: list[list[str]]) -> str:
 
 
 def score(result: SubmissionResult) -> str:
-    return f"{result.score:g}"
+    """The gradebook's cell: the score, or nothing for an internal error (no grade yet, never a 0)."""
+    return f"{result.score:g}" if result.graded else ""
 
 
 def tell_gaps(lms: str, matching: Matching, roster: Roster, describe, how: str, left_as: str) -> None:
@@ -149,6 +152,11 @@ def tell_gaps(lms: str, matching: Matching, roster: Roster, describe, how: str, 
     for row_number, claimants in sorted(matching.shared.items()):
         print(f"{prefix}: {describe(roster.students[row_number])} has several submissions, none exported "
               f"(grade only one of them): {files(claimants)}", file=sys.stderr)
+    ungraded = [r for r in matching.placed.values() if not r.graded]
+    if ungraded:
+        print(f"{prefix}: {len(ungraded)} submission(s) have no grade, because the grader failed on them "
+              f"(status internal_error), so no score was written for them: {files(ungraded)}. Grade them "
+              "again with the same `grade` command, then export again.", file=sys.stderr)
     missing = [row for number, row in enumerate(roster.students)
                if number not in matching.placed and number not in matching.shared]
     if missing:

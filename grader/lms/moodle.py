@@ -27,7 +27,8 @@ def write_gradebook(config: ExportConfig, results: list[SubmissionResult]) -> Ma
     matching = match(results, book, lambda name: identifier)
     lines = [[book.header[identifier].strip(), config.assignment]]
     lines += [[book.cell(row, identifier), score(matching.placed[number])]
-              for number, row in enumerate(book.students) if number in matching.placed]
+              for number, row in enumerate(book.students)
+              if number in matching.placed and matching.placed[number].graded]  # no grade: no row
     export.write_atomic(config.output, csv_text(lines))
     tell_gaps("moodle", matching, book, lambda row: book.cell(row, identifier), f"by {lines[0][0]}",
               "no row: their grades in Moodle stay as they are")

@@ -42,6 +42,40 @@ ZYGOTE = HERE / "zygote.py"
 PYTHON_FLAGS = ("-s", "-P") if sys.version_info >= (3, 11) else ("-s",)
 
 
+#: Bytes of a worker's or zygote's start-up output (its stderr before it says hello) kept to explain a failure.
+STARTUP_LOG_LIMIT = 4000
+
+
+class SandboxFailed(Exception):
+    """The sandbox or its worker failed before any of the student's code ran: the grader's fault, never
+    the student's. `reason` says what broke, for the instructor, in the failing process's own words."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def startup_log():
+    """A file for a worker's or zygote's stderr: the worker points fd 2 at /dev/null before it says hello,
+    so the file holds only what its start-up wrote (an interpreter's or bwrap's complaint)."""
+    return tempfile.TemporaryFile(prefix="qgrade-startup-")
+
+
+def read_startup_log(log) -> str:
+    """The last `STARTUP_LOG_LIMIT` bytes of a start-up log, as text ("" when empty or unreadable)."""
+    try:
+        size = log.seek(0, os.SEEK_END)
+        log.seek(max(0, size - STARTUP_LOG_LIMIT))
+        return log.read().decode("utf-8", "replace").strip()
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+def startup_failure(what: str, code: int | None, log: str) -> SandboxFailed:
+    status = "still running" if code is None else f"exit status {code}"
+    return SandboxFailed(f"{what} ({status}) before running any student code; it wrote: {log or 'nothing'}")
+
+
 @dataclass(frozen=True)
 class Isolation:
     """A bare worker process (no sandbox). The grader records `name` in every result."""

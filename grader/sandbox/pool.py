@@ -44,7 +44,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from grader.sandbox.cgroup import Cgroup
-from grader.sandbox.isolation import Isolation
+from grader.sandbox.isolation import Isolation, read_startup_log, startup_log
 from grader.sandbox.limits import GiB, Limits
 
 #: Submissions a sandbox serves before it is replaced (a bound on anything cleaning missed).
@@ -114,6 +114,7 @@ class WarmSandbox:
         self.scratch = Path(tempfile.mkdtemp(prefix="qgrade-warm-"))
         self.cgroup = None
         self.process = None
+        self.stderr = startup_log()  # the zygote's, and each child's until it says hello
         try:
             self._start(limits, support)
         except BaseException:
@@ -134,13 +135,21 @@ class WarmSandbox:
                 argv = self.cgroup.enter(argv)
             self.process = subprocess.Popen(
                 argv, pass_fds=(inside.fileno(),), cwd=self.scratch, env=self.isolation.environment(self.scratch),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr,
                 start_new_session=True)
         finally:
             inside.close()
-        message, self.zygote = self._receive(START_TIMEOUT)
+        try:
+            message, self.zygote = self._receive(START_TIMEOUT)
+        except SandboxBroken as error:
+            raise SandboxBroken(f"the zygote did not start ({error}); it wrote: {self.startup_log() or 'nothing'}"
+                                ) from None
         if message.get("op") != "ready":
             raise SandboxBroken(f"the zygote did not start: {message}")
+
+    def startup_log(self) -> str:
+        """What the zygote, and its children before their hello, wrote to stderr (the end of it)."""
+        return read_startup_log(self.stderr)
 
     def _receive(self, timeout: float) -> tuple[dict, int]:
         """The next message on the control socket and the pid of its sender, as the kernel saw it."""
@@ -246,6 +255,7 @@ class WarmSandbox:
         if self.cgroup is not None:
             self.cgroup.close()
             self.cgroup = None
+        self.stderr.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 

@@ -26,12 +26,20 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from grader.sandbox import channel, choose, stand_ins, wire
-from grader.sandbox.isolation import WORKER, Isolation, death_reason
+from grader.sandbox.isolation import (
+    WORKER,
+    Isolation,
+    SandboxFailed,
+    death_reason,
+    read_startup_log,
+    startup_failure,
+    startup_log,
+)
 from grader.sandbox.limits import Limits
-from grader.sandbox.pool import SandboxBroken, SandboxPool, WarmChild
+from grader.sandbox.pool import START_TIMEOUT, SandboxBroken, SandboxPool, WarmChild
 
-__all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "StudentCodeError", "WorkerLost", "WorkerSession",
-           "raised_by"]
+__all__ = ["WORKER", "Isolation", "Limits", "LoadReport", "SandboxFailed", "StudentCodeError", "WorkerLost",
+           "WorkerSession", "raised_by"]
 MESSAGE_LIMIT = 256 * 1024 * 1024
 #: A helper request (worker.py) carries a helper's arguments: far smaller than any answer may be.
 HELPER_REQUEST_LIMIT = 16 * 1024 * 1024
@@ -109,6 +117,7 @@ class WorkerSession:
         self.process: subprocess.Popen | None = None  # or a pool.WarmChild, which behaves like one
         self.cgroup = None  # the worker's cgroup.Cgroup, when the isolation caps with cgroups
         self.scratch: Path | None = None
+        self.stderr = None  # a cold worker's start-up log (isolation.startup_log)
         self.report = LoadReport()
         #: The whole submission's wall-clock budget runs from here, across restarts of the worker.
         self.deadline = time.monotonic() + limits.submission
@@ -140,7 +149,8 @@ class WorkerSession:
             self.sandbox = None
 
     def start(self) -> LoadReport:
-        """Start a worker and run every cell; raises WorkerLost if it dies or hangs."""
+        """Start a worker and run every cell; raises WorkerLost if the student's code makes it die or hang,
+        and `SandboxFailed` if it never got that far (the grader's failure)."""
         self.close()
         if self.pool is not None:
             self._spawn_warm()
@@ -150,6 +160,7 @@ class WorkerSession:
                 shutil.copytree(folder, self.scratch / folder.name, ignore=shutil.ignore_patterns("__pycache__"))
             self.isolation.prepare_scratch(self.scratch)
             self._spawn()
+        self._await_hello()
         answer = self._ask(
             {"op": "run", "cells": self.cells, "cell_timeout": self.limits.cell},
             timeout=self.limits.load,
@@ -165,6 +176,7 @@ class WorkerSession:
     def _spawn(self) -> None:
         request_read, request_write = os.pipe()
         answer_read, answer_write = os.pipe()
+        self.stderr = startup_log()
         try:
             argv = self.isolation.command(self.scratch, (request_read, answer_write), self.limits)
             self.cgroup = self.isolation.cgroup(self.limits)
@@ -177,7 +189,7 @@ class WorkerSession:
                 env=self.isolation.environment(self.scratch),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=self.stderr,
                 start_new_session=True,  # one process group: killing it ends all the worker started
             )
         finally:
@@ -187,20 +199,38 @@ class WorkerSession:
         self._answers = Connection(answer_read, writable=False)
 
     def _spawn_warm(self) -> None:
-        """A fresh child of this submission's warm sandbox; a broken sandbox is replaced once."""
+        """A fresh child of this submission's warm sandbox; a broken sandbox is replaced once (the student's
+        code may have broken it), and a new one that cannot start a child is the grader's failure."""
+        problem = ""
         for _ in range(2):
             if self.sandbox is None:
                 try:
                     self.sandbox = self.pool.acquire()
                 except (OSError, SandboxBroken) as error:
-                    raise WorkerLost(f"The grader could not start a sandbox for your code ({error}).") from None
+                    raise SandboxFailed(f"a warm sandbox could not start: {error}") from None
             try:
                 self.process, self.cgroup, self._requests, self._answers = self.sandbox.spawn(self.limits)
                 return
-            except (OSError, SandboxBroken):
+            except (OSError, SandboxBroken) as error:
+                problem = f"{error}; the sandbox wrote: {self.sandbox.startup_log() or 'nothing'}"
                 self.pool.release(self.sandbox, submission_done=False)
                 self.sandbox = None
-        raise WorkerLost("The grader could not start a worker for your code in its sandbox.")
+        raise SandboxFailed(f"a new warm sandbox could not start a worker: {problem}")
+
+    def _await_hello(self) -> None:
+        """The worker's first message, sent once it is capped and before any student code exists; without it,
+        the sandbox failed (`SandboxFailed`, with what the worker wrote to stderr), not the student."""
+        try:
+            raw = channel.recv_within(self._answers, 1024, time.monotonic() + START_TIMEOUT)
+            hello = wire.loads(raw).get("op") == "hello"
+        except (channel.Late, channel.TooLarge, EOFError, OSError, ValueError):
+            hello = False
+        if hello:
+            return
+        code = self._exit_code()
+        log = self.sandbox.startup_log() if self.sandbox is not None else read_startup_log(self.stderr)
+        self.close()
+        raise startup_failure("the worker stopped", code, log)
 
     def close(self) -> None:
         """Kill the worker's whole process group (and all of its cgroup) and remove its scratch folder."""
@@ -222,6 +252,9 @@ class WorkerSession:
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None
 
     @property
     def alive(self) -> bool:

@@ -5,7 +5,9 @@ working directory set to a private scratch folder (inside the sandbox, see `bubb
 LIMITS is a JSON object of `resource.RLIMIT_*` names to values; the worker sets each as both its
 soft and hard limit before it reads any request, so the student's code can never raise them.
 It imports nothing from the grader but `wire.py` and `stubs.py` beside it. Requests and answers are
-length-prefixed JSON messages on two pipes, so nothing the student prints can corrupt them:
+length-prefixed JSON messages on two pipes, so nothing the student prints can corrupt them. Its first
+message, sent once it is capped and before any student code exists, is {"op": "hello"}: a worker that
+dies or hangs before it failed through no fault of the student's (`isolation.SandboxFailed`).
 
     {"op": "run", "cells": [{"index", "source"}], "cell_timeout"} -> {"cells": [...], "names": {...}, "notes": [...]}
     {"op": "call", "name", "args", "kwargs", "cpu", "helpers"}    -> {"value": ...} or {"error": {...}}
@@ -372,10 +374,16 @@ def run(in_fd: int, out_fd: int, rlimits: dict) -> None:
         resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (int(value), int(value)))
     inbox = Connection(in_fd, writable=False)
     outbox = Connection(out_fd, readable=False)
-    # What the student prints goes nowhere: the report shows verdicts, not console noise.
+    # What the student prints goes nowhere: the report shows verdicts, not console noise. Until here fd 2
+    # was the grader's start-up log, which must hold nothing of the student's.
+    silence = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(silence, 1)
+    os.dup2(silence, 2)
+    os.close(silence)
     sys.stdout = open(os.devnull, "w")
     sys.stderr = sys.stdout
     os.environ.setdefault("MPLBACKEND", "Agg")
+    outbox.send_bytes(wire.dumps({"op": "hello"}))  # started: from here on, what fails is the student's code's
     serve(inbox, outbox)
 
 

@@ -38,6 +38,7 @@ import socket
 import stat
 import sys
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if not getattr(sys.flags, "safe_path", False):
@@ -104,6 +105,8 @@ def spawn(control: socket.socket, fds: list[int], rlimits: dict, worker, signal_
         return pid
     try:
         _become_child(control, fds, rlimits, worker, signal_mask)
+    except BaseException:
+        traceback.print_exc()  # until the worker's hello, fd 2 is the sandbox's start-up log; after it, /dev/null
     finally:
         os._exit(70)
 
@@ -121,7 +124,8 @@ def _become_child(control: socket.socket, fds: list[int], rlimits: dict, worker,
 
 
 def _close_all_but(keep: set[int]) -> None:
-    """Close every fd but `keep` (0-2 are /dev/null): a child inherits no channel but its own."""
+    """Close every fd but `keep` and 0-2: a child inherits no channel but its own. (0 and 1 are /dev/null,
+    2 the sandbox's start-up log until the worker points it at /dev/null too, before it says hello.)"""
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd > 2 and fd not in keep:
