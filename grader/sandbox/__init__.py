@@ -21,13 +21,19 @@ bare process), and `SandboxUnavailable` says why grading cannot run here. Inside
 from __future__ import annotations
 
 from grader.errors import GraderError
-from grader.sandbox import bubblewrap
+from grader.sandbox import bubblewrap, cgroup, cgroup2
 from grader.sandbox.isolation import Isolation, unprivileged
 from grader.sandbox.limits import Limits
 
-__all__ = ["UNSAFE_FLAG", "Isolation", "Limits", "SandboxUnavailable", "choose", "for_checking", "for_gradescope"]
+__all__ = ["RLIMITS", "UNSAFE_FLAG", "Isolation", "Limits", "SandboxUnavailable", "caps", "choose", "for_checking",
+           "for_gradescope", "why_no_cgroup"]
 
 UNSAFE_FLAG = "--unsafe-no-sandbox"
+#: What caps memory and processes under each isolation that results record (`grader.isolation`); any
+#: other isolation (`bubblewrap` without a usable cgroup, `unprivileged-uid`, `process`) has `RLIMITS`:
+#: each process is capped on its own, `--memory` being its address space.
+CAPS = {"bubblewrap+cgroup": "cgroup v1", "bubblewrap+cgroup2": "cgroup v2"}
+RLIMITS = "rlimits"
 
 
 class SandboxUnavailable(GraderError):
@@ -66,3 +72,21 @@ def for_gradescope() -> tuple[Isolation, str]:
         return fallback, problem
     raise SandboxUnavailable(f"no sandbox is available, so student code will not be run: {problem}; "
                              f"and no unprivileged user either: {why_not}.")
+
+
+def caps(isolation: str) -> str:
+    """What capped memory and processes under `isolation` (a name results record): "cgroup v1",
+    "cgroup v2" or "rlimits"; for the comma-joined names of a Dask batch, each that occurs, sorted."""
+    found = {CAPS.get(name, RLIMITS) for name in isolation.split(",") if name}
+    return ",".join(sorted(found)) or RLIMITS
+
+
+def why_no_cgroup(isolation: Isolation) -> str | None:
+    """Why the sandboxes of `isolation` get no cgroup, in words (None when they do): for a sandbox,
+    what cgroup v1 and v2 each said on this machine, such as "the grader is not root" or "Read-only
+    file system"."""
+    if isolation.cgroups:
+        return None
+    if not isolation.sandboxed:
+        return f"isolation {isolation.name} runs every worker as a plain process, never in a cgroup"
+    return f"cgroup v1: {cgroup.available()[1]}; cgroup v2: {cgroup2.available()[1]}"
