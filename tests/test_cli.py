@@ -43,12 +43,12 @@ def statuses(words: tuple[str, ...]) -> set[str]:
 
 def test_the_docs_document_every_commands_exit_status():
     """Every command of the parser, nested ones included: each status its --help lists has a row in the
-    table of docs/instructors.md, and the rows of 0 and 1 name the command (2, "cannot run at all", holds
+    table of docs/instructors.md, and the rows of 0, 1 and 3 name the command (2, "cannot run at all", holds
     for all)."""
     page = (ROOT / "docs" / "instructors.md").read_text(encoding="utf-8")
     table = page.split("## Exit status", 1)[1].split("\n## ", 1)[0]
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if re.match(r"\| [0-9] \|", line)}
-    assert set(rows) == {"0", "1", "2"}
+    assert set(rows) == {"0", "1", "2", "3"}
     for words in COMMANDS:
         listed = statuses(words)
         assert "0" in listed and listed <= set(rows), (words, listed)
@@ -60,4 +60,5 @@ def test_the_docs_document_every_commands_exit_status():
 def test_the_statuses_of_a_help_text_are_read():
     assert statuses(("check",)) == {"0", "1", "2"}
     assert statuses(("labs",)) == {"0"}
+    assert statuses(("grade",)) == statuses(("demo",)) == {"0", "2", "3"}
     assert statuses(("export", "canvas")) == {"0", "1", "2"}
