@@ -3,6 +3,11 @@
 Each is graded on what it really computes, leaves no process, file or network trace, and cannot
 change another submission's grade. Some report what they saw from inside the sandbox by raising
 `RuntimeError("PROBE {json}")` at the end of their code: the message reaches the result's notes.
+
+The suite holds with a cgroup capping each sandbox and without one (per-process rlimits only: not
+root, or no usable cgroup, as `make test-no-cgroup` and `make test-unprivileged` run it), but for the
+cases only a cgroup holds (`CGROUP_ONLY`, docs/sandbox.md "Without a cgroup"): their tests assert the
+cgroup's hold where there is one, and what the rlimits do hold, and do not, where there is none.
 """
 
 import json
@@ -20,7 +25,8 @@ import pytest
 from grader.config import GradeConfig
 from grader.grade import grade_batch
 from grader.labs import LABS
-from grader.sandbox import bubblewrap
+from grader.report import MEMORY_CAP_NOTE
+from grader.sandbox import bubblewrap, caps, why_no_cgroup
 from grader.sandbox.bubblewrap import HOST_UID_BASE
 from grader.sandbox.limits import Limits
 
@@ -54,7 +60,17 @@ CORRECT = {
     "shapes": (False, False),     # a shape that only broadcasts; a numpy array
     "printer": (True, True),      # tens of megabytes printed
     "markup": (False, True),      # markup printed and raised
+    "hogs": (True, True),         # a fork bomb of memory hogs, more in all than the cap (CGROUP_ONLY)
 }
+#: The hostile cases only a cgroup holds, and what they do (docs/sandbox.md, "Without a cgroup"); each has a
+#: test of its own below, which asserts what holds with a cgroup and what holds without one.
+CGROUP_ONLY = {
+    "hogs": "several processes that hold more memory in all than the cap, none more than the cap alone",
+    "memfd": "memory held in files it never maps (memfd), outside every process's address space",
+}
+#: The caps a run must find (`run.json`'s `caps`), when it says so: the runs meant to grade without a cgroup
+#: set it to "rlimits", so that one that found a cgroup after all fails instead of passing for the wrong reason.
+EXPECTED_CAPS = os.environ.get("QGRADE_EXPECT_CAPS")
 
 
 class Listener:
@@ -137,12 +153,30 @@ def _question(result: dict, name: str) -> dict:
 def test_the_batch_completes_in_the_sandbox(batch):
     results, output, _, _ = batch
     sandbox = bubblewrap.available()[0].name  # "bubblewrap+cgroup" when root can make cgroups
-    assert sorted(results) == sorted(CORRECT)
+    assert sorted(results) == sorted(CORRECT.keys() | CGROUP_ONLY.keys())
     for student, result in results.items():
         assert result["status"] == "graded", student
         assert result["grader"]["isolation"] == sandbox
         assert json.loads((output / "results" / f"{student}.json").read_text()) == result
     assert f"<code>{sandbox}</code>" in (output / "summary.html").read_text()
+
+
+def test_the_caps_in_force_are_recorded_and_said(batch):
+    results, output, _, _ = batch
+    sandbox = bubblewrap.available()[0]
+    run = json.loads((output / "run.json").read_text())
+    assert run["caps"] == caps(sandbox.name)
+    if EXPECTED_CAPS:
+        assert run["caps"] == EXPECTED_CAPS, run["cgroup_problem"]
+    summary = (output / "summary.html").read_text()
+    noted = sorted(s for s in results if MEMORY_CAP_NOTE in (output / "reports" / f"{s}.html").read_text())
+    if sandbox.cgroups:
+        assert run["caps"] in ("cgroup v1", "cgroup v2") and run["cgroup_problem"] is None
+        assert "without a cgroup" not in summary and noted == []
+    else:  # said to the instructor, and to the students whose code ran out of memory
+        assert run["cgroup_problem"] == why_no_cgroup(sandbox) and run["cgroup_problem"].startswith("cgroup v1: ")
+        assert f"{len(results)} submission(s) were graded without a cgroup" in summary
+        assert "hog" in noted and "victim" not in noted, noted
 
 
 def test_each_is_graded_on_what_it_really_computes(batch):
@@ -185,7 +219,10 @@ def test_the_disk_holds_nothing_to_find(batch):
     found = _probe(results["searcher"])
     assert found["names"] == [] and found["contents"] == [], found
     assert "home" not in found["roots"] and "scratch" in found["roots"], found["roots"]
-    assert not [p for p in found["processes"] if "pytest" in p or "grader" in p], found["processes"]
+    # Only the sandbox's own processes, whose command lines may name where Python lives (a venv of a
+    # checkout called quantization-grader, say): bwrap and the worker's Python. None of the grader's own.
+    others = [p for p in found["processes"] if "/worker/" not in p and not p.split(" ")[0].endswith("/bwrap")]
+    assert not [p for p in others if "pytest" in p or "grader" in p], found["processes"]
 
 
 def test_fake_results_land_nowhere_outside_the_scratch(batch):
@@ -217,6 +254,27 @@ def test_memory_beyond_the_cap_is_refused(batch):
     results, _, _, _ = batch
     attempts = _probe(results["hog"])
     assert attempts and all(outcome != "allocated" for outcome in attempts.values()), attempts
+
+
+def test_a_fork_bomb_of_memory_hogs_is_held_by_the_cgroup_and_each_hog_by_its_own_cap(batch):
+    results, _, _, _ = batch
+    seen = _probe(results["hogs"])
+    if bubblewrap.available()[0].cgroups:  # the cap holds all the sandbox's processes together: hogs are killed
+        assert seen["alone"] == "killed" and "killed" in seen["together"], seen
+    else:  # CGROUP_ONLY: each process is held to its own cap, and four hold 2.5 GiB in all
+        assert seen == {"alone": "refused", "together": ["finished"] * 4}, seen
+
+
+def test_memory_outside_every_address_space_is_held_by_the_cgroup(batch):
+    results, _, _, _ = batch
+    memfd = results["memfd"]
+    if bubblewrap.available()[0].cgroups:  # its worker is stopped at the cap, while loading: no question runs
+        for question in memfd["questions"]:
+            assert question["status"] == "crashed" and question["score"] == 0, question
+            assert "used more than the 2 GiB memory cap" in question["message"], question["message"]
+    else:  # CGROUP_ONLY: no rlimit counts it, so it holds 2.5 GiB, and is graded on its (right) functions
+        assert _probe(memfd) == {"held_mib": 2560, "files": 80}
+        assert memfd["score"] == memfd["max_score"]
 
 
 def test_markup_reaches_no_report_unescaped(batch):

@@ -40,7 +40,7 @@ for root, dirs, files in os.walk("/"):
 for pid in os.listdir("/proc"):
     if pid.isdigit():
         try:
-            found["processes"].append(open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()[:80])
+            found["processes"].append(open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()[:300])
         except OSError:
             pass
 raise RuntimeError("PROBE " + json.dumps(found))
