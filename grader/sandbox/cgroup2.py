@@ -10,11 +10,17 @@ sandbox) and is emptied with `cgroup.kill`.
 
 cgroup v2 lets no group with controllers for its children hold processes itself, so each group
 keeps its processes in a leaf, `main/`, and a warm sandbox's children are its other subgroups.
+The same rule holds for the grader's own group, unless it is the root: on a real host that group
+holds processes (a login session's scope, a service, a container's own group, where the grader
+itself is), so before handing controllers down the grader moves them, itself included, into a leaf
+of that group, `quant-grader-processes/`. They stay inside it, under the same caps; a grader that
+starts later in that leaf makes its groups beside it, in the same `quant-grader/`.
 Results record `bubblewrap+cgroup2`.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import itertools
 import os
@@ -28,6 +34,8 @@ CONTROLLERS = ("memory", "pids")
 OPTIONAL_CONTROLLERS = ("cpu",)
 CPU_WEIGHT = 100
 LEAF = "main"
+#: Where the processes of the grader's own group go, so that the group may hand controllers down.
+OWN_LEAF = "quant-grader-processes"
 _counter = itertools.count()
 
 
@@ -65,6 +73,36 @@ def _enable(folder: Path, controllers: set[str]) -> None:
     missing = controllers - _controllers(folder, "cgroup.subtree_control")
     if missing:
         _write(folder / "cgroup.subtree_control", " ".join(f"+{name}" for name in sorted(missing)))
+
+
+def _members(folder: Path) -> list[str]:
+    try:
+        return (folder / "cgroup.procs").read_text().split()
+    except OSError:
+        return []
+
+
+def _enable_in_own(own: Path, controllers: set[str]) -> None:
+    """`_enable` for the grader's own group: first move the processes it holds (the grader's and any
+    other's) into a leaf of it, since a group that holds processes may not hand controllers down."""
+    try:
+        _enable(own, controllers)
+        return
+    except OSError as error:
+        if error.errno != errno.EBUSY:
+            raise
+    leaf = own / OWN_LEAF
+    leaf.mkdir(exist_ok=True)
+    for _ in range(100):  # a process may fork while the others move
+        members = _members(own)
+        if not members:
+            break
+        for pid in members:
+            try:
+                _write(leaf / "cgroup.procs", pid)
+            except ProcessLookupError:  # gone meanwhile
+                pass
+    _enable(own, controllers)
 
 
 def _remove(folder: Path, patience: float = 10.0) -> bool:
@@ -153,18 +191,20 @@ def available() -> tuple[Path | None, str]:
     own = own_group(mount)
     if own is None or not (own / "cgroup.procs").exists():
         return None, f"the grader's own cgroup v2 group is not visible under {mount}"
+    if own.name == OWN_LEAF:  # a grader before this one moved this process here (`_enable_in_own`)
+        own = own.parent
     missing = set(CONTROLLERS) - _controllers(own)
     if missing:
         return None, (f"the cgroup v2 controllers {' and '.join(sorted(missing))} are not available in "
                       f"{own} (on a hybrid host they belong to cgroup v1)")
     base = own / GROUP
     try:
-        _enable(own, (set(CONTROLLERS) | set(OPTIONAL_CONTROLLERS)) & _controllers(own))
+        _enable_in_own(own, (set(CONTROLLERS) | set(OPTIONAL_CONTROLLERS)) & _controllers(own))
         base.mkdir(exist_ok=True)
         _enable(base, (set(CONTROLLERS) | set(OPTIONAL_CONTROLLERS)) & _controllers(base))
         sweep(base)
         Cgroup2(base, Limits()).close()  # a trial group: created, capped and removed
     except OSError as error:
         return None, (f"cannot create a capped cgroup v2 group under {own} ({error}); run as root, "
-                      "or in a delegated subtree whose own processes sit in a leaf group")
+                      "or in a delegated subtree")
     return base, ""
