@@ -121,20 +121,29 @@ def test_each_child_is_a_new_process_in_a_process_group_of_its_own(pool):
 
 
 def test_each_child_has_a_capped_cgroup_of_its_own_inside_its_sandboxs(pool, needs_cgroups):
-    if SANDBOX.cgroup2:
-        pytest.skip("the cgroup v1 layout; tests/sandbox/test_cgroup2.py checks the v2 one")
+    """v1: a group in `memory` and one in `pids`, each inside its sandbox's; v2 (cgroup2.py): one group
+    inside its sandbox's, whose processes sit in its leaf `main/`, as the sandbox's own do."""
     groups = []
     for _ in range(2):
         with session(pool, "x = 1") as s:
             s.start()
-            folders = s.cgroup.folders
-            assert str(s.process.pid) in (folders["memory"] / "cgroup.procs").read_text().split()
-            assert str(s.process.pid) in (folders["pids"] / "cgroup.procs").read_text().split()
-            assert int((folders["memory"] / "memory.limit_in_bytes").read_text()) == Limits().memory
-            assert int((folders["pids"] / "pids.max").read_text()) == Limits().processes
-            assert folders["memory"].parent == s.sandbox.cgroup.folders["memory"]
-            groups.append(folders)
-    assert groups[0] != groups[1] and not any(f.exists() for g in groups for f in g.values())
+            pid = str(s.process.pid)
+            if SANDBOX.cgroup2:
+                folder, whole = s.cgroup.folder, s.sandbox.cgroup.folder
+                assert folder.parent == whole
+                assert pid in (folder / "main" / "cgroup.procs").read_text().split()
+                assert pid not in (whole / "main" / "cgroup.procs").read_text().split()  # the zygote's leaf
+                memory, pids = folder / "memory.max", folder / "pids.max"
+            else:
+                folders = s.cgroup.folders
+                assert folders["memory"].parent == s.sandbox.cgroup.folders["memory"]
+                assert pid in (folders["memory"] / "cgroup.procs").read_text().split()
+                assert pid in (folders["pids"] / "cgroup.procs").read_text().split()
+                memory, pids = folders["memory"] / "memory.limit_in_bytes", folders["pids"] / "pids.max"
+            assert int(memory.read_text()) == Limits().memory
+            assert int(pids.read_text()) == Limits().processes
+            groups.append(list(s.cgroup.folders.values()))
+    assert groups[0] != groups[1] and not any(f.exists() for g in groups for f in g)
 
 
 def test_a_childs_memory_is_capped_as_a_cold_workers_is(pool, needs_cgroups):
