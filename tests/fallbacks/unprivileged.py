@@ -19,8 +19,12 @@ for that instructor:
    compared student by student (score, status, every question's score and status);
 4. `pytest tests/grade tests/hostile` as uid 65534 (but tests/hostile/test_caps.py, which needs a
    cgroup by design), with `QGRADE_EXPECT_CAPS=rlimits`, so the hostile suite fails if it found a
-   cgroup after all (`--expect-caps any` lifts that, for a host that delegates a cgroup v2 subtree to
-   the user).
+   cgroup after all.
+
+On a cgroup v2 host, `--cgroup GROUP` delegates GROUP (an existing group of the unified hierarchy whose
+parent hands down `memory` and `pids`) to uid 65534, as systemd does for a user: the group and its
+`cgroup.procs`, `cgroup.threads` and `cgroup.subtree_control` become that uid's, and its runs start in
+it, so they are expected to find `cgroup v2` (`--expect-caps` says otherwise; `any` expects nothing).
 
 It prints what each step took and exits 1 when a step failed or a grade differs, 2 when it cannot run.
 """
@@ -154,8 +158,19 @@ def environment(venv: Path, source: Path, home: Path, expect_caps: str | None) -
     return env
 
 
-def as_uid(argv: list[str]) -> list[str]:
-    return ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", "--", *argv]
+def as_uid(argv: list[str], group: Path | None = None) -> list[str]:
+    """`argv` as uid 65534; in `group` first, when given: root moves the process there, then drops to the uid
+    (a delegated group's user may not move a process in from outside it)."""
+    drop = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", "--", *argv]
+    if group is None:
+        return drop
+    return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(group), *drop]
+
+
+def delegate(group: Path) -> None:
+    """Make `group` uid 65534's to manage, as a delegation does (the kernel's cgroup-v2 documentation)."""
+    for path in (group, group / "cgroup.procs", group / "cgroup.threads", group / "cgroup.subtree_control"):
+        os.chown(path, UID, UID)
 
 
 def run(step: str, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> tuple[int, float]:
@@ -191,8 +206,9 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=CACHE, help="where the shared venv is kept (%(default)s)")
     parser.add_argument("--python", default=DEBIAN_PYTHON, help="the Python other users can run (%(default)s)")
     parser.add_argument("--jobs", default="auto", help="pytest-xdist workers (%(default)s)")
-    parser.add_argument("--expect-caps", default="rlimits",
-                        help="the caps the grade and hostile tests must find, or `any` (%(default)s)")
+    parser.add_argument("--cgroup", type=Path, help="a cgroup v2 group to delegate to uid 65534 and run it in")
+    parser.add_argument("--expect-caps", default=None,
+                        help="the caps the grade and hostile tests must find, or `any` (rlimits; cgroup v2 with --cgroup)")
     parser.add_argument("--skip-demo", action="store_true", help="only the tests")
     parser.add_argument("--keep", action="store_true", help="keep the copies, the homes and the logs")
     args = parser.parse_args()
@@ -206,7 +222,10 @@ def main() -> int:
     os.umask(0o022)
     venv = cached_venv(args.cache, args.python)
     python = str(venv / "bin" / "python")
-    expect = None if args.expect_caps == "any" else args.expect_caps
+    expect = args.expect_caps or ("cgroup v2" if args.cgroup else "rlimits")
+    expect = None if expect == "any" else expect
+    if args.cgroup:
+        delegate(args.cgroup)
     work = Path(tempfile.mkdtemp(prefix="qgrade-unprivileged-"))
     work.chmod(0o755)
     failed: list[str] = []
@@ -225,7 +244,7 @@ def main() -> int:
                                 root_env, theirs, work / "root-demo.log")
             figures.append(f"demo as root: exit {code}, {seconds:.0f} s, caps {sorted(caps_of(root_home / 'demo'))}")
             failed += ["demo as root"] * (code != 0)
-            demo = as_uid([python, "-m", "grader", "demo", "-o", str(home / "demo")])
+            demo = as_uid([python, "-m", "grader", "demo", "-o", str(home / "demo")], args.cgroup)
             code, seconds = run(f"demo as uid {UID}", demo, env, mine, work / "nobody-demo.log")
             figures.append(f"demo as uid {UID}: exit {code}, {seconds:.0f} s, caps {sorted(caps_of(home / 'demo'))}")
             failed += [f"demo as uid {UID}"] * (code != 0)
@@ -239,7 +258,7 @@ def main() -> int:
                 failed.append(f"demo caps {expect}")
         pytest = [python, "-m", "pytest", "-p", "no:cacheprovider", "-n", args.jobs, "--dist", "loadgroup",
                   "--no-loadscope-reorder", "-q", "-rs", *IGNORED, *TESTS]
-        code, seconds = run(f"pytest {' '.join(TESTS)} as uid {UID}", as_uid(pytest), env, mine,
+        code, seconds = run(f"pytest {' '.join(TESTS)} as uid {UID}", as_uid(pytest, args.cgroup), env, mine,
                             work / "nobody-pytest.log")
         tail = (work / "nobody-pytest.log").read_text(errors="replace").strip().splitlines()[-1:]
         figures.append(f"pytest as uid {UID}: exit {code}, {seconds:.0f} s: {tail[0] if tail else 'no output'}")
