@@ -205,7 +205,7 @@ def test_a_submission_no_worker_could_grade_gets_a_result_that_says_so(tmp_path,
     grading.lab, grading.fingerprint, grading.isolation = get_lab("L2-A"), "f" * 64, "bubblewrap"
     graded = grading._received(Failed(), Submission(path, "alice"))
     result = graded.result
-    assert result.student == "alice" and result.status == "unreadable" and result.score == 0
+    assert result.student == "alice" and result.status == "internal_error" and not result.graded
     assert "KilledWorker" in result.grader_error and result.grader.isolation == "bubblewrap"
     assert result.submission.sha256 == resume.file_sha256(path) and result.grader.material == "f" * 64
     assert [q.name for q in result.questions] == list(get_lab("L2-A").question_names)
