@@ -282,7 +282,8 @@ def test_a_grader_failure_on_one_file_costs_that_file_only(tmp_path, monkeypatch
     results = {r.student: r.to_dict() for r in grade_batch(GradeConfig(lab="L2-A", submissions=tmp_path / "in",
                                                                        output=tmp_path / "out", limits=LIMITS))}
     assert results["good"]["score"] == results["good"]["max_score"]
-    assert results["unlucky"]["status"] == "internal_error" and "a bug in the grader" in results["unlucky"]["grader_error"]
+    unlucky = results["unlucky"]
+    assert unlucky["status"] == "internal_error" and "a bug in the grader" in unlucky["grader_error"]
     assert "not your fault" in (tmp_path / "out" / "reports" / "unlucky.md").read_text()
     assert [line.split(",")[:4] for line in (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:]] == [
         ["good", "15", "15", "graded"], ["unlucky", "", "15", "internal_error"]]  # no grade, never a 0

@@ -59,6 +59,6 @@ def test_canvas_files_are_graded_under_the_canvas_user_id_newest_only_with_laten
     assert john.submission.file == "doejohn_222222_7890200_L2-A-1.py" and not john.submission.late
     assert 0 < john.score < john.max_score  # the resubmission, with its mistake, is the one graded
     stored = (tmp_path / "out" / "results" / "123456.json").read_text()
-    assert '"late": true' in stored and '"schema_version": 4' in stored
+    assert '"late": true' in stored and '"schema_version": 5' in stored
     assert sorted(p.name for p in (tmp_path / "out" / "results").iterdir()) == ["123456.json", "222222.json"]
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
