@@ -218,13 +218,13 @@ def helper_fault(question: QuestionResult, lab: str) -> str:
 _OUT_OF_MEMORY = re.compile(r"MemoryError|can't allocate memory|Cannot allocate memory|bad_alloc|out of memory",
                             re.IGNORECASE)
 MEMORY_CAP_NOTE = ("Note: the grader caps the memory of each process that runs your code on its own, as address "
-                   "space, of which torch itself takes about 0.7 GiB. A memory error above means your code asked "
-                   "for more than that cap.")
+                   "space beyond what Python and torch take before your code runs. A memory error above means "
+                   "your code asked for more than that cap.")
 
 
 def memory_cap_note(result: SubmissionResult) -> str:
     """`MEMORY_CAP_NOTE` for a student whose code failed to allocate memory where no cgroup capped the sandbox
-    (`caps` "rlimits": an address-space cap per process, torch's own reservation counted); "" otherwise. Only
+    (`caps` "rlimits": an address-space cap per process, beyond what Python and torch map); "" otherwise. Only
     then does it matter to the student which way memory was capped."""
     if caps(result.grader.isolation) != RLIMITS:
         return ""

@@ -31,7 +31,7 @@ class Limits:
     question_cpu: float = 60.0
     submission_cpu: float = 300.0
     #: Bytes of memory: of the whole sandbox when a cgroup caps it (see cgroup.py), else of address
-    #: space per process (torch itself needs about 0.7 GiB of that).
+    #: space per process, beyond what Python and torch map before the student's code runs (worker.py).
     memory: int = 2 * GiB
     #: Processes and threads the sandbox may hold at once (enforced under bubblewrap only).
     processes: int = 32
@@ -43,7 +43,8 @@ class Limits:
 
         With `memory_in_cgroup`, a cgroup caps the real memory of the whole sandbox at `memory`;
         the address space of each process is then only a loose second line, `memory` plus
-        `ADDRESS_SPACE_SLACK`, since reserved address space is not memory (torch reserves 0.6 GiB).
+        `ADDRESS_SPACE_SLACK`, since reserved address space is not memory. The worker adds to "AS"
+        what it maps already, Python and torch: 0.6 GiB with torch's CPU build, 3 GiB with its CUDA build.
         """
         return {
             "AS": int(self.memory) + (ADDRESS_SPACE_SLACK if memory_in_cgroup else 0),
