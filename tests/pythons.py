@@ -6,7 +6,8 @@ For each version given (3.10 3.11 ...), with pyenv's CPython of that version (or
    the torch pin and the interpreter's exact version: torch==2.13.0 first (on 3.11 the local CPU
    build; elsewhere the registry's CUDA build, about 4 GB), then this checkout `-e '.[dev]'`, with
    torch pinned again so pip can never pick another. A venv holds its own path, so it is built where
-   it is kept; a stamp written last marks it good, and one without the stamp is built again.
+   it is kept; a stamp written last marks it good, and one without the stamp is built again. Building
+   one removes the version's other venvs (an older pyproject.toml's).
    The editable install names one checkout: before each run it is pointed at this one if it is not.
 2. `python -m grader demo`: every lab's bundled examples graded, each student's and each question's
    score and status compared with what the change detector (tests/records/behaviour.json, recorded
@@ -91,7 +92,8 @@ def prepare(version: str, python: Path) -> tuple[Path, str]:
     said = "kept"
     if not (venv / STAMP).exists():
         start = time.monotonic()
-        shutil.rmtree(venv, ignore_errors=True)
+        for old in CACHE.glob(f"{version}-*"):  # this one unfinished, or another pyproject's: 5 GB each
+            shutil.rmtree(old, ignore_errors=True)
         subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
         pip(venv, "--upgrade", "pip")
         pip(venv, TORCH)  # first and alone: pip must never choose torch (it would take a CUDA build on 3.11)
@@ -126,17 +128,21 @@ def demo_differences(venv: Path, scratch: Path) -> list[str] | None:
     return differences
 
 
-def test_counts(venv: Path, scratch: Path) -> tuple[int, dict[str, int]]:
+def test_counts(venv: Path, scratch: Path) -> tuple[int, dict[str, int], list[str]]:
+    """pytest's exit status, its counts and the tests that failed."""
     junit = scratch / "junit.xml"
     code = run([venv / "bin" / "python", "-m", "pytest", "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder",
                 "-q", "-p", "no:cacheprovider", f"--basetemp={scratch / 'pytest'}", f"--junitxml={junit}", *TESTS],
                venv).returncode
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    counts, failed = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}, []
     if junit.exists():
-        for suite in ElementTree.parse(junit).getroot().iter("testsuite"):
+        root = ElementTree.parse(junit).getroot()
+        for suite in root.iter("testsuite"):
             for name in counts:
                 counts[name] += int(suite.get(name, 0))
-    return code, counts
+        failed = [f"{case.get('classname')}::{case.get('name')}" for case in root.iter("testcase")
+                  if case.find("failure") is not None or case.find("error") is not None]
+    return code, counts, failed
 
 
 def check(version: str, build_only: bool) -> Outcome:
@@ -170,7 +176,8 @@ def check(version: str, build_only: bool) -> Outcome:
                 outcome.demo = f"{'same grades' if not differences else f'{len(differences)} DIFFER'} ({seconds})"
                 outcome.failed += [f"demo: {d}" for d in differences]
             start = time.monotonic()
-            code, counts = test_counts(venv, scratch)
+            code, counts, failed = test_counts(venv, scratch)
+            outcome.failed += [f"test: {name}" for name in failed]
             passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
             outcome.tests = (f"{passed} passed, {counts['failures']} failed, {counts['errors']} errors, "
                              f"{counts['skipped']} skipped ({time.monotonic() - start:.0f} s)")
