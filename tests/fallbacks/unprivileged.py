@@ -208,7 +208,8 @@ def main() -> int:
     parser.add_argument("--jobs", default="auto", help="pytest-xdist workers (%(default)s)")
     parser.add_argument("--cgroup", type=Path, help="a cgroup v2 group to delegate to uid 65534 and run it in")
     parser.add_argument("--expect-caps", default=None,
-                        help="the caps the grade and hostile tests must find, or `any` (rlimits; cgroup v2 with --cgroup)")
+                        help="the caps the grade and hostile tests must find, or `any` "
+                             "(rlimits; cgroup v2 with --cgroup)")
     parser.add_argument("--skip-demo", action="store_true", help="only the tests")
     parser.add_argument("--keep", action="store_true", help="keep the copies, the homes and the logs")
     args = parser.parse_args()
