@@ -40,6 +40,7 @@ TORCH = "torch==2.13.0"
 TESTS = ("tests/sandbox", "tests/grade", "tests/hostile")
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quantization-grader" / "pythons"
 STAMP = ".built"
+SHOWN = 20  # failures listed per version in the summary
 
 
 @dataclass
@@ -196,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     for o in outcomes:
         print(f"  {o.version:<5} {'ok    ' if not o.failed else 'FAILED'}  {o.python}; venv {o.venv}; demo: {o.demo}; "
               f"tests: {o.tests}")
-        for failure in o.failed:
+        for failure in o.failed[:SHOWN]:
             print(f"        {failure}")
+        if len(o.failed) > SHOWN:
+            print(f"        ... and {len(o.failed) - SHOWN} more (the output above says what)")
     return 1 if any(o.failed for o in outcomes) else 0
 
 
