@@ -25,6 +25,7 @@ SLOW: dict[str, str] = {
     "tests/audit/": "grades every lab's mistakes and correct styles in the sandbox",
     "tests/build/": "builds every hand-out and zip, runs otter's own runner, installs a hand-out in a fresh venv",
     "tests/check/test_check.py::test_messages_match": "runs a built hand-out's notebook in a kernel",
+    "tests/containers/": "builds a Debian root, starts dockerd, builds images and grades in containers",
     "tests/demo/": "grades every lab's bundled examples in the sandbox",
     "tests/grade/test_cluster.py": "starts a Dask scheduler and workers on loopback",
     "tests/grade/test_grade.py": "grades a batch of every lab in the sandbox",
@@ -45,6 +46,7 @@ SLOW: dict[str, str] = {
 #: Node-id prefixes of the longest serial groups, in the order they should start: a long group that
 #: starts last keeps one core busy alone at the end (pytest-xdist's loadgroup gives a group to one worker).
 LONG_FIRST: tuple[str, ...] = (
+    "tests/containers/",
     "tests/test_report_browser.py",
     "tests/grade/test_cluster.py",
     "tests/hostile/",

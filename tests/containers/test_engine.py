@@ -1,0 +1,65 @@
+"""The container tests' foundation (tests/containers/engine.py): the host's Debian mirror read from its
+apt sources, and the debootstrap base image that dockerd runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from containers import engine
+
+pytestmark = pytest.mark.xdist_group("containers")
+
+DEB822 = """\
+Types: deb
+# a comment
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.example/debian-security
+Suites: bookworm-security
+Components: main
+"""
+
+
+@pytest.mark.parametrize("files, mirror", [
+    ({"sources.list.d/debian.sources": DEB822}, "http://mirror.example/debian"),
+    ({"sources.list": "deb [arch=amd64 signed-by=/k.gpg] http://other.example/debian/ bookworm main\n"},
+     "http://other.example/debian"),
+    ({"sources.list": "# deb http://old.example/debian bookworm main\ndeb-src http://src.example/d bookworm main\n"
+                      "deb http://sec.example/debian-security bookworm-security main\n"
+                      "deb http://main.example/debian trixie main\n"}, "http://main.example/debian"),
+], ids=["deb822", "sources.list with options", "another suite"])
+def test_the_mirror_is_the_hosts_own(tmp_path, files, mirror):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert engine.debian_mirror((tmp_path / "sources.list.d", tmp_path / "sources.list")) == mirror
+
+
+def test_no_debian_archive_is_said(tmp_path):
+    (tmp_path / "sources.list").write_text("deb http://sec.example/debian-security bookworm-security main\n")
+    with pytest.raises(engine.EngineUnavailable, match="no Debian archive"):
+        engine.debian_mirror((tmp_path / "sources.list",))
+
+
+def test_the_base_image_is_debian_bookworm_from_the_hosts_mirror(docker, debian_base):
+    assert debian_base.startswith(f"{engine.IMAGE}:bookworm-minbase-")
+    assert engine.TARBALL.is_file() and not list(engine.CACHE.glob("*.partial-*"))
+    assert debian_base.endswith(engine._sha256(engine.TARBALL)[:16])
+    done = docker.run(debian_base, ["sh", "-c", "cat /etc/debian_version; cat /etc/apt/sources.list; id -u"],
+                      timeout=120)
+    version, *sources, uid = done.stdout.split("\n")[:-1]
+    assert version.startswith("12."), done.stdout
+    assert f"deb {engine.debian_mirror()} bookworm main" in sources, done.stdout
+    assert uid == "0"
+    # minbase: no Python and no bubblewrap until setup.sh installs them
+    assert docker.run(debian_base, ["sh", "-c", "command -v python3 bwrap"], check=False).returncode != 0
+
+
+def test_a_network_of_none_reaches_nothing(docker, debian_base):
+    done = docker.run(debian_base, ["cat", "/proc/net/dev"], timeout=120)
+    interfaces = [line.split(":")[0].strip() for line in done.stdout.splitlines()[2:]]
+    assert interfaces == ["lo"], done.stdout
