@@ -52,13 +52,15 @@ def test_why_there_is_no_cgroup(no_cgroup):
 
 def test_run_json_records_the_caps_and_grade_warns_once(no_cgroup, capsys):
     local = SimpleNamespace(isolation=PLAIN)
-    assert grade._caps(local) == {"caps": "rlimits", "cgroup_problem": why_no_cgroup(PLAIN)}
+    assert grade._caps(local) == {"caps": "rlimits", "cgroup_problem": why_no_cgroup(PLAIN), "unenforced": [
+        "memory: capped for each process on its own (rlimits), not for all of a sandbox's processes together"]}
     grade._caps(local)  # a second batch of the same process (demo grades one per lab): no second warning
     warnings = capsys.readouterr().err.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("warning: no usable cgroup") and READ_ONLY in warnings[0]
-    assert grade._caps(SimpleNamespace(isolation=V1)) == {"caps": "cgroup v1", "cgroup_problem": None}
+    assert grade._caps(SimpleNamespace(isolation=V1)) == {"caps": "cgroup v1", "cgroup_problem": None, "unenforced": []}
     assert grade._caps(SimpleNamespace(isolation=Isolation())) == {  # warned about as --unsafe-no-sandbox
-        "caps": "rlimits", "cgroup_problem": why_no_cgroup(Isolation())}
+        "caps": "rlimits", "cgroup_problem": why_no_cgroup(Isolation()), "unenforced": [
+            "everything: the student's code ran as a plain process with the grader's own rights"]}
     dask = grade._caps(SimpleNamespace(isolation="bubblewrap,bubblewrap+cgroup"))
     assert dask["caps"] == "cgroup v1,rlimits" and "Dask worker" in dask["cgroup_problem"]
     assert capsys.readouterr().err.count("warning: no usable cgroup") == 1

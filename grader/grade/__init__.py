@@ -159,23 +159,36 @@ def _grading(config: GradeConfig, lab: Lab, fingerprint: str, isolation: Isolati
 
 def _caps(grading: LocalGrading | DaskGrading) -> dict:
     """run.json's `caps`, what capped the memory and processes of each sandbox ("cgroup v1", "cgroup v2", or
-    "rlimits": each process on its own), and `cgroup_problem`, why there was no cgroup (null when there was).
-    Sandboxes without a cgroup get a warning on stderr, once per process."""
+    "rlimits": each process on its own), `cgroup_problem`, why there was no cgroup (null when there was), and
+    `unenforced`, what the isolation left open to student code ([] in the sandbox with a cgroup). Each gets a
+    warning on stderr, once per process."""
     if isinstance(grading.isolation, Isolation):
         names, problem = [grading.isolation.name], why_no_cgroup(grading.isolation)
+        unenforced = grading.isolation.unenforced()
     else:  # a Dask batch: the isolations of its workers, comma-joined; each worker checked its own cgroups
         names = grading.isolation.split(",")
         problem = None if RLIMITS not in caps(grading.isolation).split(",") else (
             "a Dask worker without a usable cgroup: each worker checks its own; `grade` run there says why")
+        unenforced = [] if all(name.startswith("bubblewrap+") for name in names) else [
+            "a Dask worker graded without the sandbox or its cgroup: `grade` run there lists what was left open"]
     if "bubblewrap" in names:  # a sandbox capped per process only (a bare process gets its own warning)
         _warn_rlimits_only(problem)
-    return {"caps": caps(",".join(names)), "cgroup_problem": problem}
+    if any(name.startswith("unprivileged-uid") for name in names):
+        _warn_unprivileged(tuple(unenforced))
+    return {"caps": caps(",".join(names)), "cgroup_problem": problem, "unenforced": unenforced}
 
 
 @functools.cache
 def _warn_rlimits_only(problem: str) -> None:
     print(f"warning: no usable cgroup, so memory is capped for each process of a sandbox on its own (rlimits; "
           f"docs/sandbox.md, 'Without a cgroup'): {problem}", file=sys.stderr)
+
+
+@functools.cache
+def _warn_unprivileged(unenforced: tuple[str, ...]) -> None:
+    print("warning: bubblewrap may not make namespaces here, so each submission's code runs as an unprivileged "
+          "uid of its own instead of in the sandbox (docs/sandbox.md, 'In a container'). Not enforced:\n"
+          + "".join(f"  - {line}\n" for line in unenforced), end="", file=sys.stderr)
 
 
 def _reused(output: Path, files: list[Path], ids: dict[Path, str], fingerprint: str) -> dict[Path, SubmissionResult]:

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,22 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox import cgroup, cgroup2
-from grader.sandbox.isolation import PYTHON_FLAGS, STUBS, WIRE, WORKER, ZYGOTE, Isolation
+from grader.sandbox.isolation import PYTHON_FLAGS, STUBS, WIRE, WORKER, ZYGOTE, Isolation, worker_uid
 from grader.sandbox.limits import Limits
 
 SCRATCH = "/scratch"
 WORKER_DIR = "/worker"
 INSIDE_UID = 65534
-#: Host uids for sandboxes started by root: 1000 per grader process, never a real account's.
-HOST_UID_BASE = 3_000_000
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts")
-_uid_counter = itertools.count()
-
-
-def _host_uid() -> int:
-    """A different host uid for each sandbox this process starts (processes are counted per uid)."""
-    return HOST_UID_BASE + (os.getpid() % 1000) * 1000 + next(_uid_counter) % 1000
-
 
 class _View:
     """bwrap arguments for a new root holding only what is bound into it."""
@@ -129,7 +120,7 @@ class Bubblewrap(Isolation):
         user_namespace = ["--unshare-user", "--disable-userns", "--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID)]
         if os.geteuid() != 0:
             return [self.bwrap, *view.arguments, "--unshare-all", *user_namespace, *common, "--", *argv]
-        uid = str(_host_uid())
+        uid = str(worker_uid())
         outer = [
             self.bwrap, *view.arguments,
             "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -173,6 +164,10 @@ class Bubblewrap(Isolation):
         return ("bubblewrap: unprivileged user, no network, read-only system view, private scratch, "
                 f"own process tree, {caps}")
 
+    def unenforced(self) -> list[str]:
+        return [] if self.cgroups else [
+            "memory: capped for each process on its own (rlimits), not for all of a sandbox's processes together"]
+
 
 #: Run inside a fresh sandbox by `available`: it must be confined, or the sandbox is not used.
 SELF_TEST = """
@@ -198,12 +193,23 @@ print("sandbox ok")
 """
 
 
+#: How bwrap says the system will not let it make namespaces: a container's seccomp profile or masked /proc,
+#: a sysctl, AppArmor's hold on unprivileged user namespaces (its self-test's last line).
+_REFUSED = re.compile(r"namespace|uid map|mount proc|Operation not permitted|Permission denied", re.IGNORECASE)
+NOT_INSTALLED = "bubblewrap (bwrap) is not installed"
+
+
+def namespaces_refused(problem: str) -> bool:
+    """Whether `available`'s problem is bubblewrap, installed, refused its namespaces here."""
+    return problem != NOT_INSTALLED and bool(_REFUSED.search(problem))
+
+
 @functools.lru_cache(maxsize=1)
 def available() -> tuple[Bubblewrap | None, str]:
     """(the sandbox, "") when bwrap is installed and confines a test program; else (None, why)."""
     bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
     if bwrap is None:
-        return None, "bubblewrap (bwrap) is not installed"
+        return None, NOT_INSTALLED
     if os.geteuid() == 0 and setpriv is None:
         return None, "setpriv (util-linux) is not installed"
     sandbox = Bubblewrap(bwrap=bwrap, setpriv=setpriv or "setpriv")

@@ -5,14 +5,17 @@ scratch folder and a scrubbed environment. It keeps the grader's state out of th
 reach but is no security boundary. `bubblewrap.Bubblewrap`, built on it, is the real sandbox;
 the package's face (`grader.sandbox.choose`) picks between them. `Unprivileged` (recorded as
 `unprivileged-uid`) is the fallback for a container where bubblewrap cannot run (Gradescope's,
-`grader.sandbox.for_gradescope`): the worker drops from root to uid and gid 65534 before any
-student code exists, so it cannot write what root owns, read what root alone may, or signal the
-grader; it shares the container's view, network and process tree.
+a container under Docker's default profile, `grader.sandbox.choose`): the worker drops from root to a
+uid and gid of its own before any student code exists, so it cannot write what root owns, read what
+root alone may, or signal the grader or another submission's worker; it shares the container's view,
+network and world-writable folders (`Isolation.unenforced` lists what is left open).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 import json
 import os
 import shutil
@@ -40,6 +43,17 @@ ZYGOTE = HERE / "zygote.py"
 #: built from nothing by `environment` (no PYTHONPATH or other PYTHON* of the host's). Python 3.10
 #: has no -P: there worker.py and zygote.py drop their own folder from sys.path themselves.
 PYTHON_FLAGS = ("-s", "-P") if sys.version_info >= (3, 11) else ("-s",)
+
+
+#: Host uids for workers started by root, each its own: 1000 per grader process, never a real account's
+#: (processes and signals are counted per uid, so no worker counts or reaches another's).
+HOST_UID_BASE = 3_000_000
+_uid_counter = itertools.count()
+
+
+def worker_uid() -> int:
+    """A different host uid for each worker or sandbox this process starts."""
+    return HOST_UID_BASE + (os.getpid() % 1000) * 1000 + next(_uid_counter) % 1000
 
 
 #: Bytes of a worker's or zygote's start-up output (its stderr before it says hello) kept to explain a failure.
@@ -123,6 +137,13 @@ class Isolation:
     def prepare_scratch(self, scratch: Path) -> None:
         """Make the worker's scratch folder (its support packages already copied in) its own."""
 
+    def release(self, scratch: Path) -> None:
+        """After the worker's process group is killed: end whatever else it left running."""
+
+    def unenforced(self) -> list[str]:
+        """What this isolation leaves open to the student's code, in words for the instructor (run.json)."""
+        return ["everything: the student's code ran as a plain process with the grader's own rights"]
+
     def cgroup(self, limits: Limits) -> Cgroup | Cgroup2 | None:
         """A new capped cgroup for one worker (its caller closes it), or None without cgroups."""
         if not self.cgroups:
@@ -149,41 +170,89 @@ class Isolation:
         return "no sandbox: the student's code ran as a plain process with the grader's rights"
 
 
-#: The unprivileged identity (`nobody`/`nogroup` on Debian): no file of the grader's is its own.
+#: What the unprivileged fallback's self-test runs as (`nobody`/`nogroup` on Debian); each worker gets a uid
+#: of its own (`worker_uid`).
 UNPRIVILEGED_ID = 65534
+#: Which uid each scratch folder's worker runs as, from `prepare_scratch` to `release`.
+_SCRATCH_UIDS: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
 class Unprivileged(Isolation):
-    """The worker as uid/gid 65534, no capabilities, `no_new_privs` (util-linux `setpriv`); root only.
+    """Each worker as a uid and gid of its own, no capabilities, `no_new_privs` (util-linux `setpriv`);
+    root only. With `cgroups`, capped as a sandbox is (`unprivileged-uid+cgroup`, `+cgroup2`).
 
-    Not a sandbox (`sandboxed` stays False): it sees the container's files and network. What it
-    may write is what that user may: its own scratch folder and world-writable places, never the
-    grader's results; the grader keeps its material readable by root alone.
+    Not a sandbox (`sandboxed` stays False): it sees the container's files and network. What it may
+    write is what any user may: its own scratch folder and world-writable places, never the grader's
+    results; the grader keeps its material readable by root alone. When the worker ends, every process
+    of its uid is killed (`release`), detached ones included.
     """
 
     name: str = "unprivileged-uid"
     setpriv: str = "setpriv"
+    cgroups: bool = False
+    cgroup2: bool = False
 
     def command(self, scratch: Path, fds: tuple[int, int], limits: Limits | None = None) -> list[str]:
-        return [*self.drop(), *super().command(scratch, fds, limits)]
+        uid = _SCRATCH_UIDS.get(str(scratch), UNPRIVILEGED_ID)
+        return [*self.drop(uid), *super().command(scratch, fds, limits)]
 
-    def drop(self) -> list[str]:
-        """The prefix that runs a command as the unprivileged identity."""
-        return [self.setpriv, f"--reuid={UNPRIVILEGED_ID}", f"--regid={UNPRIVILEGED_ID}", "--clear-groups",
+    def drop(self, uid: int = UNPRIVILEGED_ID) -> list[str]:
+        """The prefix that runs a command as `uid`, without groups or capabilities."""
+        return [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
     def rlimits(self, limits: Limits | None) -> dict[str, int]:
-        # Counted per user: this uid runs nothing but the worker, so the process cap holds.
-        return (limits or Limits()).rlimits(memory_in_cgroup=False)
+        # Counted per user: the worker's uid runs nothing but the worker, so the process cap holds.
+        return (limits or Limits()).rlimits(memory_in_cgroup=self.cgroups)
+
+    def environment(self, scratch: Path) -> dict[str, str]:
+        # The uid has no passwd entry: getpass and its kind read these first.
+        return {**super().environment(scratch), "USER": "student", "LOGNAME": "student"}
 
     def prepare_scratch(self, scratch: Path) -> None:
         # The folder becomes the worker's; the support packages in it stay root's, readable only.
-        os.chown(scratch, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
+        uid = _SCRATCH_UIDS.setdefault(str(scratch), worker_uid())
+        os.chown(scratch, uid, uid)
+
+    def release(self, scratch: Path) -> None:
+        uid = _SCRATCH_UIDS.pop(str(scratch), None)
+        if uid is not None:
+            kill_every_process_of(uid, self.drop(uid))
+
+    def unenforced(self) -> list[str]:
+        left_open = [
+            "files: the student's code could read every file that any user may read (keep the submissions "
+            "folder readable by root alone, as chmod 700 does), and write to world-writable folders such as "
+            "/tmp and /dev/shm beyond its scratch folder's cap",
+            "processes: it could see the container's other processes (but signal none of them)",
+        ]
+        if network_interfaces():
+            left_open.insert(0, f"network: the container has a network ({', '.join(network_interfaces())}) that "
+                                "the student's code could reach (run the container with --network none)")
+        if not self.cgroups:
+            left_open.append("memory: capped for each process on its own (rlimits), not for all of a worker's "
+                             "processes together (no writable cgroup in this container)")
+        return left_open
 
     def describe(self) -> str:
-        return (f"no sandbox (bubblewrap does not work here): the student's code ran as the unprivileged "
-                f"uid {UNPRIVILEGED_ID}, without capabilities")
+        return ("no sandbox (bubblewrap does not work here): the student's code ran as an unprivileged uid of "
+                "its own, without capabilities")
+
+
+def network_interfaces() -> list[str]:
+    """This machine's (or container's) network interfaces but loopback: none under `docker run --network none`."""
+    try:
+        return sorted(entry.name for entry in Path("/sys/class/net").iterdir() if entry.name != "lo")
+    except OSError:
+        return []
+
+
+def kill_every_process_of(uid: int, drop: list[str]) -> None:
+    """SIGKILL every process of `uid`: `kill -1` sent as that uid reaches all of them at once, the ones
+    that left the worker's process group too. Root may not send it as itself: that would reach everyone."""
+    subprocess.run([*drop, "/bin/sh", "-c", "kill -KILL -1 2>/dev/null; exit 0"], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False)
 
 
 #: Run as the unprivileged identity by `unprivileged`: it must have dropped root, or it is not used.
@@ -207,18 +276,30 @@ def unprivileged() -> tuple[Unprivileged | None, str]:
     if setpriv is None:
         return None, "setpriv (util-linux) is not installed"
     isolation = Unprivileged(setpriv=setpriv)
+    uid = worker_uid()
     with tempfile.TemporaryDirectory(prefix="qgrade-selftest-") as folder:
         forbidden = os.path.join(folder, "root-only")
-        program = UNPRIVILEGED_SELF_TEST.format(uid=UNPRIVILEGED_ID, forbidden=forbidden, worker=str(WORKER))
-        argv = [*isolation.drop(), sys.executable, "-I", "-S", "-c", program]
+        program = UNPRIVILEGED_SELF_TEST.format(uid=uid, forbidden=forbidden, worker=str(WORKER))
+        argv = [*isolation.drop(uid), sys.executable, "-I", "-S", "-c", program]
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as error:
-            return None, f"running code as uid {UNPRIVILEGED_ID} failed ({error})"
+            return None, f"running code as an unprivileged uid failed ({error})"
     if done.returncode != 0 or "unprivileged ok" not in done.stdout:
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
-        return None, f"running code as uid {UNPRIVILEGED_ID} failed its self-test ({detail})"
-    return isolation, ""
+        return None, f"running code as an unprivileged uid failed its self-test ({detail})"
+    return with_cgroups(isolation), ""
+
+
+def with_cgroups(isolation: Unprivileged) -> Unprivileged:
+    """`isolation` capped by a cgroup per worker where root can make one here (v1, else v2)."""
+    from grader.sandbox import cgroup, cgroup2
+
+    if cgroup.available()[0] is not None:
+        return dataclasses.replace(isolation, name=f"{isolation.name}+cgroup", cgroups=True)
+    if cgroup2.available()[0] is not None:
+        return dataclasses.replace(isolation, name=f"{isolation.name}+cgroup2", cgroups=True, cgroup2=True)
+    return isolation
 
 
 def death_reason(isolation: Isolation, what: str, code: int | None, limits: Limits, *,

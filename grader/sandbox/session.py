@@ -233,7 +233,7 @@ class WorkerSession:
         raise startup_failure("the worker stopped", code, log)
 
     def close(self) -> None:
-        """Kill the worker's whole process group (and all of its cgroup) and remove its scratch folder."""
+        """Kill the worker's whole process group (and all of its cgroup, or of its uid) and remove its scratch."""
         if isinstance(self.process, WarmChild):
             self.process.kill()
         elif self.process is not None:
@@ -250,6 +250,7 @@ class WorkerSession:
             self.cgroup.close()
             self.cgroup = None
         if self.scratch is not None:
+            self.isolation.release(self.scratch)
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
         if self.stderr is not None:

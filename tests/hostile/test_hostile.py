@@ -27,7 +27,7 @@ from grader.grade import grade_batch
 from grader.labs import LABS
 from grader.report import MEMORY_CAP_NOTE
 from grader.sandbox import bubblewrap, caps, why_no_cgroup
-from grader.sandbox.bubblewrap import HOST_UID_BASE
+from grader.sandbox.isolation import HOST_UID_BASE
 from grader.sandbox.limits import Limits
 
 # One batch and one loopback listener for the module: its tests share one xdist worker
@@ -107,7 +107,7 @@ class Listener:
 def _sandbox_processes() -> list[str]:
     """Host processes that this process's sandboxes started: their uids, or the sleepers' marker.
 
-    Sandbox uids are allotted per grader process (see `bubblewrap._host_uid`), so sandboxes of
+    Sandbox uids are allotted per grader process (see `isolation.worker_uid`), so sandboxes of
     tests running beside this one, in other processes, are not counted.
     """
     first = HOST_UID_BASE + (os.getpid() % 1000) * 1000
