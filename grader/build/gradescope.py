@@ -4,7 +4,9 @@ Gradescope (its autograder specification) unpacks the zip into /autograder/sourc
 `setup.sh` there once, as root and with the network, when it builds the autograder's image, then
 copies `run_autograder` to /autograder and runs it for every upload. The zip holds:
 
-    setup.sh                 installs Python, CPU torch, this package from the wheel below, bubblewrap
+    setup.sh                 installs Python, CPU torch, this package from the wheel below, bubblewrap;
+                             torch from `TORCH_INDEX_URL` (PyTorch's CPU index unless set, or a folder
+                             holding its wheel), and it fails unless Python then imports torch 2.13.0+cpu
     run_autograder           python -m grader gradescope <LAB> --root /autograder
     quantization_grader-*.whl  this package, built here offline (`pip wheel --no-index`)
     assignments/<LAB>/tests/, assignments/quantlab/      the public tests and the support package
@@ -38,20 +40,39 @@ __all__ = ["build_gradescope", "build_wheel", "material", "WheelNotBuilt"]
 PREFIX = "/opt/quant-grader"
 _UNSHIPPED = {"__pycache__", ".ipynb_checkpoints"}
 
+#: The torch that setup.sh installs, and nothing else: pip must never pick another (a CUDA build of
+#: several GB), so setup.sh fails unless this is what Python imports afterwards.
+TORCH_VERSION = "2.13.0+cpu"
+#: Where setup.sh takes torch from, unless `TORCH_INDEX_URL` says otherwise: an index URL, or a local
+#: folder holding the wheel (then torch alone comes from it, its dependencies from PyPI).
+TORCH_INDEX_URL = "https://download.pytorch.org/whl/cpu"
+
 SETUP = f"""\
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, in /autograder/source when it builds the autograder image
 # (with network access): Python, CPU torch, this grader from its wheel, and bubblewrap.
+# TORCH_INDEX_URL: where torch {TORCH_VERSION} comes from, PyTorch's CPU index unless set; a local
+# folder holding its wheel also serves (then torch's dependencies come from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
+TORCH_INDEX_URL="${{TORCH_INDEX_URL:-{TORCH_INDEX_URL}}}"
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip bubblewrap util-linux ca-certificates
 python3 -m venv {PREFIX}
 {PREFIX}/bin/python -m pip install --upgrade pip
-# torch first, pinned, from PyTorch's CPU index: letting pip choose torch would pull CUDA wheels.
-{PREFIX}/bin/python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# torch first, pinned to its CPU build: letting pip choose torch would pull CUDA wheels.
+if [ -d "$TORCH_INDEX_URL" ]; then
+  {PREFIX}/bin/python -m pip install "torch=={TORCH_VERSION}" --find-links "$TORCH_INDEX_URL"
+else
+  {PREFIX}/bin/python -m pip install "torch=={TORCH_VERSION}" --index-url "$TORCH_INDEX_URL"
+fi
 {PREFIX}/bin/python -m pip install ./quantization_grader-*.whl
+found="$({PREFIX}/bin/python -c 'import torch; print(torch.__version__)')"
+if [ "$found" != "{TORCH_VERSION}" ]; then
+  echo "setup.sh: torch $found is installed, not {TORCH_VERSION}: this autograder would not grade as tested" >&2
+  exit 1
+fi
 # The hidden tests and the reference are for the grader (root) alone.
 chmod 700 .
 """

@@ -5,7 +5,6 @@ unprivileged uid without it; the grader's own failures still give a valid result
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -28,68 +27,10 @@ from grader.errors import GraderError
 from grader.grade import self_test
 from grader.labs import LABS
 from grader.sandbox import bubblewrap, isolation
+from gradescope_results import check_shape, schema_problems, tests_of
 
 LAB = LABS["L2-A"]
 WRONG = "round_truncate_cast"  # a catalogued mistake of L2-A, with its diagnosis
-
-# Gradescope's results.json, as its autograder specification describes it ("Output format"),
-# checked strictly: types, the keys that must be there, the allowed statuses, visibilities and
-# formats, and no key the specification does not name.
-
-FORMATS = {"text", "html", "simple_format", "md", "ansi"}
-VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
-STATUSES = {"passed", "failed"}
-
-_NUMBER, _TEXT, _OBJECT, _LIST = "number", "text", "object", "list"
-TOP_LEVEL = {
-    "score": _NUMBER, "execution_time": _NUMBER, "output": _TEXT, "output_format": FORMATS,
-    "test_output_format": FORMATS, "test_name_format": FORMATS, "visibility": VISIBILITIES,
-    "stdout_visibility": VISIBILITIES, "extra_data": _OBJECT, "tests": _LIST, "leaderboard": _LIST,
-}
-TEST = {
-    "score": _NUMBER, "max_score": _NUMBER, "status": STATUSES, "name": _TEXT, "name_format": FORMATS,
-    "number": _TEXT, "output": _TEXT, "output_format": FORMATS, "tags": _LIST, "visibility": VISIBILITIES,
-    "extra_data": _OBJECT,
-}
-
-
-def schema_problems(results: object) -> list[str]:
-    """What makes `results` (parsed JSON) not a results.json Gradescope accepts; [] when it is one."""
-    if not isinstance(results, dict):
-        return ["results.json is not a JSON object"]
-    found = _fields(results, TOP_LEVEL, "results")
-    tests = results.get("tests", [])
-    if "score" not in results and (not tests or any(not isinstance(t, dict) or "score" not in t for t in tests)):
-        found.append("results: no score, neither at the top nor on every test")
-    for i, test in enumerate(tests if isinstance(tests, list) else []):
-        if not isinstance(test, dict):
-            found.append(f"tests[{i}] is not an object")
-            continue
-        found += _fields(test, TEST, f"tests[{i}]")
-        if not all(isinstance(tag, str) for tag in test.get("tags", [])):
-            found.append(f"tests[{i}].tags: not all strings")
-    return found
-
-
-def _fields(data: dict, allowed: dict, where: str) -> list[str]:
-    found = [f"{where}.{key}: not in Gradescope's specification" for key in data if key not in allowed]
-    for key, kind in allowed.items():
-        if key in data and not _is(data[key], kind):
-            found.append(f"{where}.{key}: {data[key]!r} is not {kind if isinstance(kind, str) else sorted(kind)}")
-    return found
-
-
-def _is(value: object, kind: object) -> bool:
-    if kind == _NUMBER:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if kind == _TEXT:
-        return isinstance(value, str)
-    if kind == _OBJECT:
-        return isinstance(value, dict)
-    if kind == _LIST:
-        return isinstance(value, list)
-    return value in kind
-
 
 def test_the_schema_check_rejects_what_gradescope_would():
     good = {"score": 1.0, "output": "ok", "output_format": "md", "tests": [
@@ -128,18 +69,11 @@ def _valid(results: dict) -> dict:
 
 
 def _tests_of(results: dict, question: str) -> list[dict]:
-    return [t for t in results["tests"] if t["extra_data"]["question"] == question]
+    return tests_of(results, question)
 
 
 def _check_shape(results: dict) -> None:
-    """One entry per test case, public ones visible, hidden ones after publication."""
-    cases = [t for q in LAB.questions for t in _tests_of(results, q.name)]
-    assert len(cases) == len(results["tests"]) == sum(q.points for q in LAB.questions)
-    hidden = [t for t in results["tests"] if t["extra_data"]["hidden"]]
-    assert hidden and all(t["visibility"] == "after_published" for t in hidden)
-    assert all(t["visibility"] == "visible" for t in results["tests"] if not t["extra_data"]["hidden"])
-    assert results["output_format"] == "md" and results["output"].startswith("## Feedback")
-    assert math.isclose(results["score"], sum(t["score"] for t in results["tests"]))
+    check_shape(results, LAB)
 
 
 # The zip, unpacked as Gradescope does, its run_autograder run on uploads -------------------------
@@ -192,7 +126,8 @@ def test_the_zip_holds_the_scripts_the_wheel_and_the_grading_material(autograder
     assert len([n for n in names if n.endswith(".whl")]) == 1
     assert all(mode & 0o111 for mode in modes.values())
     assert '-m grader gradescope L2-A --root "$ROOT"' in run
-    assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in setup
+    assert 'TORCH_INDEX_URL="${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}"' in setup
+    assert '"torch==2.13.0+cpu" --index-url "$TORCH_INDEX_URL"' in setup  # never another torch
     assert "bubblewrap" in setup and "./quantization_grader-" in setup
     # The wheel holds the grader and its sandbox, and none of the hidden material.
     assert (installed / "grader" / "gradescope" / "__init__.py").is_file()
