@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 JOBS   ?= auto
 
-.PHONY: demo test test-all test-pythons test-vm test-no-cgroup test-unprivileged lint build bench venv sandbox browser clean docs
+.PHONY: demo test test-all test-pythons test-vm test-no-cgroup test-unprivileged lint build bench venv sandbox browser clean docs image
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -87,6 +87,24 @@ test-unprivileged: sandbox
 # kernel and its initramfs are cached in ~/.cache/quantization-grader/vm/ (docs/development.md).
 test-vm: $(STAMP) sandbox
 	$(PY) tests/vm/run_vm.py
+
+# The container image (Dockerfile; README, "In a container"): BASE is its base image, TORCH where torch 2.13.0
+# comes from (a folder holding its wheel, or an index URL; PyTorch's CPU index by default, as the registry's
+# torch for Linux is a CUDA build of several GB), IMAGE its name. pip's PIP_CERT, when set, goes in for pip.
+BASE   ?= debian:bookworm-slim
+TORCH  ?= https://download.pytorch.org/whl/cpu
+IMAGE  ?= quant-grader
+DOCKER ?= docker
+
+image:
+	rm -rf .image && mkdir -p .image/torch
+	@if [ -d "$(TORCH)" ]; then \
+	  ls "$(TORCH)"/torch-2.13.0*.whl >/dev/null 2>&1 || { echo "make image: no torch-2.13.0 wheel in $(TORCH)" >&2; exit 2; }; \
+	  cp "$(TORCH)"/torch-2.13.0*.whl .image/torch/; \
+	fi
+	@if [ -n "$$PIP_CERT" ] && [ -f "$$PIP_CERT" ]; then cp "$$PIP_CERT" .image/pip-cert.pem; fi
+	$(DOCKER) build --build-arg BASE=$(BASE) $(if $(wildcard $(TORCH)),,--build-arg TORCH_INDEX=$(TORCH)) -t $(IMAGE) .
+	rm -rf .image
 
 bench: $(STAMP) sandbox
 	$(PY) benchmarks/grade_throughput.py

@@ -483,5 +483,7 @@ def _rlimits_only(results: list[SubmissionResult]) -> int:
 def render_summary(lab: str, results: list[SubmissionResult]) -> str:
     """HTML overview of one lab: counts, score statistics and histogram, pass rates, the mistakes the class
     made, the distribution of each question's error, students."""
-    context = _summary_context(lab, results) | {"rlimits_only": _rlimits_only(results)}
+    context = _summary_context(lab, results) | {
+        "rlimits_only": _rlimits_only(results),
+        "unprivileged": sum(r.grader.isolation.startswith("unprivileged-uid") for r in results)}
     return ENV.get_template("summary.html.j2").render(context)

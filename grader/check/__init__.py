@@ -44,8 +44,10 @@ def run_check(config: CheckConfig) -> tuple[SubmissionResult, str]:
                              f"checked. This is a problem of the checker or of this machine, not of your "
                              f"code: {error.reason}") from None
     lines = [f"{lab.id}: {lab.title}", f"Checking {config.file.name} with the public tests."]
-    if not isolation.sandboxed:
+    if not isolation.confined:
         lines.append("(Ran without a sandbox: bubblewrap is not available here. Fine for your own code.)")
+    elif not isolation.sandboxed:
+        lines.append("(Ran as a separate unprivileged user: bubblewrap may not work in this container.)")
     lines.append("")
     if result.status is SubmissionStatus.UNREADABLE:
         lines += [result.message, ""]

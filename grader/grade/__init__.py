@@ -152,7 +152,7 @@ def _grading(config: GradeConfig, lab: Lab, fingerprint: str, isolation: Isolati
 
         return DaskGrading(config, lab, fingerprint)
     isolation = isolation or choose(unsafe_no_sandbox=config.unsafe_no_sandbox)
-    if not isolation.sandboxed:
+    if not isolation.confined:
         warn_unsandboxed()
     return LocalGrading(config, lab, fingerprint, isolation)
 

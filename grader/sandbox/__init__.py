@@ -116,6 +116,6 @@ def why_no_cgroup(isolation: Isolation) -> str | None:
     file system"."""
     if isolation.cgroups:
         return None
-    if not isolation.sandboxed:
+    if not isolation.confined:
         return f"isolation {isolation.name} runs every worker as a plain process, never in a cgroup"
     return f"cgroup v1: {cgroup.available()[1]}; cgroup v2: {cgroup2.available()[1]}"

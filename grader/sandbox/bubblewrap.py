@@ -103,6 +103,7 @@ class _View:
 class Bubblewrap(Isolation):
     name: str = "bubblewrap"
     sandboxed = True
+    confined = True
     bwrap: str = "bwrap"
     setpriv: str = "setpriv"
     cgroups: bool = False

@@ -96,6 +96,8 @@ class Isolation:
 
     name: str = "process"
     sandboxed = False
+    #: Whether the worker runs as someone other than the grader (the sandbox, or an unprivileged uid).
+    confined = False
     #: Whether each worker gets a cgroup capping the memory and processes of all it starts,
     #: and whether that is in the cgroup v2 (unified) hierarchy rather than v1.
     cgroups = False
@@ -189,6 +191,7 @@ class Unprivileged(Isolation):
     """
 
     name: str = "unprivileged-uid"
+    confined = True
     setpriv: str = "setpriv"
     cgroups: bool = False
     cgroup2: bool = False
