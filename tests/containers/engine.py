@@ -42,6 +42,17 @@ PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
 
 
+#: What `Docker.run(bubblewrap=True)` adds so that bubblewrap works in the container. Docker's default
+#: seccomp profile refuses every new namespace ("bwrap: Creating new namespace failed: Operation not
+#: permitted"); unconfined, a user namespace can be made, but bwrap's /proc mount is refused while
+#: Docker masks paths of /proc ("Can't mount proc on /newroot/proc") until systempaths=unconfined.
+#: The grader, as root, runs bwrap without a user namespace (then setpriv to a uid of its own), which
+#: needs CAP_SYS_ADMIN for the namespaces and CAP_NET_ADMIN for the loopback of its network
+#: namespace ("bwrap: loopback: Failed RTM_NEWADDR"): Docker's default capabilities hold neither.
+BUBBLEWRAP_OPTIONS = ("--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined",
+                      "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN")
+
+
 class EngineUnavailable(Exception):
     """dockerd or debootstrap is missing here, or does not run."""
 
@@ -67,12 +78,12 @@ class Docker:
             read_only_mounts: dict[str, str] = {}, env: dict[str, str] = {},  # noqa: B006
             bubblewrap: bool = False, network: str = "none", timeout: float = 900,
             check: bool = True) -> subprocess.CompletedProcess:
-        """`docker run --rm`: mounts are host path -> container path; `bubblewrap=True` lifts the seccomp
-        profile and the masked /proc paths that keep bubblewrap from making its namespaces and mounting
-        its /proc; otherwise Docker's default profile."""
+        """`docker run --rm`: mounts are host path -> container path; `bubblewrap=True` adds
+        `BUBBLEWRAP_OPTIONS` (no seccomp profile, no masked /proc paths, the capabilities root's bwrap
+        needs); otherwise Docker's default profile and capabilities."""
         args = ["run", "--rm", "--network", network]
         if bubblewrap:
-            args += ["--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined"]
+            args += BUBBLEWRAP_OPTIONS
         args += [arg for host, inside in mounts.items() for arg in ("-v", f"{host}:{inside}")]
         args += [arg for host, inside in read_only_mounts.items() for arg in ("-v", f"{host}:{inside}:ro")]
         args += [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
