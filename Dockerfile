@@ -2,7 +2,8 @@
 #   make image                       # BASE, TORCH and IMAGE below; the Makefile fills .image/
 #   docker run --rm --network none -v "$PWD/subs:/subs:ro" -v "$PWD/out:/out" quant-grader grade L2-A /subs -o /out
 # Under Docker's default profile bubblewrap may not make namespaces, so the grader (root in here) runs
-# each submission's code as an unprivileged uid of its own (docs/sandbox.md, "In a container").
+# each submission's code as an unprivileged uid of its own. The full sandbox: --user grader --security-opt
+# seccomp=unconfined --security-opt systempaths=unconfined (docs/sandbox.md, "In a container").
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 # Where torch 2.13.0 comes from when .image/torch/ holds no wheel of it: PyTorch's CPU index (pip's
@@ -33,8 +34,8 @@ RUN set -eu; \
     fi; \
     /opt/quant-grader/venv/bin/python -c "import torch; assert torch.__version__ == '2.13.0+cpu', torch.__version__"
 # The project: the grader's source (build packs it into the Gradescope zips) and its grading material. The
-# hidden tests and the reference are root's alone: the student's code runs as another uid, with the
-# container's view of files.
+# hidden tests and the reference are for the grader alone, root or the user `grader` (uid 1000, for
+# `docker run --user grader` with bubblewrap let through): the student's code runs as another uid.
 COPY pyproject.toml README.md /opt/quant-grader/material/
 COPY grader/ /opt/quant-grader/material/grader/
 COPY assignments/ /opt/quant-grader/material/assignments/
@@ -46,6 +47,8 @@ RUN set -eu; \
     /opt/quant-grader/venv/bin/pip install /opt/quant-grader/material; \
     /opt/quant-grader/venv/bin/python -c "import torch; assert torch.__version__ == '2.13.0+cpu', torch.__version__"; \
     rm -rf /tmp/image /opt/quant-grader/material/build /opt/quant-grader/material/*.egg-info; \
+    useradd --uid 1000 --create-home --shell /usr/sbin/nologin grader; \
+    chown -R grader:grader /opt/quant-grader/material; \
     chmod 700 /opt/quant-grader/material
 WORKDIR /work
 ENTRYPOINT ["/opt/quant-grader/venv/bin/python", "-m", "grader"]

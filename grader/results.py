@@ -23,7 +23,8 @@ Results schema (`results/<student>.json`, `schema_version` 5):
                            capture}]}],   # only on a failing tensor test: grader.capture's record
                                           # of its tensors (hidden: the student's error only)
      grader: {version, torch,
-              isolation: "bubblewrap+cgroup" | "bubblewrap+cgroup2" | "bubblewrap" | "unprivileged-uid" | "process",
+              isolation: "bubblewrap+cgroup" | "bubblewrap+cgroup2" | "bubblewrap" | "unprivileged-uid"
+                         | "unprivileged-uid+cgroup" | "unprivileged-uid+cgroup2" | "process",
               material,           # material: hash of tests, reference, grader code
               worker},            # the Dask worker that graded it ("tcp://HOST:PORT", `grade --scheduler`);
                                   # null when the `grade` process itself graded it (run.json names the host)

@@ -108,10 +108,16 @@ def prepare(version: str, python: Path) -> tuple[Path, str]:
 
 
 def demo_differences(venv: Path, scratch: Path) -> list[str] | None:
-    """Each example whose grades (score and status, the student's and each question's) differ from the
-    record's; None when the demo itself failed."""
+    """Each example whose grades differ from the record's (`record_differences`); None when the demo itself
+    failed."""
     if run([venv / "bin" / "python", "-m", "grader", "demo", "-o", scratch / "demo"], venv).returncode != 0:
         return None
+    return record_differences(scratch / "demo")
+
+
+def record_differences(demo: Path) -> list[str]:
+    """Each example of a `grader demo -o DEMO` folder whose grades (score and status, the student's and each
+    question's) differ from the record's, or that is missing from either."""
 
     def grades(result: dict) -> dict:
         return {"score": result["score"], "max_score": result["max_score"], "status": result["status"],
@@ -119,7 +125,7 @@ def demo_differences(venv: Path, scratch: Path) -> list[str] | None:
 
     differences = []
     for lab, students in json.loads(RECORD.read_text(encoding="utf-8"))["examples"].items():
-        results = scratch / "demo" / lab / "results"
+        results = demo / lab / "results"
         graded = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in results.glob("*.json")}
         for student in sorted(set(students) | set(graded)):
             if student not in graded or student not in students:

@@ -41,8 +41,8 @@ NAMESPACES_ADVICE = (
     "On a Linux host, allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 or "
     "user.max_user_namespaces above 0; where AppArmor restricts them, kernel.apparmor_restrict_unprivileged_userns=0 "
     "or a profile that lets bwrap make them). In a container, run the grader as root, so that it runs student code "
-    "as an unprivileged uid instead, or start the container with --security-opt seccomp=unconfined "
-    "--security-opt systempaths=unconfined so that bubblewrap works (docs/sandbox.md, 'In a container')."
+    "as an unprivileged uid instead; or, for the full sandbox, as a user other than root in a container started with "
+    "--security-opt seccomp=unconfined --security-opt systempaths=unconfined (docs/sandbox.md, 'In a container')."
 )
 
 
