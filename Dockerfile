@@ -20,14 +20,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # .image/ (made by `make image`): torch/ with the wheels of the folder TORCH named, if it named one, and
 # pip-cert.pem, pip's CA bundle (PIP_CERT) where the network inspects TLS.
-COPY .image/ /tmp/image/
+COPY .image/ /opt/quant-grader/image/
 # torch first and pinned, then checked: never another build by accident.
 RUN set -eu; \
-    if [ -f /tmp/image/pip-cert.pem ]; then export PIP_CERT=/tmp/image/pip-cert.pem; fi; \
+    if [ -f /opt/quant-grader/image/pip-cert.pem ]; then export PIP_CERT=/opt/quant-grader/image/pip-cert.pem; fi; \
     python3 -m venv /opt/quant-grader/venv; \
     pip=/opt/quant-grader/venv/bin/pip; \
-    if ls /tmp/image/torch/torch-2.13.0*.whl >/dev/null 2>&1; then \
-      $pip install --no-index --no-deps --find-links /tmp/image/torch torch==2.13.0; \
+    if ls /opt/quant-grader/image/torch/torch-2.13.0*.whl >/dev/null 2>&1; then \
+      $pip install --no-index --no-deps --find-links /opt/quant-grader/image/torch torch==2.13.0; \
       $pip install torch==2.13.0; \
     else \
       $pip install torch==2.13.0 --index-url "$TORCH_INDEX"; \
@@ -43,13 +43,13 @@ COPY solutions/ /opt/quant-grader/material/solutions/
 COPY templates/ /opt/quant-grader/material/templates/
 COPY examples/ /opt/quant-grader/material/examples/
 RUN set -eu; \
-    if [ -f /tmp/image/pip-cert.pem ]; then export PIP_CERT=/tmp/image/pip-cert.pem; fi; \
+    if [ -f /opt/quant-grader/image/pip-cert.pem ]; then export PIP_CERT=/opt/quant-grader/image/pip-cert.pem; fi; \
     /opt/quant-grader/venv/bin/pip install /opt/quant-grader/material; \
     /opt/quant-grader/venv/bin/python -c "import torch; assert torch.__version__ == '2.13.0+cpu', torch.__version__"; \
-    rm -rf /tmp/image /opt/quant-grader/material/build /opt/quant-grader/material/*.egg-info; \
+    rm -rf /opt/quant-grader/image /opt/quant-grader/material/build /opt/quant-grader/material/*.egg-info; \
     useradd --uid 1000 --create-home --shell /usr/sbin/nologin grader; \
     chown -R grader:grader /opt/quant-grader/material; \
     chmod 700 /opt/quant-grader/material
-WORKDIR /work
+WORKDIR /grading
 ENTRYPOINT ["/opt/quant-grader/venv/bin/python", "-m", "grader"]
 CMD ["--help"]

@@ -64,13 +64,13 @@ def _is(value: object, kind: object) -> bool:
     return value in kind
 
 
-def tests_of(results: dict, question: str) -> list[dict]:
+def question_tests(results: dict, question: str) -> list[dict]:
     return [t for t in results["tests"] if t["extra_data"]["question"] == question]
 
 
 def check_shape(results: dict, lab: Lab) -> None:
     """One entry per test case, public ones visible, hidden ones after publication."""
-    cases = [t for q in lab.questions for t in tests_of(results, q.name)]
+    cases = [t for q in lab.questions for t in question_tests(results, q.name)]
     assert len(cases) == len(results["tests"]) == sum(q.points for q in lab.questions)
     hidden = [t for t in results["tests"] if t["extra_data"]["hidden"]]
     assert hidden and all(t["visibility"] == "after_published" for t in hidden)

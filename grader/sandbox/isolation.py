@@ -226,8 +226,8 @@ class Unprivileged(Isolation):
     def unenforced(self) -> list[str]:
         left_open = [
             "files: the student's code could read every file that any user may read (keep the submissions "
-            "folder readable by root alone, as chmod 700 does), and write to world-writable folders such as "
-            "/tmp and /dev/shm beyond its scratch folder's cap",
+            "folder readable by root alone, as chmod 700 does), and write to the world-writable folders (such as "
+            "the temporary folder and /dev/shm) beyond its scratch folder's cap",
             "processes: it could see the container's other processes (but signal none of them)",
         ]
         if network_interfaces():

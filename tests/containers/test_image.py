@@ -36,7 +36,7 @@ IMAGE = "quant-grader:test"
 UNENFORCED_HERE = {
     **CGROUP_ONLY,
     "searcher": "it sees the container's files that any user may read and its processes (not the hidden ones)",
-    "writer": "it may write to world-writable folders such as /tmp (never the results)",
+    "writer": "it may write to world-writable folders (never the results)",
 }
 #: Run after grading, in the same container: the processes left under the workers' uids.
 LEFT_RUNNING = ("import os\nleft = []\nfor p in os.listdir('/proc'):\n    try:\n"
@@ -142,9 +142,9 @@ def test_what_it_cannot_enforce_is_as_documented(hostile):
 
 
 def test_check_works_in_the_image(docker, image, tmp_path):
-    work = _private(tmp_path / "work")
-    (work / "mine.py").write_text(mistakes.COURSE_LITERAL)
-    done = docker.run(image, ["check", "L2-A", "/work/mine.py"], mounts={str(work): "/work"})
+    lab = _private(tmp_path / "lab")
+    (lab / "mine.py").write_text(mistakes.COURSE_LITERAL)
+    done = docker.run(image, ["check", "L2-A", "/lab/mine.py"], mounts={str(lab): "/lab"})
     assert "Ran as a separate unprivileged user" in done.stdout, done.stdout
     assert "All test cases passed!" in done.stdout and "Public tests: 5 / 5 points." in done.stdout, done.stdout
 

@@ -27,7 +27,7 @@ from grader.errors import GraderError
 from grader.grade import self_test
 from grader.labs import LABS
 from grader.sandbox import bubblewrap, isolation
-from gradescope_results import check_shape, schema_problems, tests_of
+from gradescope_results import check_shape, question_tests, schema_problems
 
 LAB = LABS["L2-A"]
 WRONG = "round_truncate_cast"  # a catalogued mistake of L2-A, with its diagnosis
@@ -69,7 +69,7 @@ def _valid(results: dict) -> dict:
 
 
 def _tests_of(results: dict, question: str) -> list[dict]:
-    return tests_of(results, question)
+    return question_tests(results, question)
 
 
 def _check_shape(results: dict) -> None:
@@ -270,9 +270,10 @@ def test_without_any_isolation_nothing_runs_and_results_json_says_so(root_of, mo
 
 UNPRIVILEGED, WHY_NOT = isolation.unprivileged()
 needs_root = pytest.mark.skipif(UNPRIVILEGED is None and not in_ci(),
-                                reason=f"cannot run code as uid 65534 here: {WHY_NOT}")
+                                reason=f"cannot run code as an unprivileged uid here: {WHY_NOT}")
 
-#: Passes only where it is confined as the grader promises (ROOT is set before it); prints what
+#: Passes only where it is confined as the grader promises (ROOT and HOST_UID_BASE, above which each worker has
+#: a uid of its own, are set before it); prints what
 #: would corrupt results.json if it reached it.
 CONFINED = """
 import os
@@ -289,7 +290,7 @@ WROTE = [name for name in ("pwned", "results.json")
          if _could(lambda: open(f"{ROOT}/results/{name}", "w").write("{"))]
 READ = _could(lambda: open(f"{ROOT}/source/secret.txt").read())
 OWN = _could(lambda: open("scratch-probe", "w").write("mine"))
-PROBLEMS = ([f"uid {os.getuid()}"] * (os.getuid() != 65534) + WROTE + ["read source"] * READ
+PROBLEMS = ([f"uid {os.getuid()}"] * (os.getuid() < HOST_UID_BASE) + WROTE + ["read source"] * READ
             + ["no scratch"] * (not OWN))
 _course_dequantization = linear_dequantization
 
@@ -304,14 +305,15 @@ def linear_dequantization(*args, **kwargs):
 def test_without_bubblewrap_the_code_runs_as_an_unprivileged_uid_that_cannot_write_results(root_of, monkeypatch):
     monkeypatch.setattr(bubblewrap, "available", lambda: (None, "bwrap forced off by the test"))
     root = root_of({})
-    (root / "submission" / "lab.py").write_text(f"{mistakes.COURSE_LITERAL}\nROOT = {str(root)!r}\n{CONFINED}")
+    (root / "submission" / "lab.py").write_text(f"{mistakes.COURSE_LITERAL}\nROOT = {str(root)!r}\n"
+                                                 f"HOST_UID_BASE = {isolation.HOST_UID_BASE}\n{CONFINED}")
     results = _grade_here(root)
     _check_shape(results)
     messages = [t["output"] for t in results["tests"] if t["status"] == "failed"]
     assert results["score"] == LAB.max_score, messages
-    assert results["extra_data"]["isolation"] == "unprivileged-uid"
+    assert results["extra_data"]["isolation"] == UNPRIVILEGED.name  # with the cgroup root can make here, if any
     assert "bwrap forced off by the test" in results["extra_data"]["isolation_note"]
-    assert "isolation: unprivileged-uid" in results["output"]
+    assert f"isolation: {UNPRIVILEGED.name}" in results["output"]
     assert sorted(p.name for p in (root / "results").iterdir()) == ["results.json"]
     assert (root / "results").stat().st_mode & 0o777 == 0o755
     assert (root / "source").stat().st_mode & 0o777 == 0o700

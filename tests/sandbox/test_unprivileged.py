@@ -69,17 +69,17 @@ needs_root = pytest.mark.skipif(UNPRIVILEGED is None and not in_ci(), reason=f"n
 
 
 @pytest.fixture
-def refused(monkeypatch):
+def bwrap_refused(monkeypatch):
     monkeypatch.setattr(bubblewrap, "available", lambda: (None, REFUSED))
 
 
 @needs_root
-def test_where_namespaces_are_refused_root_grades_as_an_unprivileged_uid(refused):
+def test_where_namespaces_are_refused_root_grades_as_an_unprivileged_uid(bwrap_refused):
     chosen = choose()
     assert chosen.name.startswith("unprivileged-uid") and chosen.confined and not chosen.sandboxed
 
 
-def test_without_root_a_refusal_says_what_to_do_on_a_host_and_in_a_container(refused, monkeypatch):
+def test_without_root_a_refusal_says_what_to_do_on_a_host_and_in_a_container(bwrap_refused, monkeypatch):
     monkeypatch.setattr("grader.sandbox.unprivileged", lambda: (None, NOT_ROOT))
     with pytest.raises(SandboxUnavailable) as refusal:
         choose()
@@ -122,8 +122,8 @@ def _probe(result) -> dict:
 
 @needs_root
 @pytest.mark.parametrize("cgroup", [True, False], ids=["with-its-cgroup", "rlimits-only"])
-def test_each_worker_has_a_uid_of_its_own_signals_nothing_and_leaves_nothing_running(refused, tmp_path, monkeypatch,
-                                                                                       cgroup):
+def test_each_worker_has_a_uid_of_its_own_signals_nothing_and_leaves_nothing_running(
+        bwrap_refused, tmp_path, monkeypatch, cgroup):
     chosen = UNPRIVILEGED if cgroup else dataclasses.replace(UNPRIVILEGED, name="unprivileged-uid", cgroups=False,
                                                              cgroup2=False)  # as in a container: no cgroup to kill
     monkeypatch.setattr("grader.sandbox.unprivileged", lambda: (chosen, ""))
