@@ -149,8 +149,10 @@ def parser() -> argparse.ArgumentParser:
                        help="regrade every submission; by default a rerun skips those already graded "
                             "(same file, same tests) in the output folder")
     grade.add_argument(UNSAFE_FLAG, action="store_true",
-                       help="UNSAFE: when no sandbox (bubblewrap) works here, run student code as a plain "
-                            "process with your own rights instead of refusing; results record isolation 'process'")
+                       help="UNSAFE: when no sandbox (bubblewrap) works here, and no unprivileged uid to fall "
+                            "back on (root in a container that refuses bubblewrap gets one), run student code as a "
+                            "plain process with your own rights instead of refusing; results record isolation "
+                            "'process'")
     start = grade.add_mutually_exclusive_group()
     start.add_argument("--warm", dest="warm", action="store_true", default=True,
                        help="the default: start one sandbox per job and fork a fresh worker in it for each "
@@ -179,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
         description="Grade the one notebook or .py file in ROOT/submission/ (whatever its name) with the hidden "
                     "tests and write ROOT/results/results.json in Gradescope's format: this grader's Markdown "
                     "report, one entry per test case, the diagnosis and the metrics. Student code runs in the "
-                    "bubblewrap sandbox, or as the unprivileged uid 65534 where bubblewrap does not work.")
+                    "bubblewrap sandbox, or as an unprivileged uid of its own where bubblewrap does not work.")
     gradescope.add_argument("lab", help=LAB_HELP)
     gradescope.add_argument("--root", type=Path, default=GradescopeConfig.root, metavar="DIR",
                             help=f"Gradescope's autograder folder (default {GradescopeConfig.root})")
