@@ -181,14 +181,39 @@ def torch_wheels() -> Path:
     pytest.skip(reason)
 
 
+SETUP_CONTAINER, AUTOGRADER_IMAGE = "qgrade-gradescope-setup", "quant-grader-gradescope"
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _remove_leftovers(docker: Docker) -> None:
+    """The setup containers and autograder images of runs that were killed (each named by its pid)."""
+    names = docker("ps", "--all", "--filter", f"name={SETUP_CONTAINER}-", "--format", "{{.Names}}").stdout.split()
+    for name in names:
+        if not _alive(name.rsplit("-", 1)[-1]):
+            docker("rm", "--force", name, check=False)
+    for tag in docker("images", AUTOGRADER_IMAGE, "--format", "{{.Tag}}").stdout.split():
+        if not _alive(tag.rsplit("-", 1)[-1]):
+            docker("image", "rm", "--force", f"{AUTOGRADER_IMAGE}:{tag}", check=False, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def autograder_image(docker: Docker, debian_base: str, dist: Path, torch_wheels: Path, tmp_path_factory):
     """The debootstrap root after setup.sh: committed once for the module, removed after it."""
     assert HOST_CA.is_file(), f"{HOST_CA} is missing: pip in the container would trust no registry"
+    _remove_leftovers(docker)
     stage = tmp_path_factory.mktemp("stage")
     _unzip(dist / "gradescope" / f"{LAB.id}.zip", stage / "autograder" / "source")
-    name = f"qgrade-gradescope-setup-{os.getpid()}"
-    image = f"quant-grader-gradescope:{LAB.id.lower()}-{os.getpid()}"
+    name = f"{SETUP_CONTAINER}-{os.getpid()}"
+    image = f"{AUTOGRADER_IMAGE}:{LAB.id.lower()}-{os.getpid()}"
     # Gradescope: setup.sh as root, with the network; then run_autograder copied to /autograder.
     # The variables go on the command line, so the committed image keeps none of them.
     script = ("cd /autograder/source && env PIP_CERT=/opt/host-ca/ca-certificates.crt TORCH_INDEX_URL=/opt/host-wheels "
