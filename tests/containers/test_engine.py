@@ -3,6 +3,11 @@ apt sources, and the debootstrap base image that dockerd runs."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from containers import engine
@@ -59,7 +64,30 @@ def test_the_base_image_is_debian_bookworm_from_the_hosts_mirror(docker, debian_
     assert docker.run(debian_base, ["sh", "-c", "command -v python3 bwrap"], check=False).returncode != 0
 
 
+NEEDS_DOCKER = "test_a_network_of_none_reaches_nothing"
+
+
 def test_a_network_of_none_reaches_nothing(docker, debian_base):
     done = docker.run(debian_base, ["cat", "/proc/net/dev"], timeout=120)
     interfaces = [line.split(":")[0].strip() for line in done.stdout.splitlines()[2:]]
     assert interfaces == ["lo"], done.stdout
+
+
+MISSING = """
+from containers import engine
+engine.DEBOOTSTRAP = "/nonexistent/debootstrap"
+"""
+
+
+@pytest.mark.parametrize("ci, status, outcome", [("true", 1, "1 error"), ("false", 0, "1 skipped")])
+def test_without_debootstrap_ci_fails_and_a_developer_is_told_what_to_install(docker, tmp_path, ci, status, outcome):
+    """(`docker`: where containers can be had at all, so that only debootstrap is missing.)"""
+    (tmp_path / "without_debootstrap.py").write_text(MISSING)
+    tests = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "CI": ci, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(tests)])}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfs", "-p", "no:cacheprovider", "-n", "0",
+                          "-p", "without_debootstrap", f"{Path(__file__).resolve()}::{NEEDS_DOCKER}"],
+                         cwd=tests.parent, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == status and outcome in run.stdout.splitlines()[-1], run.stdout[-3000:]
+    assert "containers cannot be had here: /nonexistent/debootstrap is missing: install Debian's debootstrap" \
+        in run.stdout, run.stdout[-3000:]
