@@ -31,7 +31,7 @@ import pytest
 
 from ci import in_ci
 from containers.engine import Docker
-from grader.build.gradescope import PREFIX, TORCH_VERSION
+from grader.build.gradescope import PREFIX, SETUP, TORCH_VERSION
 from grader.labs import LABS
 from gradescope_results import check_shape, schema_problems
 from hostile.test_hostile import CORRECT
@@ -335,6 +335,18 @@ def test_hostile_uploads_leave_no_process_and_no_fake_result_where_it_counts(gra
         assert all(p.startswith(WORLD_WRITABLE) for p in report["fakes"]), report["fakes"]
     writer = _results(graded, "4-hostile-writer")
     assert writer["score"] == LAB.max_score  # its own grade, not the 100 it wrote everywhere
+
+
+@pytest.mark.parametrize("version, status", [("2.13.0+cu130", 1), ("2.14.0+cpu", 1), (TORCH_VERSION, 0)])
+def test_setup_fails_unless_python_imports_the_cpu_torch_it_pins(docker, autograder_image, version, status):
+    """setup.sh's last check, run in the image against a stand-in torch of another build."""
+    image, _ = autograder_image
+    check = SETUP[SETUP.index('found="$('):SETUP.index("# The hidden tests")]
+    stand_in = f"mkdir -p /stand-in/torch && echo '__version__ = \"{version}\"' > /stand-in/torch/__init__.py"
+    done = docker.run(image, ["bash", "-c", f"set -euo pipefail\n{stand_in}\nexport PYTHONPATH=/stand-in\n{check}"],
+                      check=False, timeout=120)
+    assert done.returncode == status, done.stderr
+    assert (f"torch {version} is installed, not {TORCH_VERSION}" in done.stderr) is (status == 1), done.stderr
 
 
 def test_the_committed_image_keeps_no_setup_variable(docker, autograder_image):
