@@ -12,7 +12,8 @@ For each version given (3.10 3.11 ...), with pyenv's CPython of that version (or
 2. `python -m grader demo`: every lab's bundled examples graded, each student's and each question's
    score and status compared with what the change detector (tests/records/behaviour.json, recorded
    on 3.11) holds; the same for every version, so every version is compared with one source of truth.
-3. `pytest tests/sandbox tests/grade tests/hostile` in that venv, as `make test-all` runs them.
+3. `pytest tests/sandbox tests/grade tests/hostile` in that venv, as `make test-all` runs them (`--tests`
+   names others: CI runs tests/sandbox and tests/hostile, to stay within its time).
 
 Prints one line per version and exits 1 when any version fails. Standard library only.
 `python tests/pythons.py --build-only 3.12` builds (or checks) the venvs and stops.
@@ -135,11 +136,11 @@ def record_differences(demo: Path) -> list[str]:
     return differences
 
 
-def test_counts(venv: Path, scratch: Path) -> tuple[int, dict[str, int], list[str]]:
+def test_counts(venv: Path, scratch: Path, tests: tuple[str, ...] = TESTS) -> tuple[int, dict[str, int], list[str]]:
     """pytest's exit status, its counts and the tests that failed."""
     junit = scratch / "junit.xml"
     code = run([venv / "bin" / "python", "-m", "pytest", "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder",
-                "-q", "-p", "no:cacheprovider", f"--basetemp={scratch / 'pytest'}", f"--junitxml={junit}", *TESTS],
+                "-q", "-p", "no:cacheprovider", f"--basetemp={scratch / 'pytest'}", f"--junitxml={junit}", *tests],
                venv).returncode
     counts, failed = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}, []
     if junit.exists():
@@ -152,7 +153,7 @@ def test_counts(venv: Path, scratch: Path) -> tuple[int, dict[str, int], list[st
     return code, counts, failed
 
 
-def check(version: str, build_only: bool) -> Outcome:
+def check(version: str, build_only: bool, tests: tuple[str, ...] = TESTS) -> Outcome:
     outcome = Outcome(version)
     python = interpreter(version)
     if python is None:
@@ -183,7 +184,7 @@ def check(version: str, build_only: bool) -> Outcome:
                 outcome.demo = f"{'same grades' if not differences else f'{len(differences)} DIFFER'} ({seconds})"
                 outcome.failed += [f"demo: {d}" for d in differences]
             start = time.monotonic()
-            code, counts, failed = test_counts(venv, scratch)
+            code, counts, failed = test_counts(venv, scratch, tests)
             outcome.failed += [f"test: {name}" for name in failed]
             passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
             outcome.tests = (f"{passed} passed, {counts['failures']} failed, {counts['errors']} errors, "
@@ -197,8 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("versions", nargs="+", help="Python versions, such as 3.10 3.13")
     parser.add_argument("--build-only", action="store_true", help="build or check the venvs, run nothing")
+    parser.add_argument("--tests", action="append", metavar="PATH",
+                        help=f"a test folder or file to run after the demo (repeatable; default: {' '.join(TESTS)})")
     args = parser.parse_args(argv)
-    outcomes = [check(version, args.build_only) for version in args.versions]
+    tests = tuple(args.tests or TESTS)
+    outcomes = [check(version, args.build_only, tests) for version in args.versions]
     print("\nmake test-pythons:")
     for o in outcomes:
         print(f"  {o.version:<5} {'ok    ' if not o.failed else 'FAILED'}  {o.python}; venv {o.venv}; demo: {o.demo}; "
