@@ -102,6 +102,7 @@ image:
 	@if [ -d "$(TORCH)" ]; then \
 	  ls "$(TORCH)"/torch-2.13.0*.whl >/dev/null 2>&1 || { echo "make image: no torch-2.13.0 wheel in $(TORCH)" >&2; exit 2; }; \
 	  cp "$(TORCH)"/torch-2.13.0*.whl .image/torch/; \
+	else case "$(TORCH)" in *://*) ;; *) echo "make image: TORCH=$(TORCH) is neither a folder nor an index URL" >&2; exit 2;; esac; \
 	fi
 	@if [ -n "$$PIP_CERT" ] && [ -f "$$PIP_CERT" ]; then cp "$$PIP_CERT" .image/pip-cert.pem; fi
 	$(DOCKER) build --build-arg BASE=$(BASE) $(if $(wildcard $(TORCH)),,--build-arg TORCH_INDEX=$(TORCH)) -t $(IMAGE) .
