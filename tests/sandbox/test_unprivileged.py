@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,24 @@ raise RuntimeError("PROBE " + json.dumps({"forked": forked}))
 """
 
 UNPRIVILEGED, WHY_NOT = isolation.unprivileged()
-needs_root = pytest.mark.skipif(UNPRIVILEGED is None and not in_ci(), reason=f"no unprivileged uid here: {WHY_NOT}")
+
+
+def _others_may_run(path: str) -> bool:
+    """Whether users other than the owner may reach `path`: every folder above it lets them through."""
+    return all(folder.stat().st_mode & 0o001 for folder in Path(os.path.realpath(path)).parents)
+
+
+def _why_not_here() -> str | None:
+    """Why these tests cannot run here, or None. In CI only one cause is accepted (tests/tiers.py): a Python
+    that another uid cannot run, as make test-pythons' pyenv Pythons under /root are."""
+    if UNPRIVILEGED is not None:
+        return None
+    if not _others_may_run(sys.executable):
+        return f"this Python lies where other users cannot run it ({sys.executable}): {WHY_NOT}"
+    return None if in_ci() else f"no unprivileged uid here: {WHY_NOT}"
+
+
+needs_root = pytest.mark.skipif(_why_not_here() is not None, reason=str(_why_not_here()))
 
 
 @pytest.fixture
