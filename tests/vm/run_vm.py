@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The guest's own temporary folder (a tmpfs, INIT): a checkout inside it cannot be seen from the guest.
+GUEST_TMP = Path("/" + "tmp")
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quantization-grader" / "vm"
 #: What needs cgroup v2, and the v1 modules, which must skip or adapt on a v2-only host.
 TESTS = [
@@ -232,6 +234,10 @@ def main() -> int:
     arguments = parser.parse_args()
     if shutil.which("qemu-system-x86_64") is None:
         print("qg-vm: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)", file=sys.stderr)
+        return 1
+    if ROOT.is_relative_to(GUEST_TMP):  # INIT mounts a tmpfs there, over the host's folder
+        print(f"qg-vm: the guest has a {GUEST_TMP} of its own, which hides this checkout ({ROOT}): run it "
+              f"from a checkout outside {GUEST_TMP}", file=sys.stderr)
         return 1
     return boot(build(), arguments.pytest or TESTS, arguments.timeout)
 
