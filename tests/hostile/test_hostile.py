@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -104,24 +105,39 @@ class Listener:
         self.server.close()
 
 
-def _sandbox_processes() -> list[str]:
-    """Host processes that this process's sandboxes started: their uids, or the sleepers' marker.
+#: Seconds the processes of ended sandboxes may take to go: the kernel kills a pid namespace's processes
+#: (and a cgroup's) asynchronously, which takes a moment with the VM's emulation beside the suite on 2 cores.
+GONE_WITHIN = 20.0
+
+
+def _sandbox_processes(within: float = GONE_WITHIN) -> list[str]:
+    """Host processes that this process's sandboxes started and that are still there after `within`
+    seconds: their uids, or the sleepers' marker, with their state (a sleeper that escaped stays `S`).
 
     Sandbox uids are allotted per grader process (see `isolation.worker_uid`), so sandboxes of
     tests running beside this one, in other processes, are not counted.
     """
+    deadline = time.monotonic() + within
+    while (left := _sandbox_processes_now()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def _sandbox_processes_now() -> list[str]:
     first = HOST_UID_BASE + (os.getpid() % 1000) * 1000
     left = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            uid = int((entry / "status").read_text().split("\nUid:\t")[1].split()[0])
+            status = (entry / "status").read_text()
+            uid = int(status.split("\nUid:\t")[1].split()[0])
+            state = status.split("\nState:\t")[1].split()[0]
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, IndexError, ValueError):
             continue
         if first <= uid < first + 1000 or SLEEPER in command:
-            left.append(f"{entry.name} uid={uid} {command[:100]}")
+            left.append(f"{entry.name} uid={uid} state={state} {command[:100]}")
     return left
 
 
