@@ -28,7 +28,6 @@ per-process rlimits only.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import re
@@ -39,8 +38,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import cgroup, cgroup2
-from grader.sandbox.isolation import PYTHON_FLAGS, STUBS, WIRE, WORKER, ZYGOTE, Isolation, worker_uid
+from grader.sandbox.isolation import PYTHON_FLAGS, STUBS, WIRE, WORKER, ZYGOTE, Isolation, with_cgroups, worker_uid
 from grader.sandbox.limits import Limits
 
 SCRATCH = "/scratch"
@@ -224,8 +222,4 @@ def available() -> tuple[Bubblewrap | None, str]:
     if done.returncode != 0 or "sandbox ok" not in done.stdout:
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
         return None, f"bubblewrap failed its self-test ({detail})"
-    if cgroup.available()[0] is not None:  # otherwise the rlimits alone cap memory and processes
-        sandbox = dataclasses.replace(sandbox, name="bubblewrap+cgroup", cgroups=True)
-    elif cgroup2.available()[0] is not None:
-        sandbox = dataclasses.replace(sandbox, name="bubblewrap+cgroup2", cgroups=True, cgroup2=True)
-    return sandbox, ""
+    return with_cgroups(sandbox), ""

@@ -25,7 +25,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from grader.sandbox.limits import Limits, describe_size
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from grader.sandbox.cgroup2 import Cgroup2
 
 HERE = Path(__file__).resolve().parent
+IsolationT = TypeVar("IsolationT", bound="Isolation")
 WORKER = HERE / "worker.py"
 WIRE = HERE / "wire.py"
 STUBS = HERE / "stubs.py"
@@ -294,8 +295,9 @@ def unprivileged() -> tuple[Unprivileged | None, str]:
     return with_cgroups(isolation), ""
 
 
-def with_cgroups(isolation: Unprivileged) -> Unprivileged:
-    """`isolation` capped by a cgroup per worker where root can make one here (v1, else v2)."""
+def with_cgroups(isolation: IsolationT) -> IsolationT:
+    """`isolation` (a dataclass with `cgroups` and `cgroup2` fields) capped by a cgroup per worker where this
+    grader can make one here (v1, else v2); otherwise as it is, capped by the rlimits alone."""
     from grader.sandbox import cgroup, cgroup2
 
     if cgroup.available()[0] is not None:
